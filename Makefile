@@ -1,0 +1,40 @@
+# Mailflow developer commands. Every target creates .venv and installs what it needs itself.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install demo test lint typecheck unit bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install mailflow with its development tools
+
+demo: $(STAMP) ## Run the whole mail path on the local emulator (no AWS account needed)
+	$(BIN)/mailflow demo
+
+lint: $(STAMP) ## ruff check and ruff format --check
+	$(BIN)/ruff check src handler tests bench
+	$(BIN)/ruff format --check src handler tests bench
+
+typecheck: $(STAMP) ## mypy --strict on the CLI and the handler
+	$(BIN)/mypy
+
+unit: $(STAMP) ## The pytest suite only
+	$(BIN)/pytest -q
+
+test: lint typecheck unit ## Everything CI runs: lint, type check, the whole test suite
+
+bench: $(STAMP) ## Run every benchmark under bench/ and write bench/results/*.json
+	$(BIN)/python bench/run_all.py
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build

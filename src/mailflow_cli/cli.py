@@ -1,0 +1,109 @@
+"""The ``mailflow`` command: a typer app whose commands live in ``mailflow_cli.commands``.
+
+Expected failures (:class:`MailflowError`) print one sentence and a hint, and exit with the error's
+code; only ``-v`` shows a traceback. Heavy modules (boto3, moto) are imported by the commands that
+need them, so ``mailflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from mailflow_cli import __version__
+from mailflow_cli.console import err
+from mailflow_cli.errors import MailflowError
+
+COMMAND_MODULES = ("stack", "local", "operate")
+
+app = typer.Typer(
+    name="mailflow",
+    help="Give applications their own email on AWS: provision and operate a serverless email router.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mailflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show details (and tracebacks) of failures.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", callback=_version, is_eager=True),
+    ] = False,
+) -> None:
+    if verbose:
+        os.environ["MAILFLOW_VERBOSE"] = "1"
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"mailflow_cli.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"mailflow_cli.commands.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+def report(error: MailflowError) -> None:
+    err.print(f"[bold red]Error:[/] {error.message}", markup=True, highlight=False)
+    for detail in error.details:
+        err.print(f"  - {detail}", markup=False)
+    if error.hint:
+        err.print(f"[dim]Hint:[/] {error.hint}", markup=True)
+
+
+def run(argv: list[str] | None = None) -> None:
+    _register_commands()
+    verbose = "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
+    try:
+        app(args=argv, standalone_mode=False)
+    except MailflowError as error:
+        if verbose:
+            err.print_exception()
+        report(error)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err.print("Aborted.")
+        sys.exit(1)
+    except typer.TyperException as usage:  # bad arguments: typer prints usage and the problem
+        show = getattr(usage, "show", None)
+        if callable(show):
+            show()
+        sys.exit(int(getattr(usage, "exit_code", 2)))
+    except Exception as exc:  # botocore errors that escaped a command's own translation
+        from mailflow_cli.aws import translate_botocore_error, translate_client_error
+
+        if type(exc).__module__.startswith("botocore"):
+            translated = (
+                translate_client_error(exc, "AWS")
+                if hasattr(exc, "response")
+                else translate_botocore_error(exc)
+            )
+            if verbose:
+                err.print_exception()
+            report(translated)
+            sys.exit(translated.exit_code)
+        raise

@@ -1,0 +1,55 @@
+"""What a stack command starts from: the validated config, the AWS clients and the stack's names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from mailflow_cli.aws import AwsClients, AwsTarget
+from mailflow_cli.config import MailflowConfig, load_config, resolve_config_path
+from mailflow_cli.naming import StackNames, stack_names
+
+
+@dataclass
+class StackContext:
+    config: MailflowConfig
+    config_path: Path
+    clients: AwsClients
+    local: bool = False
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def names(self) -> StackNames:
+        return stack_names(self.config, self.clients.account_id())
+
+
+def aws_target(region: str, profile: str | None, local: bool) -> AwsTarget:
+    if not local:
+        return AwsTarget(region=region, profile=profile)
+    from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, running_state
+
+    state = running_state()
+    return AwsTarget(
+        region=region,
+        endpoint_url=state.endpoint,
+        access_key=LOCAL_ACCESS_KEY,
+        secret_key=LOCAL_SECRET_KEY,
+    )
+
+
+def open_stack(
+    config_path: Path | None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    local: bool = False,
+) -> StackContext:
+    """Validate the config first: a bad file is reported before any AWS call is made."""
+    path = resolve_config_path(str(config_path) if config_path else None, os.environ)
+    config = load_config(path)
+    if region and region != config.region:
+        config = config.model_copy(update={"region": region})
+    target = aws_target(config.region, profile, local)
+    return StackContext(config=config, config_path=path, clients=AwsClients(target), local=local)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
 from pathlib import Path
 
 import pytest
@@ -16,17 +16,15 @@ _AWS_VARIABLES = (
     "AWS_DEFAULT_PROFILE",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
     "MAILFLOW_CONFIG",
 )
 
 
 @pytest.fixture(autouse=True)
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     for name in _AWS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    for name in [n for n in __import__("os").environ if n.startswith("AWS_ENDPOINT_URL_")]:
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("aws-home")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
@@ -35,4 +33,3 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("MAILFLOW_HOME", str(home / "mailflow-home"))
-    yield

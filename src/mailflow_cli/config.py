@@ -153,7 +153,9 @@ class LambdaConfig(_Model):
     timeout_seconds: int = Field(default=60, ge=5, le=900)
     architecture: Literal["arm64", "x86_64"] = "arm64"
     runtime: Literal["python3.11", "python3.12", "python3.13"] = "python3.12"
-    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = 30
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = (
+        30
+    )
     reserved_concurrency: int | None = Field(default=None, ge=1)
 
 
@@ -210,7 +212,8 @@ class SecurityConfig(_Model):
 class SesConfig(_Model):
     rule_set: str | None = Field(
         default=None,
-        description="Name of an existing, active receipt rule set (not Mailflow's) to add this stack's rule to.",
+        description="Name of an existing, active receipt rule set (not Mailflow's) to add this stack's "
+        "rule to.",
     )
     activate_rule_set: bool = Field(
         default=False,
@@ -293,7 +296,9 @@ class MailflowConfig(_Model):
             if len(tag_value) > 256:
                 raise ValueError(f"tag {key!r}: the value is longer than 256 characters")
         if len(value) > 40:
-            raise ValueError("at most 40 user tags are allowed (AWS allows 50 per resource; Mailflow uses some)")
+            raise ValueError(
+                "at most 40 user tags are allowed (AWS allows 50 per resource; Mailflow uses some)"
+            )
         return value
 
     @model_validator(mode="after")

@@ -132,7 +132,10 @@ class StackNames:
         return f"arn:aws:sns:{self.region}:{self.account_id}:{self.topic}"
 
     def receipt_rule_arn(self, rule_set: str) -> str:
-        return f"arn:aws:ses:{self.region}:{self.account_id}:receipt-rule-set/{rule_set}:receipt-rule/{self.receipt_rule}"
+        return (
+            f"arn:aws:ses:{self.region}:{self.account_id}:receipt-rule-set/{rule_set}"
+            f":receipt-rule/{self.receipt_rule}"
+        )
 
 
 def stack_names(config: MailflowConfig, account_id: str) -> StackNames:

@@ -19,7 +19,9 @@ ConfigOption = Annotated[
 ]
 ProfileOption = Annotated[
     str | None,
-    typer.Option("--profile", help="AWS profile from ~/.aws/config (default: the standard chain).", show_default=False),
+    typer.Option(
+        "--profile", help="AWS profile from ~/.aws/config (default: the standard chain).", show_default=False
+    ),
 ]
 RegionOption = Annotated[
     str | None,
@@ -27,7 +29,9 @@ RegionOption = Annotated[
 ]
 LocalOption = Annotated[
     bool,
-    typer.Option("--local", help="Talk to the running local emulator (`mailflow local start`) instead of AWS."),
+    typer.Option(
+        "--local", help="Talk to the running local emulator (`mailflow local start`) instead of AWS."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

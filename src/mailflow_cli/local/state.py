@@ -10,7 +10,7 @@ from pathlib import Path
 from mailflow_cli.errors import MailflowError
 
 LOCAL_ACCESS_KEY = "mailflow-local"
-LOCAL_SECRET_KEY = "mailflow-local"  # noqa: S105 - the emulator accepts any credentials
+LOCAL_SECRET_KEY = "mailflow-local"
 
 
 def state_dir() -> Path:

@@ -1,0 +1,178 @@
+"""Runtime configuration (docs/runtime-config.md), read once per container."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "MAILFLOW_CONFIG_PATH"
+CONFIG_FILENAME = "mailflow_config.json"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    name: str
+    queue: str
+    senders: frozenset[str]
+    allowed_sender_domains: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AttachmentSource:
+    bucket: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Config:
+    version: int
+    environment: str
+    region: str
+    account_id: str
+    domains: frozenset[str]
+    apps: dict[str, AppConfig]
+    default_queue: str
+    outbound_queue: str
+    inbound_dlq: str
+    apps_dlq: str
+    outbound_dlq: str
+    bucket: str
+    prefix_raw: str
+    prefix_attachments: str
+    prefix_quarantine: str
+    prefix_claims: str
+    prefix_outbound: str
+    idempotency_table: str
+    idempotency_ttl_seconds: int
+    idempotency_in_progress_seconds: int
+    spam_fail: str
+    dmarc_reject: str
+    virus_fail: str
+    attachment_sources: tuple[AttachmentSource, ...]
+    max_recipients: int
+    max_attachment_bytes: int
+    sqs_max_message_bytes: int
+    max_header_bytes: int
+    max_header_field_bytes: int
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+def default_path() -> Path:
+    return Path(__file__).resolve().parent.parent / CONFIG_FILENAME
+
+
+def _get(doc: dict[str, Any], *path: str, default: Any = None, required: bool = True) -> Any:
+    node: Any = doc
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            if required:
+                raise ConfigError(f"missing config key {'.'.join(path)}")
+            return default
+        node = node[key]
+    return node
+
+
+def _policy(value: Any, key: str) -> str:
+    if value not in ("quarantine", "deliver"):
+        raise ConfigError(f"security.{key} must be 'quarantine' or 'deliver', got {value!r}")
+    return str(value)
+
+
+def parse_config(doc: dict[str, Any]) -> Config:
+    if not isinstance(doc, dict):
+        raise ConfigError("config document must be a JSON object")
+    version = _get(doc, "version")
+    if version != 1:
+        raise ConfigError(f"unsupported config version {version!r}")
+    apps_doc = _get(doc, "apps")
+    if not isinstance(apps_doc, dict):
+        raise ConfigError("apps must be an object")
+    apps: dict[str, AppConfig] = {}
+    for name, app in apps_doc.items():
+        apps[name.lower()] = AppConfig(
+            name=name.lower(),
+            queue=str(_get(app, "queue")),
+            senders=frozenset(s.lower() for s in _get(app, "senders", default=[], required=False)),
+            allowed_sender_domains=frozenset(
+                d.lower().rstrip(".") for d in _get(app, "allowedSenderDomains", default=[], required=False)
+            ),
+        )
+    virus = _get(doc, "security", "virusFail", default="quarantine", required=False)
+    if virus != "quarantine":
+        raise ConfigError("security.virusFail must be 'quarantine'")
+    return Config(
+        version=1,
+        environment=str(_get(doc, "environment")),
+        region=str(_get(doc, "region")),
+        account_id=str(_get(doc, "accountId", default="", required=False)),
+        domains=frozenset(d.lower().rstrip(".") for d in _get(doc, "domains")),
+        apps=apps,
+        default_queue=str(_get(doc, "queues", "default")),
+        outbound_queue=str(_get(doc, "queues", "outbound")),
+        inbound_dlq=str(_get(doc, "queues", "inboundDlq")),
+        apps_dlq=str(_get(doc, "queues", "appsDlq", default="", required=False)),
+        outbound_dlq=str(_get(doc, "queues", "outboundDlq")),
+        bucket=str(_get(doc, "bucket")),
+        prefix_raw=str(_get(doc, "prefixes", "raw", default="raw/", required=False)),
+        prefix_attachments=str(_get(doc, "prefixes", "attachments", default="attachments/", required=False)),
+        prefix_quarantine=str(_get(doc, "prefixes", "quarantine", default="quarantine/", required=False)),
+        prefix_claims=str(_get(doc, "prefixes", "claims", default="claims/", required=False)),
+        prefix_outbound=str(_get(doc, "prefixes", "outbound", default="outbound/", required=False)),
+        idempotency_table=str(_get(doc, "idempotency", "table")),
+        idempotency_ttl_seconds=int(_get(doc, "idempotency", "ttlSeconds", default=86400, required=False)),
+        idempotency_in_progress_seconds=int(
+            _get(doc, "idempotency", "inProgressSeconds", default=120, required=False)
+        ),
+        spam_fail=_policy(
+            _get(doc, "security", "spamFail", default="quarantine", required=False), "spamFail"
+        ),
+        dmarc_reject=_policy(
+            _get(doc, "security", "dmarcReject", default="quarantine", required=False), "dmarcReject"
+        ),
+        virus_fail="quarantine",
+        attachment_sources=tuple(
+            AttachmentSource(bucket=str(s["bucket"]), prefix=str(s.get("prefix", "")))
+            for s in _get(doc, "outbound", "attachmentSources", default=[], required=False)
+        ),
+        max_recipients=int(_get(doc, "outbound", "maxRecipients", default=50, required=False)),
+        max_attachment_bytes=int(
+            _get(doc, "outbound", "maxAttachmentBytes", default=10485760, required=False)
+        ),
+        sqs_max_message_bytes=int(_get(doc, "limits", "sqsMaxMessageBytes", default=1048576, required=False)),
+        max_header_bytes=int(_get(doc, "limits", "maxHeaderBytes", default=262144, required=False)),
+        max_header_field_bytes=int(_get(doc, "limits", "maxHeaderFieldBytes", default=65536, required=False)),
+        raw=doc,
+    )
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    config_path = Path(path or os.environ.get(CONFIG_ENV) or default_path())
+    try:
+        doc = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read runtime config {config_path}: {exc}") from exc
+    return parse_config(doc)
+
+
+_cached: Config | None = None
+
+
+def get_config() -> Config:
+    """The container's configuration, loaded on first use."""
+    global _cached  # noqa: PLW0603
+    if _cached is None:
+        _cached = load_config()
+    return _cached
+
+
+def reset() -> None:
+    """Forget the cached configuration (tests)."""
+    global _cached  # noqa: PLW0603
+    _cached = None

@@ -1,0 +1,368 @@
+"""The inbound pipeline: plan from the SES event, then parse, build and deliver exactly once per target.
+
+`process(raw, ses_record, deps)` runs it on bytes already in memory (benchmarks, tests);
+`handle_record(ses_record, deps)` reads the raw MIME that the receipt rule's S3 action stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clients import Deps
+from ..errors import PermanentError, error_code, is_aws_error, is_transient
+from ..idempotency import store_for
+from ..observability import Metrics, logger, redact
+from . import message as msg
+from .attachments import store_attachments
+from .parse import parse
+from .route import Route, route
+from .verdicts import Decision, decide
+
+_SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+@dataclass
+class InboundResult:
+    ses_message_id: str
+    delivered: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    dead_lettered: bool = False
+    reason: str | None = None
+    claim_check: bool = False
+    attachments: int = 0
+    size_bytes: int = 0
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    unsent: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.dead_lettered:
+            return "dead_lettered"
+        if self.delivered or self.quarantined:
+            return "quarantined" if not self.delivered else "delivered"
+        return "duplicate"
+
+
+def _ses_parts(ses_record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    ses = ses_record.get("ses") if isinstance(ses_record, dict) else None
+    mail = ses.get("mail") if isinstance(ses, dict) else None
+    receipt = ses.get("receipt") if isinstance(ses, dict) else None
+    if not isinstance(mail, dict) or not isinstance(receipt, dict):
+        raise PermanentError("SES record lacks ses.mail or ses.receipt", reason="invalid_event")
+    ses_id = mail.get("messageId")
+    if not isinstance(ses_id, str) or not ses_id or not set(ses_id) <= _SAFE_ID or len(ses_id) > 200:
+        raise PermanentError(f"invalid SES messageId {ses_id!r}", reason="invalid_event")
+    return mail, receipt, ses_id
+
+
+def _recipients(receipt: dict[str, Any]) -> list[str]:
+    value = receipt.get("recipients")
+    return [r for r in value if isinstance(r, str)] if isinstance(value, list) else []
+
+
+def _load_raw(deps: Deps, key: str) -> bytes:
+    try:
+        body = deps.s3.get_object(Bucket=deps.config.bucket, Key=key)["Body"]
+        return bytes(body.read())
+    except Exception as exc:
+        if is_aws_error(exc) and error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            raise PermanentError(
+                f"raw message s3://{deps.config.bucket}/{key} not found", reason="raw_missing"
+            ) from exc
+        raise
+
+
+def _quarantine(
+    *,
+    deps: Deps,
+    ses_id: str,
+    raw_key: str,
+    decision: Decision,
+    mail: dict[str, Any],
+    receipt: dict[str, Any],
+) -> None:
+    cfg = deps.config
+    base = f"{cfg.prefix_quarantine}{ses_id}"
+    raw_copied = True
+    try:
+        deps.s3.copy_object(
+            Bucket=cfg.bucket, Key=f"{base}.eml", CopySource={"Bucket": cfg.bucket, "Key": raw_key}
+        )
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raw_copied = False
+    record = {
+        "version": "1.0",
+        "type": "inbound.quarantine",
+        "timestamp": msg.now_iso(),
+        "sesMessageId": ses_id,
+        "reasons": {r.app: reason for r, reason in decision.quarantine},
+        "targets": [
+            {"app": r.app, "recipients": r.recipients, "reason": reason} for r, reason in decision.quarantine
+        ],
+        "mailFrom": str(mail.get("source") or ""),
+        "security": decision.security.as_json(),
+        "receiptTimestamp": receipt.get("timestamp"),
+        "s3Bucket": cfg.bucket,
+        "s3ObjectKey": raw_key,
+        "quarantineObjectKey": f"{base}.eml" if raw_copied else None,
+    }
+    deps.s3.put_object(
+        Bucket=cfg.bucket,
+        Key=f"{base}.json",
+        Body=json.dumps(record).encode("utf-8"),
+        ContentType="application/json",
+    )
+
+
+def dead_letter(
+    *, deps: Deps, ses_record: Any, ses_id: str, reason: str, error: str, targets: list[str]
+) -> None:
+    cfg = deps.config
+    body: dict[str, Any] = {
+        "version": "1.0",
+        "type": "inbound.failure",
+        "timestamp": msg.now_iso(),
+        "reason": reason,
+        "sesMessageId": ses_id,
+        "s3Bucket": cfg.bucket,
+        "s3ObjectKey": f"{cfg.prefix_raw}{ses_id}" if ses_id else None,
+        "error": error[:4000],
+        "targets": targets,
+    }
+    event_json = json.dumps(ses_record, default=str)
+    if len(event_json) < 200_000:
+        body["sesRecord"] = ses_record
+    deps.sqs.send_message(QueueUrl=deps.queue_url(cfg.inbound_dlq), MessageBody=json.dumps(body, default=str))
+
+
+class _Builder:
+    """Parses once and builds the per-target messages, claim-checking bulky content at most once."""
+
+    def __init__(self, deps: Deps, ses_id: str, raw_key: str, load: Callable[[], bytes]) -> None:
+        self._deps = deps
+        self._ses_id = ses_id
+        self._raw_key = raw_key
+        self._load = load
+        self.email: dict[str, Any] | None = None
+        self.claimed: dict[str, Any] | None = None
+        self.attachments = 0
+        self.size_bytes = 0
+
+    def email_section(self) -> dict[str, Any]:
+        if self.email is None:
+            cfg = self._deps.config
+            raw = self._load()
+            self.size_bytes = len(raw)
+            parsed = parse(raw, cfg.max_header_bytes, cfg.max_header_field_bytes)
+            del raw
+            described = store_attachments(
+                parsed.attachments, self._deps.s3, cfg.bucket, cfg.prefix_attachments, self._ses_id
+            )
+            self.attachments = len(described)
+            parsed.attachments.clear()
+            self.email = msg.email_section(parsed, described)
+        return self.email
+
+    def body_for(self, r: Route, security: Any, mail: dict[str, Any], receipt: dict[str, Any]) -> str:
+        cfg = self._deps.config
+        email = self.claimed or self.email_section()
+        built = msg.build(
+            route=r,
+            email=email,
+            security=security,
+            mail=mail,
+            receipt=receipt,
+            bucket=cfg.bucket,
+            raw_key=self._raw_key,
+        )
+        body = msg.serialise(built)
+        if _size(body) <= cfg.sqs_max_message_bytes:
+            return body
+        if self.claimed is None:
+            full = self.email_section()
+            document = msg.claim_document(full)
+            key = f"{cfg.prefix_claims}{self._ses_id}.json"
+            self._deps.s3.put_object(
+                Bucket=cfg.bucket, Key=key, Body=document, ContentType="application/json"
+            )
+            self.claimed = msg.apply_claim(full, cfg.bucket, key, document)
+            built["email"] = self.claimed
+            body = msg.serialise(built)
+            if _size(body) <= cfg.sqs_max_message_bytes:
+                return body
+        raise PermanentError(
+            f"message is {_size(body)} bytes after the claim check", reason="message_too_large"
+        )
+
+
+def _size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def run(
+    ses_record: dict[str, Any],
+    deps: Deps,
+    load: Callable[[], bytes] | None = None,
+    metrics: Metrics | None = None,
+) -> InboundResult:
+    """Process one SES record. Transient AWS errors propagate; everything else ends in a queue,
+    quarantine or the inbound DLQ."""
+    started = time.perf_counter()
+    metrics = metrics or Metrics()
+    store = store_for(deps)
+    ses_id = ""
+    result = InboundResult(ses_message_id="")
+    try:
+        mail, receipt, ses_id = _ses_parts(ses_record)
+        result.ses_message_id = ses_id
+        _deliver(
+            ses_record=ses_record,
+            mail=mail,
+            receipt=receipt,
+            ses_id=ses_id,
+            deps=deps,
+            load=load,
+            store=store,
+            result=result,
+        )
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        reason = (
+            exc.reason
+            if isinstance(exc, PermanentError)
+            else ("aws_error" if is_aws_error(exc) else "internal_error")
+        )
+        key = f"inbound#{ses_id or 'invalid'}#dlq"
+        claim = store.acquire(key)
+        if claim.acquired:
+            try:
+                dead_letter(
+                    deps=deps,
+                    ses_record=ses_record,
+                    ses_id=ses_id,
+                    reason=reason,
+                    error=f"{error_code(exc)}: {exc}",
+                    targets=result.unsent,
+                )
+            except Exception:
+                store.release(key)
+                raise
+            store.complete(key, {"reason": reason})
+        result.dead_lettered = True
+        result.reason = reason
+    _observe(result, ses_record, metrics, time.perf_counter() - started)
+    return result
+
+
+def _deliver(
+    *,
+    ses_record: dict[str, Any],
+    mail: dict[str, Any],
+    receipt: dict[str, Any],
+    ses_id: str,
+    deps: Deps,
+    load: Callable[[], bytes] | None,
+    store: Any,
+    result: InboundResult,
+) -> None:
+    cfg = deps.config
+    raw_key = f"{cfg.prefix_raw}{ses_id}"
+    routes = route(_recipients(receipt), cfg)
+    decision = decide(routes, receipt, str(mail.get("source") or ""), cfg)
+    if decision.quarantine:
+        key = f"inbound#{ses_id}#quarantine"
+        claim = store.acquire(key)
+        if claim.acquired:
+            try:
+                _quarantine(
+                    deps=deps, ses_id=ses_id, raw_key=raw_key, decision=decision, mail=mail, receipt=receipt
+                )
+            except Exception:
+                store.release(key)
+                raise
+            store.complete(key, {"apps": [r.app for r, _ in decision.quarantine]})
+            result.quarantined = [r.app for r, _ in decision.quarantine]
+        else:
+            result.duplicates.append("quarantine")
+    pending: list[tuple[Route, str]] = []
+    try:
+        for r in decision.deliver:
+            key = f"inbound#{ses_id}#app#{r.app}"
+            if store.acquire(key).acquired:
+                pending.append((r, key))
+            else:
+                result.duplicates.append(r.app)
+        if not pending:
+            return
+        builder = _Builder(deps, ses_id, raw_key, load or (lambda: _load_raw(deps, raw_key)))
+        while pending:
+            r, key = pending[0]
+            body = builder.body_for(r, decision.security, mail, receipt)
+            sent = deps.sqs.send_message(QueueUrl=deps.queue_url(r.queue), MessageBody=body)
+            store.complete(key, {"sqsMessageId": sent.get("MessageId") if isinstance(sent, dict) else None})
+            pending.pop(0)
+            result.delivered.append(r.app)
+            result.sent.append({"app": r.app, "bytes": _size(body)})
+        result.claim_check = builder.claimed is not None
+        result.attachments = builder.attachments
+        result.size_bytes = builder.size_bytes
+    finally:
+        result.unsent = [r.app for r, _ in pending]
+        for _, key in pending:
+            store.release(key)
+
+
+def _observe(result: InboundResult, ses_record: dict[str, Any], metrics: Metrics, elapsed: float) -> None:
+    mail = (ses_record.get("ses") or {}).get("mail") if isinstance(ses_record, dict) else None
+    receipt = (ses_record.get("ses") or {}).get("receipt") if isinstance(ses_record, dict) else None
+    source = mail.get("source") if isinstance(mail, dict) else None
+    recipients = _recipients(receipt) if isinstance(receipt, dict) else []
+    metrics.add("InboundEmails")
+    metrics.add("InboundDelivered", len(result.delivered))
+    if result.quarantined:
+        metrics.add("InboundQuarantined")
+    if result.dead_lettered:
+        metrics.add("InboundDeadLettered")
+    if result.duplicates and not result.delivered:
+        metrics.add("InboundDuplicates")
+    if result.claim_check:
+        metrics.add("InboundClaimChecks")
+    metrics.add("InboundAttachments", result.attachments)
+    metrics.add("InboundBytes", result.size_bytes, "Bytes")
+    metrics.add("InboundProcessingTime", round(elapsed * 1000, 3), "Milliseconds")
+    logger.info(
+        "inbound email",
+        sesMessageId=result.ses_message_id,
+        outcome=result.outcome,
+        apps=result.delivered,
+        quarantined=result.quarantined,
+        duplicates=result.duplicates,
+        reason=result.reason,
+        mailFrom=redact(source if isinstance(source, str) else None),
+        recipients=[redact(r) for r in recipients[:50]],
+        sizeBytes=result.size_bytes,
+        messageBytes=[s["bytes"] for s in result.sent],
+        attachments=result.attachments,
+        claimCheck=result.claim_check,
+        durationMs=round(elapsed * 1000, 3),
+    )
+
+
+def process(
+    raw: bytes, ses_record: dict[str, Any], deps: Deps, metrics: Metrics | None = None
+) -> InboundResult:
+    """Run the whole inbound pipeline on `raw` (the bytes SES stored) with injected clients."""
+    return run(ses_record, deps, load=lambda: raw, metrics=metrics)
+
+
+def handle_record(ses_record: dict[str, Any], deps: Deps, metrics: Metrics | None = None) -> InboundResult:
+    """Lambda path: the raw MIME is read from `s3://<bucket>/<prefixes.raw><mail.messageId>` when needed."""
+    return run(ses_record, deps, metrics=metrics)

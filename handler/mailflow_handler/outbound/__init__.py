@@ -1,0 +1,1 @@
+"""Outbound path: app JSON on the outbound SQS queue -> validated, composed MIME -> SES."""

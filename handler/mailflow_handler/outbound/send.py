@@ -1,0 +1,259 @@
+"""Outbound SQS records -> SES, exactly once per (source app, correlationId), with a status message."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..clients import Deps
+from ..errors import PermanentError, error_code, is_aws_error, is_transient
+from ..idempotency import store_for
+from ..inbound.message import message_id_for, now_iso
+from ..observability import Metrics, logger, redact
+from .compose import compose
+from .validate import OutboundRequest, ValidationError, validate
+
+STATUS_TYPE = "outbound.status"
+_TOO_LARGE = "attachments exceed outbound.maxAttachmentBytes"
+
+
+@dataclass
+class OutboundResult:
+    message_id: str
+    status: str
+    retry: bool
+    correlation_id: str | None = None
+    source: str | None = None
+    ses_message_id: str | None = None
+    reason: str | None = None
+    error: str | None = None
+    duplicate: bool = False
+
+
+def _authorise(request: OutboundRequest, deps: Deps) -> None:
+    app = deps.config.apps.get(request.source.lower())
+    if app is None:
+        raise PermanentError(f"unknown source app {request.source!r}", reason="unknown_source")
+    if request.sender.address.lower() not in app.senders:
+        raise PermanentError(
+            f"app {request.source!r} may not send from {redact(request.sender.address)}",
+            reason="sender_not_authorised",
+        )
+
+
+def _fetch_attachments(request: OutboundRequest, deps: Deps) -> list[bytes]:
+    cfg = deps.config
+    total = 0
+    blobs: list[bytes] = []
+    for ref in request.attachments:
+        if not any(ref.bucket == s.bucket and ref.key.startswith(s.prefix) for s in cfg.attachment_sources):
+            raise PermanentError(
+                f"attachment s3://{ref.bucket}/{ref.key} is outside the allowed attachment sources",
+                reason="attachment_not_allowed",
+            )
+        try:
+            obj = deps.s3.get_object(Bucket=ref.bucket, Key=ref.key)
+        except Exception as exc:
+            if is_aws_error(exc) and error_code(exc) in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+                raise PermanentError(
+                    f"attachment s3://{ref.bucket}/{ref.key} not found", reason="attachment_missing"
+                ) from exc
+            raise
+        length = obj.get("ContentLength")
+        if isinstance(length, int) and total + length > cfg.max_attachment_bytes:
+            raise PermanentError(
+                "attachments exceed outbound.maxAttachmentBytes", reason="attachments_too_large"
+            )
+        data = bytes(obj["Body"].read(cfg.max_attachment_bytes - total + 1))
+        total += len(data)
+        if total > cfg.max_attachment_bytes:
+            raise PermanentError(
+                "attachments exceed outbound.maxAttachmentBytes", reason="attachments_too_large"
+            )
+        blobs.append(data)
+    return blobs
+
+
+def _send(request: OutboundRequest, raw: bytes, deps: Deps) -> str:
+    response = deps.ses.send_email(
+        FromEmailAddress=request.sender.address,
+        Destination={
+            "ToAddresses": [m.address for m in request.to],
+            "CcAddresses": [m.address for m in request.cc],
+            "BccAddresses": [m.address for m in request.bcc],
+        },
+        Content={"Raw": {"Data": raw}},
+    )
+    return str(response["MessageId"])
+
+
+def status_message(result: OutboundResult, attempt: int) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "type": STATUS_TYPE,
+        "id": message_id_for(f"{result.source}/{result.correlation_id}", f"{result.status}/{attempt}"),
+        "timestamp": now_iso(),
+        "app": result.source,
+        "correlationId": result.correlation_id,
+        "status": result.status,
+        "sesMessageId": result.ses_message_id,
+        "error": None if result.status == "sent" else {"reason": result.reason, "message": result.error},
+        "retry": result.retry,
+        "attempt": attempt,
+    }
+
+
+def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None = None) -> OutboundResult:
+    """Handle one SQS record. Raises only for transient failures (the caller reports the item to SQS)."""
+    started = time.perf_counter()
+    metrics = metrics or Metrics()
+    message_id = str(record.get("messageId", ""))
+    attempt = _attempt(record)
+    result = OutboundResult(message_id=message_id, status="failed", retry=False)
+    body = record.get("body")
+    request: OutboundRequest | None = None
+    store = store_for(deps)
+    try:
+        try:
+            document = json.loads(body) if isinstance(body, str) else None
+        except ValueError as exc:
+            raise ValidationError(f"body is not JSON: {exc}", reason="invalid_json") from exc
+        if isinstance(document, dict):
+            result.source = document.get("source") if isinstance(document.get("source"), str) else None
+            cid = document.get("correlationId", document.get("correlation_id"))
+            result.correlation_id = cid if isinstance(cid, str) else None
+        request = validate(document, deps.config.max_recipients)
+        result.source, result.correlation_id = request.source.lower(), request.correlation_id
+        _authorise(request, deps)
+        key = f"outbound#{result.source}#{request.correlation_id}"
+        claim = store.acquire(key)
+        if not claim.acquired:
+            result.duplicate = True
+            result.status = "sent"
+            result.ses_message_id = (claim.data or {}).get("sesMessageId")
+        else:
+            try:
+                raw = compose(request, _fetch_attachments(request, deps))
+                result.ses_message_id = _send(request, raw, deps)
+            except Exception:
+                store.release(key)
+                raise
+            store.complete(key, {"sesMessageId": result.ses_message_id})
+            result.status = "sent"
+    except Exception as exc:
+        result.status = "failed"
+        result.retry = is_transient(exc)
+        result.error = f"{error_code(exc)}: {exc}"[:2000]
+        if isinstance(exc, PermanentError):
+            result.reason = exc.reason
+        elif is_aws_error(exc):
+            result.reason = f"aws:{error_code(exc)}"
+        else:
+            result.reason = "transient" if result.retry else "internal_error"
+    _notify(result, record, deps, attempt)
+    _observe(result, request, metrics, time.perf_counter() - started)
+    return result
+
+
+def _attempt(record: dict[str, Any]) -> int:
+    attributes = record.get("attributes")
+    try:
+        return int(attributes.get("ApproximateReceiveCount", 1)) if isinstance(attributes, dict) else 1
+    except (TypeError, ValueError):
+        return 1
+
+
+def _notify(result: OutboundResult, record: dict[str, Any], deps: Deps, attempt: int) -> None:
+    """Tell the source app (once per outcome); without a known app the original goes to the outbound DLQ."""
+    cfg = deps.config
+    app = cfg.apps.get(result.source or "") if result.source else None
+    store = store_for(deps)
+    if app is None or result.correlation_id is None:
+        if result.retry:
+            return
+        key = f"outbound-dlq#{record.get('messageId', '')}"
+        if not store.acquire(key).acquired:
+            return
+        try:
+            deps.sqs.send_message(
+                QueueUrl=deps.queue_url(cfg.outbound_dlq),
+                MessageBody=json.dumps(
+                    {
+                        "version": "1.0",
+                        "type": "outbound.failure",
+                        "timestamp": now_iso(),
+                        "reason": result.reason or "unknown_source",
+                        "error": result.error,
+                        "sqsMessageId": record.get("messageId"),
+                        "original": record.get("body"),
+                    }
+                ),
+            )
+        except Exception:
+            store.release(key)
+            raise
+        store.complete(key)
+        return
+    key = f"outbound-status#{result.source}#{result.correlation_id}#{result.status}"
+    if result.retry:
+        key += f"#{attempt}"
+    if not store.acquire(key).acquired:
+        return
+    try:
+        deps.sqs.send_message(
+            QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
+        )
+    except Exception:
+        store.release(key)
+        raise
+    store.complete(key)
+
+
+def _observe(
+    result: OutboundResult, request: OutboundRequest | None, metrics: Metrics, elapsed: float
+) -> None:
+    if result.duplicate:
+        metrics.add("OutboundDuplicates")
+    elif result.status == "sent":
+        metrics.add("OutboundSent")
+    elif result.retry:
+        metrics.add("OutboundRetried")
+    else:
+        metrics.add("OutboundFailed")
+    metrics.add("OutboundProcessingTime", round(elapsed * 1000, 3), "Milliseconds")
+    logger.info(
+        "outbound email",
+        sqsMessageId=result.message_id,
+        correlationId=result.correlation_id,
+        app=result.source,
+        outcome="duplicate" if result.duplicate else result.status,
+        retry=result.retry,
+        reason=result.reason,
+        sesMessageId=result.ses_message_id,
+        error=result.error,
+        sender=redact(request.sender.address) if request else None,
+        recipients=[redact(a) for a in request.destinations] if request else [],
+        attachments=len(request.attachments) if request else 0,
+        durationMs=round(elapsed * 1000, 3),
+    )
+
+
+def process_batch(
+    records: list[dict[str, Any]], deps: Deps, metrics: Metrics | None = None
+) -> dict[str, Any]:
+    """SQS partial batch response: only transient failures are reported for redelivery."""
+    failures: list[dict[str, str]] = []
+    for record in records:
+        try:
+            result = process_record(record, deps, metrics)
+        except Exception as exc:
+            logger.error(
+                "outbound status delivery failed", sqsMessageId=record.get("messageId"), error=str(exc)
+            )
+            failures.append({"itemIdentifier": str(record.get("messageId", ""))})
+            continue
+        if result.retry:
+            failures.append({"itemIdentifier": result.message_id})
+    return {"batchItemFailures": failures}

@@ -18,7 +18,7 @@ from mailflow_cli import __version__
 from mailflow_cli.console import err
 from mailflow_cli.errors import MailflowError
 
-COMMAND_MODULES = ("stack", "local", "operate")
+COMMAND_MODULES = ("stack", "local", "operate", "cost")
 
 app = typer.Typer(
     name="mailflow",

@@ -1,0 +1,278 @@
+"""SQS event source mappings, run the way Lambda runs them.
+
+One poller thread per enabled mapping: it long-polls the queue for up to ``BatchSize`` messages, keeps
+collecting until the batch is full or ``MaximumBatchingWindowInSeconds`` has passed, and invokes the
+function synchronously with an SQS event. On success it deletes the batch; with
+``ReportBatchItemFailures`` it deletes all but the reported failures (an invalid report fails the whole
+batch); on a function error it deletes nothing. Messages left in the queue become visible again and are
+received again, so the queue's redrive policy moves a poison message to its dead-letter queue.
+
+Relaxation (documented in docs/local.md): a message that is left after a failure is made visible again
+after ``failure_visibility_seconds`` (ChangeMessageVisibility) instead of the queue's visibility timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mailflow_cli.local.lambda_runner import InvokeResult
+
+log = logging.getLogger("mailflow.local.esm")
+
+Invoke = Callable[[str, Any], InvokeResult]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    uuid: str
+    function_arn: str
+    queue_arn: str
+    batch_size: int
+    window_seconds: float
+    report_failures: bool
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any]) -> Mapping:
+        return cls(
+            uuid=str(item["UUID"]),
+            function_arn=str(item["FunctionArn"]),
+            queue_arn=str(item["EventSourceArn"]),
+            batch_size=int(item.get("BatchSize") or 10),
+            window_seconds=float(item.get("MaximumBatchingWindowInSeconds") or 0),
+            report_failures="ReportBatchItemFailures" in (item.get("FunctionResponseTypes") or []),
+        )
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    attributes = message.get("Attributes") or {}
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+        for name, value in (message.get("MessageAttributes") or {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            key: str(attributes[key])
+            for key in (
+                "ApproximateReceiveCount",
+                "SentTimestamp",
+                "SenderId",
+                "ApproximateFirstReceiveTimestamp",
+                "SequenceNumber",
+                "MessageGroupId",
+                "MessageDeduplicationId",
+            )
+            if key in attributes
+        },
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def failed_ids(result: InvokeResult, batch_ids: set[str], report_failures: bool) -> set[str]:
+    """The message ids to leave in the queue after an invocation, as Lambda decides them."""
+    if result.failed:
+        return set(batch_ids)
+    if not report_failures or not isinstance(result.payload, dict):
+        return set()
+    failures = result.payload.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return set(batch_ids)
+    reported: set[str] = set()
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or identifier not in batch_ids:
+            return set(batch_ids)  # Lambda treats an invalid response as a failure of the whole batch
+        reported.add(identifier)
+    return reported
+
+
+class MappingPoller:
+    """Polls one mapping until stopped."""
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        *,
+        sqs_client: Any,
+        invoke: Invoke,
+        region: str,
+        failure_visibility_seconds: int,
+        wait_seconds: int = 1,
+    ) -> None:
+        self.mapping = mapping
+        self._sqs = sqs_client
+        self._invoke = invoke
+        self._region = region
+        self._failure_visibility = failure_visibility_seconds
+        self._wait = wait_seconds
+        self._stop = threading.Event()
+        self._url: str | None = None
+        self.thread = threading.Thread(target=self._loop, name=f"esm-{mapping.uuid[:8]}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+
+    def queue_url(self) -> str:
+        if self._url is None:
+            parts = self.mapping.queue_arn.split(":")
+            self._url = str(
+                self._sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+            )
+        return self._url
+
+    def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url(),
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages") or [])
+
+    def collect_batch(self) -> list[dict[str, Any]]:
+        batch = self._receive(min(self.mapping.batch_size, 10), self._wait)
+        if not batch:
+            return batch
+        deadline = time.monotonic() + self.mapping.window_seconds
+        while len(batch) < self.mapping.batch_size and not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            more = self._receive(
+                min(self.mapping.batch_size - len(batch), 10), min(int(remaining + 0.999), 20)
+            )
+            if not more:
+                break
+            batch.extend(more)
+        return batch
+
+    def process(self, batch: list[dict[str, Any]]) -> InvokeResult:
+        event = {"Records": [sqs_record(m, self.mapping.queue_arn, self._region) for m in batch]}
+        result = self._invoke(self.mapping.function_arn, event)
+        by_id = {m["MessageId"]: m for m in batch}
+        leave = failed_ids(result, set(by_id), self.mapping.report_failures)
+        for message_id, message in by_id.items():
+            if message_id in leave:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self.queue_url(),
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._failure_visibility,
+                )
+            else:
+                self._sqs.delete_message(QueueUrl=self.queue_url(), ReceiptHandle=message["ReceiptHandle"])
+        if leave:
+            log.warning(
+                "%d of %d messages from %s left for retry", len(leave), len(batch), self.mapping.queue_arn
+            )
+        return result
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = self.collect_batch()
+                if batch:
+                    self.process(batch)
+            except Exception:
+                log.exception("event source mapping %s: polling failed", self.mapping.uuid)
+                self._stop.wait(1.0)
+
+
+class EsmSupervisor:
+    """Keeps one poller per enabled SQS mapping, following create/update/delete of mappings."""
+
+    def __init__(
+        self,
+        *,
+        lambda_client: Any,
+        sqs_client: Any,
+        invoke: Invoke,
+        region: str,
+        failure_visibility_seconds: int = 1,
+        refresh_seconds: float = 0.5,
+    ) -> None:
+        self._lambda = lambda_client
+        self._sqs = sqs_client
+        self._invoke = invoke
+        self._region = region
+        self._failure_visibility = failure_visibility_seconds
+        self._refresh = refresh_seconds
+        self._pollers: dict[str, MappingPoller] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="esm-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def mappings(self) -> list[Mapping]:
+        found: list[Mapping] = []
+        for page in self._lambda.get_paginator("list_event_source_mappings").paginate():
+            for item in page.get("EventSourceMappings", []):
+                if ":sqs:" in str(item.get("EventSourceArn", "")) and item.get("State") in {
+                    "Enabled",
+                    "Enabling",
+                    "Updating",
+                    "Creating",
+                }:
+                    found.append(Mapping.from_api(item))
+        return found
+
+    def reconcile(self) -> None:
+        wanted = {mapping.uuid: mapping for mapping in self.mappings()}
+        for uuid, poller in list(self._pollers.items()):
+            if wanted.get(uuid) != poller.mapping:
+                poller.stop()
+                del self._pollers[uuid]
+        for uuid, mapping in wanted.items():
+            if uuid not in self._pollers:
+                poller = MappingPoller(
+                    mapping,
+                    sqs_client=self._sqs,
+                    invoke=self._invoke,
+                    region=self._region,
+                    failure_visibility_seconds=self._failure_visibility,
+                )
+                self._pollers[uuid] = poller
+                poller.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("cannot list the event source mappings")
+            self._stop.wait(self._refresh)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for poller in self._pollers.values():
+            poller.stop()
+        for poller in self._pollers.values():
+            poller.join(5)
+        self._pollers.clear()

@@ -1,0 +1,341 @@
+"""Runs the functions deployed in the emulator: their code zip, handler, environment and timeout.
+
+Each function version (CodeSha256 + handler + environment) gets warm worker processes
+(:mod:`mailflow_cli.local.runner_entry`) that serve invocations one at a time; a worker that times out
+or dies is discarded. Every invocation's log lines go to the function's CloudWatch log group in the
+emulator, in a new stream, framed by START/END/REPORT lines as Lambda writes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from mailflow_cli.local.runner_entry import LOG_END_MARKER
+
+CodeFetcher = Callable[[str], bytes]
+"""Returns the deployed zip of a function, given its name."""
+
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "TZ")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    arn: str
+    handler: str
+    timeout_seconds: float
+    memory_mb: int
+    code_sha256: str
+    environment: dict[str, str]
+    dead_letter_arn: str | None
+
+    @classmethod
+    def from_configuration(cls, config: dict[str, Any]) -> FunctionSpec:
+        return cls(
+            name=str(config["FunctionName"]),
+            arn=str(config["FunctionArn"]),
+            handler=str(config["Handler"]),
+            timeout_seconds=float(config.get("Timeout", 3)),
+            memory_mb=int(config.get("MemorySize", 128)),
+            code_sha256=str(config["CodeSha256"]),
+            environment=dict((config.get("Environment") or {}).get("Variables") or {}),
+            dead_letter_arn=(config.get("DeadLetterConfig") or {}).get("TargetArn") or None,
+        )
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.arn, self.code_sha256, self.handler, self.memory_mb, self.environment])
+
+
+@dataclass
+class InvokeResult:
+    request_id: str
+    payload: Any = None
+    error: dict[str, Any] | None = None
+    logs: list[tuple[int, str]] = field(default_factory=list)
+    duration_ms: float = 0.0
+    log_stream: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _reader(stream: IO[str], sink: Callable[[str | None], None]) -> None:
+    for line in stream:
+        sink(line.rstrip("\n"))
+    sink(None)
+
+
+class Worker:
+    """One warm process for one function version; serves one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint: str, region: str) -> None:
+        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        env.update(spec.environment)
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "LAMBDA_TASK_ROOT": str(code_dir),
+                "_HANDLER": spec.handler,
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "mailflow-local",
+                "AWS_SECRET_ACCESS_KEY": "mailflow-local",
+                "AWS_SESSION_TOKEN": "mailflow-local",
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python_mailflow_local",
+            }
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mailflow_cli.local.runner_entry"],
+            cwd=code_dir,
+            env={**env, "PYTHONPATH": os.pathsep.join([str(code_dir), *_cli_path()])},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        self._responses: queue.Queue[str | None] = queue.Queue()
+        self._log_lock = threading.Lock()
+        self._log_lines: list[tuple[int, str]] = []
+        self._log_done = threading.Event()
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        for stream, sink in ((self.process.stdout, self._responses.put), (self.process.stderr, self._on_log)):
+            threading.Thread(target=_reader, args=(stream, sink), daemon=True).start()
+
+    def _on_log(self, line: str | None) -> None:
+        if line is None or line.startswith(LOG_END_MARKER):
+            self._log_done.set()
+            return
+        with self._log_lock:
+            self._log_lines.append((_now_ms(), line))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def invoke(self, spec: FunctionSpec, event: Any, request_id: str, stream: str) -> InvokeResult:
+        started = time.monotonic()
+        deadline_ms = _now_ms() + int(spec.timeout_seconds * 1000)
+        with self._log_lock:
+            self._log_lines = []
+        self._log_done.clear()
+        request = {
+            "event": event,
+            "requestId": request_id,
+            "functionArn": spec.arn,
+            "deadlineMs": deadline_ms,
+            "logStreamName": stream,
+        }
+        result = InvokeResult(request_id=request_id, log_stream=stream)
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            line = self._responses.get(timeout=spec.timeout_seconds)
+        except queue.Empty:
+            self.kill()
+            result.error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"Task timed out after {spec.timeout_seconds:.2f} seconds",
+            }
+            line = None
+        except (BrokenPipeError, OSError) as exc:
+            line = None
+            result.error = {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}
+        if line is None and result.error is None:
+            self.process.wait(timeout=5)
+            result.error = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited "
+                f"with code {self.process.returncode}",
+            }
+        elif line is not None:
+            response = json.loads(line)
+            if response.get("ok"):
+                result.payload = response.get("result")
+            else:
+                result.error = response.get("error") or {"errorType": "Unknown", "errorMessage": ""}
+        self._log_done.wait(timeout=2)
+        with self._log_lock:
+            result.logs = list(self._log_lines)
+        if result.error is not None and result.error["errorType"] == "Sandbox.Timedout":
+            result.logs.append((_now_ms(), f"{_short_time()} {request_id} {result.error['errorMessage']}"))
+        result.duration_ms = (time.monotonic() - started) * 1000
+        return result
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=5)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=3)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _cli_path() -> list[str]:
+    """Where ``mailflow_cli`` lives, so the worker can run the entry module (and nothing else of ours)."""
+    import mailflow_cli
+
+    return [str(Path(mailflow_cli.__file__).resolve().parent.parent)]
+
+
+def _short_time() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def log_stream_name(request_id: str) -> str:
+    return datetime.now(UTC).strftime("%Y/%m/%d/[$LATEST]") + request_id.replace("-", "")
+
+
+class LambdaRunner:
+    """Invokes functions by ARN or name: looks up the configuration, keeps warm workers, writes logs."""
+
+    def __init__(
+        self,
+        *,
+        lambda_client: Any,
+        logs_client: Any,
+        code_fetcher: CodeFetcher,
+        cache_dir: Path,
+        endpoint: str,
+        region: str,
+    ) -> None:
+        self._lambda = lambda_client
+        self._logs = logs_client
+        self._fetch = code_fetcher
+        self._cache_dir = cache_dir
+        self._endpoint = endpoint
+        self._region = region
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[Worker]] = {}
+        self._busy: set[Worker] = set()
+        self._closed = False
+
+    def function(self, name_or_arn: str) -> FunctionSpec:
+        return FunctionSpec.from_configuration(
+            self._lambda.get_function_configuration(FunctionName=name_or_arn)
+        )
+
+    def code_dir(self, spec: FunctionSpec) -> Path:
+        """The unpacked zip of this code version, fetched once per CodeSha256."""
+        digest = base64.b64decode(spec.code_sha256).hex()
+        target = self._cache_dir / digest
+        if not target.is_dir():
+            data = self._fetch(spec.name)
+            partial = target.with_name(target.name + f".{uuid.uuid4().hex}.tmp")
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                archive.extractall(partial)
+            try:
+                partial.rename(target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+        return target
+
+    def _checkout(self, spec: FunctionSpec) -> Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the Lambda runner is shut down")
+            idle = self._idle.get(spec.key, [])
+            while idle:
+                worker = idle.pop()
+                if worker.alive():
+                    self._busy.add(worker)
+                    return worker
+                worker.close()
+        worker = Worker(spec, self.code_dir(spec), self._endpoint, self._region)
+        with self._lock:
+            self._busy.add(worker)
+        return worker
+
+    def _checkin(self, spec: FunctionSpec, worker: Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if worker.alive() and not self._closed:
+                self._idle.setdefault(spec.key, []).append(worker)
+                return
+        worker.close()
+
+    def invoke(self, function: str, event: Any) -> InvokeResult:
+        spec = self.function(function)
+        request_id = str(uuid.uuid4())
+        stream = log_stream_name(request_id)
+        start_ms = _now_ms()
+        worker = self._checkout(spec)
+        try:
+            result = worker.invoke(spec, event, request_id, stream)
+        finally:
+            self._checkin(spec, worker)
+        self._write_logs(spec, result, start_ms)
+        return result
+
+    def _write_logs(self, spec: FunctionSpec, result: InvokeResult, start_ms: int) -> None:
+        rid = result.request_id
+        end_ms = _now_ms()
+        lines = [(start_ms, f"START RequestId: {rid} Version: $LATEST"), *result.logs]
+        lines.append((end_ms, f"END RequestId: {rid}"))
+        lines.append(
+            (
+                end_ms,
+                f"REPORT RequestId: {rid}\tDuration: {result.duration_ms:.2f} ms\t"
+                f"Billed Duration: {int(result.duration_ms) + 1} ms\tMemory Size: {spec.memory_mb} MB",
+            )
+        )
+        with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+            self._logs.create_log_group(logGroupName=spec.log_group)
+        self._logs.create_log_stream(logGroupName=spec.log_group, logStreamName=result.log_stream)
+        events = [{"timestamp": ts, "message": text} for ts, text in lines if text]
+        events.sort(key=lambda item: int(item["timestamp"]))  # type: ignore[call-overload]
+        self._logs.put_log_events(
+            logGroupName=spec.log_group, logStreamName=result.log_stream, logEvents=events
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)
+            self._idle.clear()
+        for worker in workers:
+            worker.close()

@@ -1,0 +1,226 @@
+"""The emulator process: moto's server plus SMTP ingress, Lambda runner, event source mappings, outbox.
+
+``python -m mailflow_cli.local.server --port 4566 --smtp-port 2525 --region eu-west-1 --home DIR``
+runs until SIGTERM/SIGINT, then stops every part and removes its state file. The state file is written
+only once every part is ready, so its presence means the emulator can be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from mailflow_cli.local.ports import HOST, port_is_free
+from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, EmulatorState, state_file
+
+log = logging.getLogger("mailflow.local")
+
+EXIT_PORT_BUSY = 3
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    port: int
+    smtp_port: int
+    region: str
+    home: Path
+    failure_visibility_seconds: int = 1
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.json"
+
+
+def _function_code(account_id_default: str) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    def fetch(name_or_arn: str, region: str) -> bytes:
+        account = name_or_arn.split(":")[4] if name_or_arn.startswith("arn:") else account_id_default
+        function = lambda_backends[account][region].get_function(name_or_arn)
+        return bytes(function.code_bytes)
+
+    return fetch
+
+
+class Emulator:
+    """Every part of the emulator in this process; start() then stop()."""
+
+    def __init__(self, options: EmulatorOptions) -> None:
+        self.options = options
+        self._parts: list[Any] = []
+
+    def _client(self, session: Any, service: str) -> Any:
+        from botocore.config import Config
+
+        return session.client(
+            service,
+            endpoint_url=self.options.endpoint,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32),
+        )
+
+    def start(self) -> None:
+        import boto3
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        from moto.ses.models import ses_backends
+
+        from mailflow_cli.local import moto_patches
+        from mailflow_cli.local.async_invoke import AsyncInvoker
+        from mailflow_cli.local.esm_poller import EsmSupervisor
+        from mailflow_cli.local.lambda_runner import LambdaRunner
+        from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher
+        from mailflow_cli.local.receiving import Receiver
+        from mailflow_cli.local.smtp_ingress import SmtpIngress
+        from mailflow_cli.local.tls import self_signed_context
+
+        options = self.options
+        moto_patches.apply()
+        moto = ThreadedMotoServer(ip_address=HOST, port=options.port, verbose=False)
+        moto.start()
+        self._parts.append(moto)
+
+        session = boto3.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_SECRET_KEY,
+            region_name=options.region,
+        )
+        clients = {name: self._client(session, name) for name in ("lambda", "logs", "sqs", "s3", "ses")}
+        fetch = _function_code(DEFAULT_ACCOUNT_ID)
+        runner = LambdaRunner(
+            lambda_client=clients["lambda"],
+            logs_client=clients["logs"],
+            code_fetcher=lambda name: fetch(name, options.region),
+            cache_dir=options.home / "code",
+            endpoint=options.endpoint,
+            region=options.region,
+        )
+        self._parts.append(runner)
+        invoker = AsyncInvoker(runner, clients["sqs"])
+        self._parts.append(invoker)
+        receiver = Receiver(
+            ses_client=clients["ses"],
+            s3_client=clients["s3"],
+            runner=runner,
+            async_invoker=invoker,
+            region=options.region,
+        )
+        ingress = SmtpIngress(receiver, options.smtp_port, self_signed_context(options.home / "tls"))
+        ingress.start()
+        self._parts.append(ingress)
+        supervisor = EsmSupervisor(
+            lambda_client=clients["lambda"],
+            sqs_client=clients["sqs"],
+            invoke=runner.invoke,
+            region=options.region,
+            failure_visibility_seconds=options.failure_visibility_seconds,
+        )
+        supervisor.start()
+        self._parts.append(supervisor)
+        watcher = OutboxWatcher(
+            sent_messages=lambda: list(ses_backends[DEFAULT_ACCOUNT_ID][options.region].sent_messages),
+            receiver=receiver,
+            store=OutboxStore(options.home / "outbox"),
+        )
+        watcher.start()
+        self._parts.append(watcher)
+
+    def stop(self) -> None:
+        """Stop in reverse order: nothing new comes in, running invocations finish, workers exit."""
+        while self._parts:
+            part = self._parts.pop()
+            try:
+                part.stop() if hasattr(part, "stop") else part.close()
+            except Exception:
+                log.exception("stopping %s failed", type(part).__name__)
+
+
+def parse_args(argv: list[str] | None) -> EmulatorOptions:
+    parser = argparse.ArgumentParser(prog="python -m mailflow_cli.local.server")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--smtp-port", type=int, default=2525)
+    parser.add_argument("--region", default="eu-west-1")
+    parser.add_argument("--home", type=Path, default=state_file().parent)
+    parser.add_argument("--failure-visibility", type=int, default=1)
+    args = parser.parse_args(argv)
+    return EmulatorOptions(
+        port=args.port,
+        smtp_port=args.smtp_port,
+        region=args.region,
+        home=args.home,
+        failure_visibility_seconds=args.failure_visibility,
+    )
+
+
+def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
+    """Run in this process until a signal; return the exit status."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    for port in (options.port, options.smtp_port):
+        if not port_is_free(port):
+            log.error("port %d on %s is in use", port, HOST)
+            return EXIT_PORT_BUSY
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    options.home.mkdir(parents=True, exist_ok=True)
+    emulator = Emulator(options)
+    try:
+        emulator.start()
+        state = EmulatorState(
+            pid=os.getpid(),
+            endpoint=options.endpoint,
+            smtp_host=HOST,
+            smtp_port=options.smtp_port,
+            region=options.region,
+            started_at=time.time(),
+        )
+        state.save(options.state_path)
+        log.info("emulator ready: %s, SMTP %s:%d", options.endpoint, HOST, options.smtp_port)
+        if on_ready is not None:
+            on_ready(state)
+        stop.wait()
+    finally:
+        log.info("stopping")
+        emulator.stop()
+        _remove_own_state(options.state_path)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _remove_own_state(path: Path) -> None:
+    from mailflow_cli.local.state import read_state
+
+    state = read_state(path)
+    if state is not None and state.pid == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

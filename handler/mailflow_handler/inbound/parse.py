@@ -149,9 +149,9 @@ def cap_headers(raw: bytes, max_total: int, max_field: int) -> tuple[bytes, list
             fields.append([line])
     kept: list[bytes] = []
     total = 0
-    for parts in fields:
+    for position, parts in enumerate(fields):
         data = b"".join(parts)
-        if len(data) > max_field:
+        if len(data) > max_field or (end < 0 and position == len(fields) - 1):
             name = data.split(b":", 1)[0][:64].decode("ascii", "replace").strip()
             defects.append(f"header_field_truncated:{name}")
             data = data[:max_field].rstrip(b"\r\n") + b"\r\n"

@@ -43,7 +43,9 @@ def make_world(counter: CallCounter) -> Any:
 
     doc = runtime_document(["app1", "app2"])
     session = boto3.session.Session(region_name=REGION)
-    clients = {name: session.client(name) for name in ("s3", "sqs", "sesv2", "dynamodb", "ses")}
+    clients: dict[str, Any] = {
+        name: session.client(name) for name in ("s3", "sqs", "sesv2", "dynamodb", "ses")
+    }
     clients["s3"].create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     queues = [app["queue"] for app in doc["apps"].values()] + list(doc["queues"].values())
     for queue in queues:
@@ -170,7 +172,7 @@ def main() -> None:
         outbound = outbound_rows(deps, s3, counter)
 
     def worst(rows: list[dict[str, Any]], key: str, per: str | None = None) -> float:
-        return max(r[key] / max(1, r[per]) if per else r[key] for r in rows)
+        return float(max(r[key] / max(1, r[per]) if per else r[key] for r in rows))
 
     delivered = [r for r in inbound if r["outcome"] == "delivered"]
     s3_extra = [r["s3_writes"] - r["attachments"] - int(r["claim_check"]) for r in delivered]
@@ -246,14 +248,14 @@ def main() -> None:
         },
         targets,
         notes=[
-            "sqs.GetQueueUrl is made once per queue per container (cached), so it appears on the first email only",
+            "sqs.GetQueueUrl is made once per queue per container (cached): it shows on the first email only",
             "an idempotency write is a DynamoDB PutItem, UpdateItem or DeleteItem on the idempotency table",
         ],
     )
 
 
 def _mean(rows: list[dict[str, Any]], key: str, per: str | None = None) -> float:
-    return statistics.mean(r[key] / max(1, r[per]) if per else r[key] for r in rows)
+    return float(statistics.mean(r[key] / max(1, r[per]) if per else r[key] for r in rows))
 
 
 if __name__ == "__main__":

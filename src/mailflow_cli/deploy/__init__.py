@@ -1,0 +1,162 @@
+"""The deploy engine: config -> desired state -> plan (read-only) -> execute.
+
+Other commands and tests use these four functions; ``ctx`` is a :class:`~mailflow_cli.context.StackContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mailflow_cli.aws import translate_client_error
+from mailflow_cli.config import SES_RECEIVING_REGIONS
+from mailflow_cli.context import StackContext
+from mailflow_cli.deploy.desired import DesiredStack, desired_stack
+from mailflow_cli.deploy.execute import apply_plan
+from mailflow_cli.deploy.handlers.base import Services
+from mailflow_cli.deploy.handlers.registry import HandlerRegistry
+from mailflow_cli.deploy.model import Action, Change, Conflict, Plan
+from mailflow_cli.deploy.outputs import StackOutputs, read_outputs
+from mailflow_cli.deploy.plan import plan_deploy, plan_destroy
+from mailflow_cli.deploy.progress import ProgressCallback, ProgressEvent, Status, ignore_progress
+from mailflow_cli.deploy.retry import RetryPolicy
+from mailflow_cli.errors import AwsError, MailflowError, UsageError
+from mailflow_cli.packaging import build_bundle
+
+__all__ = [
+    "Action",
+    "Change",
+    "Conflict",
+    "DestroyReport",
+    "Plan",
+    "ProgressEvent",
+    "RETRY_POLICY_KEY",
+    "RetryPolicy",
+    "StackOutputs",
+    "Status",
+    "deploy_stack",
+    "destroy_stack",
+    "plan_stack",
+    "read_outputs",
+]
+
+RETRY_POLICY_KEY = "retry_policy"
+
+
+@dataclass(frozen=True)
+class DestroyReport:
+    deleted: tuple[str, ...]
+    left_alone: tuple[Conflict, ...] = ()
+    kept: tuple[Conflict, ...] = ()
+    plan: Plan | None = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deleted": list(self.deleted),
+            "leftAlone": [item.to_json() for item in self.left_alone],
+            "kept": [item.to_json() for item in self.kept],
+        }
+
+
+def _retry_policy(ctx: StackContext) -> RetryPolicy:
+    policy = ctx.extras.get(RETRY_POLICY_KEY)
+    return policy if isinstance(policy, RetryPolicy) else RetryPolicy()
+
+
+def _check_region(ctx: StackContext) -> None:
+    if ctx.config.region not in SES_RECEIVING_REGIONS:
+        raise AwsError(
+            f"the region {ctx.config.region} does not support SES email receiving",
+            hint=f"choose one of: {', '.join(sorted(SES_RECEIVING_REGIONS))}",
+        )
+
+
+def _engine(ctx: StackContext) -> tuple[HandlerRegistry, DesiredStack]:
+    names = ctx.names
+    registry = HandlerRegistry(Services(ctx.clients, names, ctx.config, _retry_policy(ctx)))
+    return registry, desired_stack(ctx.config, names, build_bundle(ctx.config, names))
+
+
+def _reading(ctx: StackContext, action: Callable[[], Plan]) -> Plan:
+    try:
+        return action()
+    except ClientError as exc:
+        raise translate_client_error(exc, f"the stack {ctx.names.prefix} (discovery)") from exc
+
+
+def plan_stack(ctx: StackContext, *, allow_data_loss: bool = False) -> Plan:
+    """Read-only: what ``deploy`` would do."""
+    _check_region(ctx)
+    registry, desired = _engine(ctx)
+    return _reading(ctx, lambda: plan_deploy(registry, desired.resources, allow_data_loss=allow_data_loss))
+
+
+def _stop_on(plan: Plan) -> None:
+    if plan.conflicts:
+        first = plan.conflicts[0]
+        raise MailflowError(
+            f"deploy stopped before changing anything: {first.kind} {first.name} {first.reason}",
+            hint=first.hint,
+            details=[f"{c.kind} {c.name}: {c.reason}" for c in plan.conflicts[1:]],
+        )
+    if plan.blocked:
+        raise MailflowError(
+            "deploy stopped before changing anything: removing these would lose mail",
+            hint=plan.blocked[0].hint,
+            details=[f"{c.kind} {c.name} {c.reason}" for c in plan.blocked],
+        )
+
+
+def deploy_stack(
+    ctx: StackContext,
+    *,
+    assume_yes: bool = True,
+    allow_data_loss: bool = False,
+    progress: ProgressCallback | None = None,
+    confirm: Callable[[Plan], bool] | None = None,
+) -> StackOutputs:
+    """Converge the stack on the config. Deletions need ``assume_yes`` or a ``confirm`` that says yes."""
+    _check_region(ctx)
+    registry, desired = _engine(ctx)
+    plan = _reading(ctx, lambda: plan_deploy(registry, desired.resources, allow_data_loss=allow_data_loss))
+    _stop_on(plan)
+    if plan.deletes and not assume_yes:
+        if confirm is None:
+            raise UsageError(
+                f"the plan deletes {len(plan.deletes)} resource(s) and confirmation is needed",
+                hint="run in a terminal to confirm, or pass --yes",
+            )
+        if not confirm(plan):
+            raise UsageError("deploy cancelled; nothing was changed")
+    apply_plan(registry, plan, progress or ignore_progress)
+    return read_outputs(ctx)
+
+
+def destroy_plan(ctx: StackContext, *, force: bool = False) -> Plan:
+    registry, desired = _engine(ctx)
+    return _reading(ctx, lambda: plan_destroy(registry, desired.resources, force=force))
+
+
+def destroy_stack(
+    ctx: StackContext,
+    *,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    confirm: Callable[[Plan], bool] | None = None,
+) -> DestroyReport:
+    """Delete every resource of this stack that carries its ownership tags; leave everything else."""
+    registry, desired = _engine(ctx)
+    plan = _reading(ctx, lambda: plan_destroy(registry, desired.resources, force=force))
+    if plan.blocked:
+        raise MailflowError(
+            "destroy stopped before deleting anything: some resources still hold mail",
+            hint=plan.blocked[0].hint,
+            details=[f"{c.kind} {c.name} {c.reason}" for c in plan.blocked],
+        )
+    if confirm is not None and plan.deletes and not confirm(plan):
+        raise UsageError("destroy cancelled; nothing was deleted")
+    deleted = apply_plan(registry, plan, progress or ignore_progress)
+    return DestroyReport(tuple(deleted), plan.conflicts, plan.kept, plan)

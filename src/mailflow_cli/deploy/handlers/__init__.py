@@ -1,0 +1,1 @@
+"""Execution: one typed handler class per resource kind (discover, create, update, delete)."""

@@ -1,0 +1,97 @@
+"""CloudWatch: metric alarms, found by name; alarms of removed apps are strays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mailflow_cli.deploy.handlers.base import ResourceHandler, paginate, tag_delta, tag_dict, tag_list
+from mailflow_cli.deploy.model import Observed
+from mailflow_cli.deploy.progress import StepReporter
+from mailflow_cli.deploy.resources.alarms import AlarmSpec
+from mailflow_cli.deploy.resources.common import comparable_tags
+
+
+class AlarmHandler(ResourceHandler[AlarmSpec]):
+    resource_type = AlarmSpec
+
+    def discover(self, resource: AlarmSpec) -> Observed | None:
+        cloudwatch = self.client("cloudwatch")
+        found = cloudwatch.describe_alarms(AlarmNames=[resource.name], AlarmTypes=["MetricAlarm"])
+        alarm = next(iter(found.get("MetricAlarms", [])), None)
+        if alarm is None:
+            return None
+        arn = alarm["AlarmArn"]
+        tags = tag_dict(cloudwatch.list_tags_for_resource(ResourceARN=arn).get("Tags"))
+        return Observed(
+            {
+                "description": alarm.get("AlarmDescription", ""),
+                "namespace": alarm.get("Namespace"),
+                "metric": alarm.get("MetricName"),
+                "dimensions": sorted([d["Name"], d["Value"]] for d in alarm.get("Dimensions", [])),
+                "statistic": alarm.get("Statistic"),
+                "period": alarm.get("Period"),
+                "evaluationPeriods": alarm.get("EvaluationPeriods"),
+                "threshold": float(alarm.get("Threshold", 0.0)),
+                "comparison": alarm.get("ComparisonOperator"),
+                "treatMissingData": alarm.get("TreatMissingData", "missing"),
+                "alarmActions": sorted(alarm.get("AlarmActions", [])),
+                "okActions": sorted(alarm.get("OKActions", [])),
+                "tags": comparable_tags(tags),
+            },
+            owned=self.owns(tags),
+            handle={"arn": arn},
+        )
+
+    def strays(self, desired: Sequence[AlarmSpec]) -> Sequence[AlarmSpec]:
+        wanted = {alarm.name for alarm in desired}
+        prefix = self.names.alarm("")
+        alarms = paginate(
+            self.client("cloudwatch"),
+            "describe_alarms",
+            "MetricAlarms",
+            AlarmNamePrefix=prefix,
+            AlarmTypes=["MetricAlarm"],
+        )
+        return [AlarmSpec(name=a["AlarmName"]) for a in alarms if a["AlarmName"] not in wanted]
+
+    def _put(self, resource: AlarmSpec, *, with_tags: bool) -> None:
+        arguments: dict[str, Any] = {
+            "AlarmName": resource.name,
+            "AlarmDescription": resource.description,
+            "Namespace": resource.namespace,
+            "MetricName": resource.metric,
+            "Dimensions": [{"Name": name, "Value": value} for name, value in resource.dimensions],
+            "Statistic": resource.statistic,
+            "Period": resource.period,
+            "EvaluationPeriods": resource.evaluation_periods,
+            "Threshold": resource.threshold,
+            "ComparisonOperator": resource.comparison,
+            "TreatMissingData": resource.treat_missing_data,
+            "AlarmActions": list(resource.actions),
+            "OKActions": list(resource.actions),
+            "ActionsEnabled": True,
+        }
+        if with_tags:
+            arguments["Tags"] = tag_list(resource.tags)
+        self.client("cloudwatch").put_metric_alarm(**arguments)
+
+    def create(self, resource: AlarmSpec, step: StepReporter) -> None:
+        self._put(resource, with_tags=True)
+
+    def update(
+        self, resource: AlarmSpec, observed: Observed, changed: frozenset[str], step: StepReporter
+    ) -> None:
+        cloudwatch = self.client("cloudwatch")
+        if changed - {"tags"}:
+            self._put(resource, with_tags=False)
+        if "tags" in changed:
+            arn = observed.handle["arn"]
+            to_set, to_remove = tag_delta(observed.attributes.get("tags", {}), comparable_tags(resource.tags))
+            if to_set:
+                cloudwatch.tag_resource(ResourceARN=arn, Tags=tag_list(to_set))
+            if to_remove:
+                cloudwatch.untag_resource(ResourceARN=arn, TagKeys=to_remove)
+
+    def delete(self, resource: AlarmSpec, observed: Observed, step: StepReporter) -> None:
+        self.client("cloudwatch").delete_alarms(AlarmNames=[resource.name])

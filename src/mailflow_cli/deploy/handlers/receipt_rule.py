@@ -1,0 +1,118 @@
+"""SES inbound: the receipt rule set (one active per account and region) and this stack's rule.
+
+A rule set cannot be tagged: Mailflow's shared set is recognised by its reserved name, and a set the
+user named in ``ses.ruleSet`` is used but never created, deactivated or deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mailflow_cli.deploy.handlers.base import ResourceHandler, missing
+from mailflow_cli.deploy.model import Conflict, Observed
+from mailflow_cli.deploy.progress import StepReporter
+from mailflow_cli.deploy.resources.receipt_rule import ReceiptRuleSpec, RuleSetSpec, normalise_rule
+
+_NO_SET = ("RuleSetDoesNotExist", "RuleSetDoesNotExistException")
+_NO_RULE = ("RuleDoesNotExist", "RuleDoesNotExistException", *_NO_SET)
+
+
+def active_rule_set(ses: Any) -> str | None:
+    metadata = ses.describe_active_receipt_rule_set().get("Metadata") or {}
+    name = metadata.get("Name")
+    return str(name) if name else None
+
+
+class RuleSetHandler(ResourceHandler[RuleSetSpec]):
+    resource_type = RuleSetSpec
+
+    def discover(self, resource: RuleSetSpec) -> Observed | None:
+        ses = self.client("ses")
+        active = active_rule_set(ses)
+        try:
+            rules = ses.describe_receipt_rule_set(RuleSetName=resource.name).get("Rules", [])
+        except ClientError as exc:
+            if missing(exc, *_NO_SET):
+                return None
+            raise
+        return Observed(
+            {"active": active == resource.name},
+            owned=resource.managed,
+            handle={"activeSet": active, "rules": [rule["Name"] for rule in rules]},
+        )
+
+    def assess(self, resource: RuleSetSpec, observed: Observed | None) -> Conflict | None:
+        if observed is None and not resource.managed:
+            return Conflict(
+                resource.kind,
+                resource.name,
+                "ses.ruleSet names a receipt rule set that does not exist in this account and region",
+                hint="create it in the SES console, or remove ses.ruleSet to use Mailflow's shared set",
+            )
+        active = observed.handle.get("activeSet") if observed else active_rule_set(self.client("ses"))
+        if active and active != resource.name and not resource.may_replace_active:
+            return Conflict(
+                resource.kind,
+                resource.name,
+                f"another receipt rule set, {active!r}, is active in {self.names.region}, and only one "
+                "set can be active per account and region; Mailflow will not deactivate or edit it "
+                "without your say-so",
+                hint=f"either set `ses: {{ruleSet: {active}}}` in the config to add this stack's rule to "
+                "that set, or set `ses: {activateRuleSet: true}` to make Mailflow's set active instead "
+                f"(the rules in {active!r} then stop receiving mail)",
+            )
+        return None
+
+    def kept_on_destroy(self, resource: RuleSetSpec, observed: Observed) -> str | None:
+        others = sorted(set(observed.handle.get("rules", [])) - {self.names.receipt_rule})
+        if others:
+            return f"still holds rules of other stacks ({', '.join(others)})"
+        return None
+
+    def create(self, resource: RuleSetSpec, step: StepReporter) -> None:
+        ses = self.client("ses")
+        ses.create_receipt_rule_set(RuleSetName=resource.name)
+        ses.set_active_receipt_rule_set(RuleSetName=resource.name)
+
+    def update(
+        self, resource: RuleSetSpec, observed: Observed, changed: frozenset[str], step: StepReporter
+    ) -> None:
+        self.client("ses").set_active_receipt_rule_set(RuleSetName=resource.name)
+
+    def delete(self, resource: RuleSetSpec, observed: Observed, step: StepReporter) -> None:
+        ses = self.client("ses")
+        remaining = ses.describe_receipt_rule_set(RuleSetName=resource.name).get("Rules", [])
+        if remaining:
+            step.note(f"kept: still holds {len(remaining)} rule(s) of other stacks")
+            return
+        if active_rule_set(ses) == resource.name:
+            ses.set_active_receipt_rule_set()
+        ses.delete_receipt_rule_set(RuleSetName=resource.name)
+
+
+class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
+    resource_type = ReceiptRuleSpec
+
+    def discover(self, resource: ReceiptRuleSpec) -> Observed | None:
+        try:
+            rule = self.client("ses").describe_receipt_rule(
+                RuleSetName=resource.rule_set, RuleName=resource.name
+            )
+        except ClientError as exc:
+            if missing(exc, *_NO_RULE):
+                return None
+            raise
+        return Observed(normalise_rule(rule["Rule"]))
+
+    def create(self, resource: ReceiptRuleSpec, step: StepReporter) -> None:
+        self.client("ses").create_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule())
+
+    def update(
+        self, resource: ReceiptRuleSpec, observed: Observed, changed: frozenset[str], step: StepReporter
+    ) -> None:
+        self.client("ses").update_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule())
+
+    def delete(self, resource: ReceiptRuleSpec, observed: Observed, step: StepReporter) -> None:
+        self.client("ses").delete_receipt_rule(RuleSetName=resource.rule_set, RuleName=resource.name)

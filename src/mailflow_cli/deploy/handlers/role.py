@@ -1,0 +1,91 @@
+"""IAM: the handler role, its trust policy and its single inline policy."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from mailflow_cli.deploy.handlers.base import (
+    ResourceHandler,
+    missing,
+    paginate,
+    tag_delta,
+    tag_dict,
+    tag_list,
+)
+from mailflow_cli.deploy.model import Observed
+from mailflow_cli.deploy.policy import normalise_policy, policy_json
+from mailflow_cli.deploy.progress import StepReporter
+from mailflow_cli.deploy.resources.common import comparable_tags
+from mailflow_cli.deploy.resources.role import RoleSpec
+
+
+class RoleHandler(ResourceHandler[RoleSpec]):
+    resource_type = RoleSpec
+
+    def discover(self, resource: RoleSpec) -> Observed | None:
+        iam = self.client("iam")
+        try:
+            role = iam.get_role(RoleName=resource.name)["Role"]
+        except ClientError as exc:
+            if missing(exc, "NoSuchEntity"):
+                return None
+            raise
+        tags = tag_dict(paginate(iam, "list_role_tags", "Tags", RoleName=resource.name))
+        if not self.owns(tags):
+            return Observed({"tags": comparable_tags(tags)}, owned=False)
+        policies = {
+            name: normalise_policy(
+                iam.get_role_policy(RoleName=resource.name, PolicyName=name)["PolicyDocument"]
+            )
+            for name in paginate(iam, "list_role_policies", "PolicyNames", RoleName=resource.name)
+        }
+        return Observed(
+            {
+                "trustPolicy": normalise_policy(role["AssumeRolePolicyDocument"]),
+                "inlinePolicy": policies,
+                "tags": comparable_tags(tags),
+            }
+        )
+
+    def create(self, resource: RoleSpec, step: StepReporter) -> None:
+        iam = self.client("iam")
+        iam.create_role(
+            RoleName=resource.name,
+            AssumeRolePolicyDocument=policy_json(dict(resource.trust_policy)),
+            Description="Mailflow handler (managed by the mailflow CLI)",
+            Tags=tag_list(resource.tags),
+        )
+        self._put_policy(resource)
+
+    def _put_policy(self, resource: RoleSpec) -> None:
+        self.client("iam").put_role_policy(
+            RoleName=resource.name,
+            PolicyName=resource.policy_name,
+            PolicyDocument=policy_json(dict(resource.policy)),
+        )
+
+    def update(
+        self, resource: RoleSpec, observed: Observed, changed: frozenset[str], step: StepReporter
+    ) -> None:
+        iam = self.client("iam")
+        if "trustPolicy" in changed:
+            iam.update_assume_role_policy(
+                RoleName=resource.name, PolicyDocument=policy_json(dict(resource.trust_policy))
+            )
+        if "inlinePolicy" in changed:
+            self._put_policy(resource)
+            for name in observed.attributes.get("inlinePolicy", {}):
+                if name != resource.policy_name:
+                    iam.delete_role_policy(RoleName=resource.name, PolicyName=name)
+        if "tags" in changed:
+            to_set, to_remove = tag_delta(observed.attributes.get("tags", {}), comparable_tags(resource.tags))
+            if to_set:
+                iam.tag_role(RoleName=resource.name, Tags=tag_list(to_set))
+            if to_remove:
+                iam.untag_role(RoleName=resource.name, TagKeys=to_remove)
+
+    def delete(self, resource: RoleSpec, observed: Observed, step: StepReporter) -> None:
+        iam = self.client("iam")
+        for name in paginate(iam, "list_role_policies", "PolicyNames", RoleName=resource.name):
+            iam.delete_role_policy(RoleName=resource.name, PolicyName=name)
+        iam.delete_role(RoleName=resource.name)

@@ -1,0 +1,85 @@
+"""DynamoDB: the idempotency table and its TTL."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from mailflow_cli.deploy.handlers.base import ResourceHandler, missing, tag_delta, tag_dict, tag_list
+from mailflow_cli.deploy.model import Observed
+from mailflow_cli.deploy.progress import StepReporter
+from mailflow_cli.deploy.resources.common import comparable_tags
+from mailflow_cli.deploy.resources.table import BILLING_MODE, KEY_ATTRIBUTE, TTL_ATTRIBUTE, TableSpec
+
+
+class TableHandler(ResourceHandler[TableSpec]):
+    resource_type = TableSpec
+
+    def discover(self, resource: TableSpec) -> Observed | None:
+        dynamodb = self.client("dynamodb")
+        try:
+            table = dynamodb.describe_table(TableName=resource.name)["Table"]
+        except ClientError as exc:
+            if missing(exc, "ResourceNotFoundException"):
+                return None
+            raise
+        arn = table.get("TableArn", resource.arn)
+        tags = tag_dict(dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags"))
+        ttl = dynamodb.describe_time_to_live(TableName=resource.name).get("TimeToLiveDescription", {})
+        ttl_attribute = (
+            ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"} else None
+        )
+        billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        return Observed(
+            {"billingMode": billing, "ttlAttribute": ttl_attribute, "tags": comparable_tags(tags)},
+            owned=self.owns(tags),
+            handle={"arn": arn},
+        )
+
+    def create(self, resource: TableSpec, step: StepReporter) -> None:
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName=resource.name,
+            AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+            BillingMode=BILLING_MODE,
+            Tags=tag_list(resource.tags),
+        )
+        step.waiting("table to become ACTIVE")
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=resource.name, WaiterConfig=self.services.retry.waiter_config()
+        )
+        dynamodb.update_time_to_live(
+            TableName=resource.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+        )
+
+    def update(
+        self, resource: TableSpec, observed: Observed, changed: frozenset[str], step: StepReporter
+    ) -> None:
+        dynamodb = self.client("dynamodb")
+        if "billingMode" in changed:
+            dynamodb.update_table(TableName=resource.name, BillingMode=BILLING_MODE)
+            step.waiting("table update to finish")
+            dynamodb.get_waiter("table_exists").wait(
+                TableName=resource.name, WaiterConfig=self.services.retry.waiter_config()
+            )
+        if "ttlAttribute" in changed:
+            current = observed.attributes.get("ttlAttribute")
+            if current:
+                dynamodb.update_time_to_live(
+                    TableName=resource.name,
+                    TimeToLiveSpecification={"Enabled": False, "AttributeName": current},
+                )
+            dynamodb.update_time_to_live(
+                TableName=resource.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
+        if "tags" in changed:
+            arn = observed.handle["arn"]
+            to_set, to_remove = tag_delta(observed.attributes.get("tags", {}), comparable_tags(resource.tags))
+            if to_set:
+                dynamodb.tag_resource(ResourceArn=arn, Tags=tag_list(to_set))
+            if to_remove:
+                dynamodb.untag_resource(ResourceArn=arn, TagKeys=to_remove)
+
+    def delete(self, resource: TableSpec, observed: Observed, step: StepReporter) -> None:
+        self.client("dynamodb").delete_table(TableName=resource.name)

@@ -1,0 +1,76 @@
+"""SNS: the alarm topic and its e-mail subscription."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from botocore.exceptions import ClientError
+
+from mailflow_cli.deploy.handlers.base import (
+    ResourceHandler,
+    missing,
+    paginate,
+    tag_delta,
+    tag_dict,
+    tag_list,
+)
+from mailflow_cli.deploy.model import Observed
+from mailflow_cli.deploy.progress import StepReporter
+from mailflow_cli.deploy.resources.common import comparable_tags
+from mailflow_cli.deploy.resources.topic import TopicSpec, stray_topic
+
+PENDING = "PendingConfirmation"
+
+
+class TopicHandler(ResourceHandler[TopicSpec]):
+    resource_type = TopicSpec
+
+    def discover(self, resource: TopicSpec) -> Observed | None:
+        sns = self.client("sns")
+        try:
+            sns.get_topic_attributes(TopicArn=resource.arn)
+        except ClientError as exc:
+            if missing(exc, "NotFound", "NotFoundException"):
+                return None
+            raise
+        tags = tag_dict(sns.list_tags_for_resource(ResourceArn=resource.arn).get("Tags"))
+        subscriptions = {
+            sub["Endpoint"]: sub["SubscriptionArn"]
+            for sub in paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=resource.arn)
+            if sub.get("Protocol") == "email"
+        }
+        return Observed(
+            {"emailSubscriptions": sorted(subscriptions), "tags": comparable_tags(tags)},
+            owned=self.owns(tags),
+            handle={"subscriptions": subscriptions},
+        )
+
+    def strays(self, desired: Sequence[TopicSpec]) -> Sequence[TopicSpec]:
+        return () if desired else (stray_topic(self.names),)
+
+    def create(self, resource: TopicSpec, step: StepReporter) -> None:
+        sns = self.client("sns")
+        sns.create_topic(Name=resource.name, Tags=tag_list(resource.tags))
+        if resource.email:
+            sns.subscribe(TopicArn=resource.arn, Protocol="email", Endpoint=resource.email)
+
+    def update(
+        self, resource: TopicSpec, observed: Observed, changed: frozenset[str], step: StepReporter
+    ) -> None:
+        sns = self.client("sns")
+        if "emailSubscriptions" in changed:
+            current: dict[str, str] = dict(observed.handle.get("subscriptions", {}))
+            if resource.email and resource.email not in current:
+                sns.subscribe(TopicArn=resource.arn, Protocol="email", Endpoint=resource.email)
+            for endpoint, arn in current.items():
+                if endpoint != resource.email and arn != PENDING:
+                    sns.unsubscribe(SubscriptionArn=arn)
+        if "tags" in changed:
+            to_set, to_remove = tag_delta(observed.attributes.get("tags", {}), comparable_tags(resource.tags))
+            if to_set:
+                sns.tag_resource(ResourceArn=resource.arn, Tags=tag_list(to_set))
+            if to_remove:
+                sns.untag_resource(ResourceArn=resource.arn, TagKeys=to_remove)
+
+    def delete(self, resource: TopicSpec, observed: Observed, step: StepReporter) -> None:
+        self.client("sns").delete_topic(TopicArn=resource.arn)

@@ -1,0 +1,111 @@
+"""The raw-mail bucket: lifecycle per prefix, encryption, no public access, TLS-only, SES writes raw/ only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from mailflow_cli.config import MailflowConfig
+from mailflow_cli.deploy.model import Resource
+from mailflow_cli.deploy.policy import normalise_policy
+from mailflow_cli.deploy.resources.common import comparable_tags, tags_for
+from mailflow_cli.naming import (
+    ATTACHMENTS_PREFIX,
+    CLAIMS_PREFIX,
+    OUTBOUND_PREFIX,
+    QUARANTINE_PREFIX,
+    RAW_PREFIX,
+    StackNames,
+)
+
+ABORT_INCOMPLETE_UPLOAD_DAYS = 1
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+@dataclass(frozen=True)
+class LifecycleRule:
+    rule_id: str
+    prefix: str
+    expiration_days: int | None
+
+    def to_attribute(self) -> dict[str, Any]:
+        return {
+            "id": self.rule_id,
+            "prefix": self.prefix,
+            "expirationDays": self.expiration_days,
+            "abortIncompleteMultipartUploadDays": ABORT_INCOMPLETE_UPLOAD_DAYS,
+        }
+
+
+@dataclass(frozen=True)
+class BucketSpec(Resource):
+    kind: ClassVar[str] = "s3-bucket"
+    region: str
+    policy: Mapping[str, Any]
+    lifecycle: tuple[LifecycleRule, ...]
+    tags: Mapping[str, str]
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "encryption": "AES256",
+            "publicAccessBlock": dict(PUBLIC_ACCESS_BLOCK),
+            "lifecycle": sorted((rule.to_attribute() for rule in self.lifecycle), key=lambda r: r["id"]),
+            "policy": normalise_policy(dict(self.policy)),
+            "tags": comparable_tags(self.tags),
+        }
+
+
+def bucket_policy(names: StackNames, rule_set: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [names.bucket_arn, f"{names.bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "AllowSesToStoreRawMail",
+                "Effect": "Allow",
+                "Principal": {"Service": "ses.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{names.bucket_arn}/{RAW_PREFIX}*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": names.account_id},
+                    "ArnLike": {"aws:SourceArn": names.receipt_rule_arn(rule_set)},
+                },
+            },
+        ],
+    }
+
+
+def lifecycle_rules(config: MailflowConfig) -> tuple[LifecycleRule, ...]:
+    storage = config.storage
+    return (
+        LifecycleRule("expire-raw", RAW_PREFIX, storage.raw_retention_days),
+        LifecycleRule("expire-attachments", ATTACHMENTS_PREFIX, storage.attachment_retention_days),
+        LifecycleRule("expire-quarantine", QUARANTINE_PREFIX, storage.quarantine_retention_days),
+        LifecycleRule("expire-outbound", OUTBOUND_PREFIX, storage.outbound_retention_days),
+        # A claim check must outlive the queue message that points at it.
+        LifecycleRule("expire-claims", CLAIMS_PREFIX, config.queues.message_retention_days + 1),
+        LifecycleRule("abort-incomplete-uploads", "", None),
+    )
+
+
+def bucket(config: MailflowConfig, names: StackNames, rule_set: str) -> BucketSpec:
+    return BucketSpec(
+        name=names.bucket,
+        region=names.region,
+        policy=bucket_policy(names, rule_set),
+        lifecycle=lifecycle_rules(config),
+        tags=tags_for(config, "storage"),
+    )

@@ -1,0 +1,142 @@
+"""The handler's IAM role and its one inline, least-privilege policy (its size does not grow with apps)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from mailflow_cli.config import MailflowConfig
+from mailflow_cli.deploy.model import Resource
+from mailflow_cli.deploy.policy import normalise_policy
+from mailflow_cli.deploy.resources.common import comparable_tags, tags_for
+from mailflow_cli.naming import (
+    ATTACHMENTS_PREFIX,
+    CLAIMS_PREFIX,
+    OUTBOUND_PREFIX,
+    QUARANTINE_PREFIX,
+    RAW_PREFIX,
+    StackNames,
+)
+
+TRUST_POLICY: Mapping[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+@dataclass(frozen=True)
+class RoleSpec(Resource):
+    kind: ClassVar[str] = "iam-role"
+    arn: str
+    policy_name: str
+    trust_policy: Mapping[str, Any]
+    policy: Mapping[str, Any]
+    tags: Mapping[str, str]
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            "trustPolicy": normalise_policy(dict(self.trust_policy)),
+            "inlinePolicy": {self.policy_name: normalise_policy(dict(self.policy))},
+            "tags": comparable_tags(self.tags),
+        }
+
+
+def _attachment_source_arns(config: MailflowConfig) -> list[str]:
+    arns = []
+    for location in config.outbound.attachment_sources:
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        arns.append(f"arn:aws:s3:::{bucket}/{prefix}*")
+    return arns
+
+
+def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
+    """Every queue of the stack matches one ARN pattern, so 1 app and 1,000 apps give the same policy."""
+    bucket = names.bucket_arn
+    stack_queues = names.queue_arn(f"{names.queue_name_prefix}*")
+    region, account = names.region, names.account_id
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadMail",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [
+                    f"{bucket}/{RAW_PREFIX}*",
+                    f"{bucket}/{OUTBOUND_PREFIX}*",
+                    f"{bucket}/{CLAIMS_PREFIX}*",
+                    *_attachment_source_arns(config),
+                ],
+            },
+            {
+                "Sid": "WriteDerivedObjects",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": [
+                    f"{bucket}/{ATTACHMENTS_PREFIX}*",
+                    f"{bucket}/{QUARANTINE_PREFIX}*",
+                    f"{bucket}/{CLAIMS_PREFIX}*",
+                ],
+            },
+            {
+                "Sid": "SendToStackQueues",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+                "Resource": stack_queues,
+            },
+            {
+                "Sid": "ConsumeOutboundQueue",
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility",
+                ],
+                "Resource": names.queue_arn(names.outbound_queue),
+            },
+            {
+                "Sid": "Idempotency",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                "Resource": names.table_arn,
+            },
+            {
+                "Sid": "SendMailFromConfiguredDomains",
+                "Effect": "Allow",
+                "Action": "ses:SendRawEmail",
+                "Resource": [
+                    f"arn:aws:ses:{region}:{account}:identity/{domain}" for domain in config.domains
+                ],
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{names.log_group_arn}:*",
+            },
+        ],
+    }
+
+
+def role(config: MailflowConfig, names: StackNames) -> RoleSpec:
+    return RoleSpec(
+        name=names.role,
+        arn=names.role_arn,
+        policy_name=names.role_policy,
+        trust_policy=TRUST_POLICY,
+        policy=handler_policy(config, names),
+        tags=tags_for(config, "handler-role"),
+    )

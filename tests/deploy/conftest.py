@@ -1,0 +1,97 @@
+"""Fixtures for the deploy engine's tests: moto with its gaps patched, configs, stacks, call recorders."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto_gaps import install_moto_gaps
+
+from mailflow_cli.context import StackContext, open_stack
+from mailflow_cli.deploy import RETRY_POLICY_KEY
+from mailflow_cli.deploy.retry import NO_WAIT
+
+READ_PREFIXES = ("Get", "Describe", "List", "Head")
+BASE_CONFIG: dict[str, Any] = {
+    "environment": "dev",
+    "region": "eu-west-1",
+    "domains": ["example.com"],
+    "apps": ["app1", "app2"],
+}
+
+
+def is_mutating(operation: str) -> bool:
+    return not operation.startswith(READ_PREFIXES)
+
+
+@dataclass
+class CallRecorder:
+    """Counts every AWS call by operation name; can make the n-th mutating call fail."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    fail_at: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def mutating(self) -> list[tuple[str, str]]:
+        return [call for call in self.calls if is_mutating(call[1])]
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        with self._lock:
+            self.calls.append((service, model.name))
+            position = len(self.mutating) - 1
+            fail = is_mutating(model.name) and self.fail_at is not None and position == self.fail_at
+        if fail:
+            raise ClientError(
+                {"Error": {"Code": "InjectedFailure", "Message": f"injected at mutating call #{position}"}},
+                model.name,
+            )
+
+
+@pytest.fixture(autouse=True)
+def moto_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    install_moto_gaps(monkeypatch)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> ConfigWriter:
+    counter = iter(range(1_000_000))
+
+    def write(**overrides: Any) -> Path:
+        path = tmp_path / f"mailflow-{next(counter)}.yaml"
+        path.write_text(yaml.safe_dump({**BASE_CONFIG, **overrides}), encoding="utf-8")
+        return path
+
+    return write
+
+
+StackOpener = Callable[..., tuple[StackContext, CallRecorder]]
+
+
+@pytest.fixture
+def open_recorded() -> StackOpener:
+    def opener(path: Path, fail_at: int | None = None) -> tuple[StackContext, CallRecorder]:
+        ctx = open_stack(path)
+        recorder = CallRecorder(fail_at=fail_at)
+        ctx.clients.event_hooks.append(("before-call.*.*", recorder))
+        ctx.extras[RETRY_POLICY_KEY] = NO_WAIT
+        return ctx, recorder
+
+    return opener

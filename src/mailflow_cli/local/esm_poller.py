@@ -186,6 +186,13 @@ class MappingPoller:
                 )
             else:
                 self._sqs.delete_message(QueueUrl=self.queue_url(), ReceiptHandle=message["ReceiptHandle"])
+        log.info(
+            "%s: %d record(s) from %s -> %s",
+            self.mapping.function_arn.rsplit(":", 1)[-1],
+            len(batch),
+            self.mapping.queue_arn.rsplit(":", 1)[-1],
+            f"error {result.error.get('errorType')}" if result.error else "ok",
+        )
         if leave:
             log.warning(
                 "%d of %d messages from %s left for retry", len(leave), len(batch), self.mapping.queue_arn

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import io
 import json
+import logging
 import os
 import queue
 import subprocess
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailflow_cli.local.runner_entry import LOG_END_MARKER
+
+log = logging.getLogger("mailflow.local.lambda")
 
 CodeFetcher = Callable[[str], bytes]
 """Returns the deployed zip of a function, given its name."""
@@ -309,6 +312,14 @@ class LambdaRunner:
         finally:
             self._checkin(spec, worker)
         self._write_logs(spec, result, start_ms)
+        if result.error is not None:
+            log.warning(
+                "%s %s failed: %s: %s",
+                spec.name,
+                request_id,
+                result.error.get("errorType"),
+                result.error.get("errorMessage"),
+            )
         return result
 
     def _write_logs(self, spec: FunctionSpec, result: InvokeResult, start_ms: int) -> None:

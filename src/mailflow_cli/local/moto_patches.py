@@ -9,6 +9,10 @@ still looks the way it expects, and fails loudly otherwise, so a moto upgrade ca
    (:mod:`mailflow_cli.local.esm_poller`), so the queue's mapping table is made permanently empty. The
    mappings stay in the Lambda backend, where ``list_event_source_mappings`` reports them.
 2. ``ses.delete_receipt_rule``: not implemented by moto; added to the backend and the query API.
+3. ``s3.FakeBucket.get_permission``: moto evaluates bucket policies for object requests but ignores their
+   conditions, so the stack's ``Deny s3:* when aws:SecureTransport is false`` statement denies every
+   object request (moto cannot see TLS at all). Like AWS IAM policies, bucket policies are stored and
+   returned but not evaluated in the emulator (docs/local.md lists this).
 """
 
 from __future__ import annotations
@@ -72,6 +76,20 @@ def _add_delete_receipt_rule() -> None:
     setattr(ses_responses.EmailResponse, "delete_receipt_rule", _delete_receipt_rule_response)  # noqa: B010
 
 
+def _neutral_permission(_bucket: Any, _action: str, _resource: str) -> Any:
+    from moto.iam.access_control import PermissionResult
+
+    return PermissionResult.NEUTRAL
+
+
+def _ignore_bucket_policies() -> None:
+    from moto.s3 import models as s3_models
+
+    if not hasattr(s3_models.FakeBucket, "get_permission"):
+        raise MotoPatchError("moto.s3.models.FakeBucket.get_permission no longer exists")
+    setattr(s3_models.FakeBucket, "get_permission", _neutral_permission)  # noqa: B010
+
+
 def apply() -> None:
     """Apply every patch once per process (idempotent, thread-safe)."""
     global _applied  # noqa: PLW0603 - a process-wide, apply-once switch
@@ -80,4 +98,5 @@ def apply() -> None:
             return
         _disable_sqs_esm_delivery()
         _add_delete_receipt_rule()
+        _ignore_bucket_policies()
         _applied = True

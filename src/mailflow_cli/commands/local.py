@@ -1,0 +1,241 @@
+"""``mailflow local start|status|stop|send|outbox`` and ``mailflow demo``."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailflow_cli.console import err, out, print_json
+from mailflow_cli.errors import MailflowError, UsageError
+from mailflow_cli.options import JsonOption
+
+local_app = typer.Typer(
+    name="local",
+    help="Run the whole mail path on this machine: AWS APIs (moto), SMTP ingress, Lambda, queues.",
+    no_args_is_help=True,
+)
+
+
+def _home() -> Path:
+    from mailflow_cli.local.state import state_file
+
+    return state_file().parent
+
+
+def _default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
+
+
+@local_app.command("start")
+def start(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The AWS endpoint's port.")] = 4566,
+    smtp_port: Annotated[
+        int, typer.Option("--smtp-port", min=1, max=65535, help="The SMTP ingress's port.")
+    ] = 2525,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="The region the emulator receives mail in (default: $AWS_DEFAULT_REGION).",
+            show_default=False,
+        ),
+    ] = None,
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C.")
+    ] = False,
+) -> None:
+    """Start the local emulator on 127.0.0.1 (in the background unless --foreground)."""
+    from mailflow_cli.local import control
+    from mailflow_cli.local.server import EmulatorOptions, run
+
+    options = EmulatorOptions(
+        port=port, smtp_port=smtp_port, region=region or _default_region(), home=_home()
+    )
+    note = control.check_can_start(options)
+    if note:
+        err.print(f"[dim]Note:[/] {note}")
+    if foreground:
+        err.print(f"Logs below; press Ctrl-C to stop. State: {options.state_path}")
+        status = run(options, on_ready=_print_ready)
+        raise typer.Exit(status)
+    _print_ready(control.start_background(options))
+
+
+def _print_ready(state: object) -> None:
+    from mailflow_cli.local.control import log_path, shell_exports
+    from mailflow_cli.local.state import EmulatorState
+
+    assert isinstance(state, EmulatorState)
+    err.print(
+        f"[green]The local emulator is running[/] (pid {state.pid}).\n"
+        f"  AWS endpoint  {state.endpoint}   (region {state.region})\n"
+        f"  SMTP ingress  {state.smtp_host}:{state.smtp_port}   (STARTTLS offered, self-signed)\n"
+        f"  Log           {log_path(_home())}\n"
+        "Use it with --local on any mailflow command (e.g. `mailflow deploy --local`),\n"
+        "or point any AWS tool at it:"
+    )
+    out.print(shell_exports(state), markup=False)
+
+
+@local_app.command("status")
+def status(json_output: JsonOption = False) -> None:
+    """Show whether the emulator is running, its endpoint, ports and uptime (exit 1 when it is not)."""
+    from mailflow_cli.local import control
+
+    current = control.status(_home())
+    state = current.state
+    if json_output:
+        data: dict[str, object] = {"running": current.running, "stale": current.stale}
+        if state is not None and current.running:
+            data.update(
+                pid=state.pid,
+                endpoint=state.endpoint,
+                smtpHost=state.smtp_host,
+                smtpPort=state.smtp_port,
+                region=state.region,
+                uptimeSeconds=round(time.time() - state.started_at, 1),
+            )
+        print_json(data)
+    elif current.running and state is not None:
+        uptime = int(time.time() - state.started_at)
+        out.print(
+            f"running (pid {state.pid}, up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s)\n"
+            f"  endpoint  {state.endpoint}  region {state.region}\n"
+            f"  smtp      {state.smtp_host}:{state.smtp_port}"
+        )
+    elif current.stale and state is not None:
+        out.print(
+            f"not running (a stale state file names pid {state.pid}; `mailflow local start` replaces it)"
+        )
+    else:
+        out.print("not running (start it with `mailflow local start`)")
+    if not current.running:
+        raise typer.Exit(1)
+
+
+@local_app.command("stop")
+def stop() -> None:
+    """Stop the emulator (SIGTERM, then wait) and remove its state file. Everything in it is lost."""
+    from mailflow_cli.local import control
+
+    stopped = control.stop(_home())
+    if stopped is None:
+        err.print("The local emulator was not running.")
+    else:
+        err.print(f"Stopped the local emulator (pid {stopped.pid}).")
+
+
+@local_app.command("send")
+def send(  # noqa: PLR0917 - typer maps each option to a parameter
+    file: Annotated[Path, typer.Argument(help="The message (.eml, RFC 5322).", exists=True, dir_okay=False)],
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="Envelope recipient (repeatable; default: To and Cc).")
+    ] = None,
+    sender: Annotated[
+        str | None,
+        typer.Option("--from", help="Envelope sender (default: the From header).", show_default=False),
+    ] = None,
+    verdict: Annotated[
+        list[str] | None,
+        typer.Option("--verdict", help="NAME=STATUS for spam, virus, spf, dkim, dmarc (e.g. virus=FAIL)."),
+    ] = None,
+    dmarc_policy: Annotated[
+        str | None,
+        typer.Option("--dmarc-policy", help="The sender domain's DMARC policy: none, quarantine, reject."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Deliver a message to the emulator's SMTP ingress, as a mail server would (over STARTTLS)."""
+    from mailflow_cli.local.send import send_message
+    from mailflow_cli.local.ses_event import Verdicts
+    from mailflow_cli.local.state import running_state
+
+    try:
+        verdicts = Verdicts.parse(verdict or [], dmarc_policy) if (verdict or dmarc_policy) else None
+    except ValueError as exc:
+        raise UsageError(f"--verdict/--dmarc-policy: {exc}") from None
+    state = running_state()
+    result = send_message(
+        file.read_bytes(),
+        host=state.smtp_host,
+        port=state.smtp_port,
+        mail_from=sender,
+        recipients=to or [],
+        verdicts=verdicts,
+    )
+    if json_output:
+        print_json({"messageId": result.message_id, "accepted": result.accepted, "refused": result.refused})
+    else:
+        for address, reply in result.refused.items():
+            err.print(f"[red]refused[/] {address}: {reply}")
+        if result.accepted:
+            out.print(f"accepted for {', '.join(result.accepted)} as {result.message_id}")
+    if result.refused:
+        raise typer.Exit(1)
+
+
+@local_app.command("outbox")
+def outbox(
+    show: Annotated[
+        int | None, typer.Option("--show", help="Print message N as MIME.", show_default=False)
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the mail sent through SES that left the emulator (to domains it does not receive for)."""
+    import sys
+
+    from rich.table import Table
+
+    from mailflow_cli.local.outbox import OutboxStore
+
+    store = OutboxStore(_home() / "outbox")
+    if show is not None:
+        raw = store.raw(show)
+        if raw is None:
+            raise MailflowError(
+                f"the outbox has no message {show}", hint="list them with `mailflow local outbox`"
+            )
+        sys.stdout.buffer.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        sys.stdout.flush()
+        return
+    entries = store.entries()
+    if json_output:
+        print_json([entry.__dict__ for entry in entries])
+        return
+    if not entries:
+        err.print("The outbox is empty.")
+        return
+    table = Table("#", "time", "from", "to", "subject", "size")
+    for entry in entries:
+        table.add_row(
+            str(entry.number),
+            time.strftime("%H:%M:%S", time.localtime(entry.time)),
+            entry.sender,
+            ", ".join(entry.recipients),
+            entry.subject,
+            f"{entry.size:,} B",
+        )
+    out.print(table)
+
+
+def demo(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "-c", "--config", help="Deploy this config instead of mailflow.yaml.example.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Run the whole mail path offline: private emulator, deploy, inbound mail, outbound mail, teardown."""
+    from mailflow_cli.local.demo import run_demo
+
+    raise typer.Exit(run_demo(config))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(local_app, name="local")
+    app.command("demo")(demo)

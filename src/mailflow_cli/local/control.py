@@ -1,0 +1,171 @@
+"""Start, find and stop the emulator process from the CLI (the process itself is local/server.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailflow_cli.errors import MailflowError
+from mailflow_cli.local.ports import HOST, port_is_free
+from mailflow_cli.local.server import EXIT_PORT_BUSY, EmulatorOptions
+from mailflow_cli.local.state import EmulatorState, pid_alive, read_state
+
+START_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Status:
+    state: EmulatorState | None
+    running: bool
+    stale: bool
+
+
+def status(home: Path) -> Status:
+    state = read_state(home / "state.json")
+    if state is None:
+        return Status(state=None, running=False, stale=False)
+    alive = pid_alive(state.pid) and not _is_zombie(state.pid)
+    return Status(state=state, running=alive, stale=not alive)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == pid
+
+
+def check_can_start(options: EmulatorOptions) -> str | None:
+    """Raise a clear error when the emulator cannot start; return a note about a removed stale file."""
+    current = status(options.home)
+    note = None
+    if current.running and current.state is not None:
+        raise MailflowError(
+            f"the local emulator is already running (pid {current.state.pid}, {current.state.endpoint}, "
+            f"SMTP {current.state.smtp_host}:{current.state.smtp_port})",
+            hint="use it as it is, or stop it first with `mailflow local stop`",
+        )
+    if current.stale and current.state is not None:
+        (options.home / "state.json").unlink(missing_ok=True)
+        note = f"removed the state file of an emulator that is no longer running (pid {current.state.pid})"
+    for what, flag, port in (
+        ("AWS endpoint", "--port", options.port),
+        ("SMTP", "--smtp-port", options.smtp_port),
+    ):
+        if not port_is_free(port):
+            raise MailflowError(
+                f"port {port} on {HOST} (the {what}) is already in use",
+                hint=f"choose another port with {flag}, or stop what is listening there",
+            )
+    return note
+
+
+def server_command(options: EmulatorOptions) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "mailflow_cli.local.server",
+        "--port",
+        str(options.port),
+        "--smtp-port",
+        str(options.smtp_port),
+        "--region",
+        options.region,
+        "--home",
+        str(options.home),
+        "--failure-visibility",
+        str(options.failure_visibility_seconds),
+    ]
+
+
+def log_path(home: Path) -> Path:
+    return home / "emulator.log"
+
+
+def _tail(path: Path, lines: int = 8) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def start_background(options: EmulatorOptions, timeout: float = START_TIMEOUT_SECONDS) -> EmulatorState:
+    """Start the emulator detached from this process; return once its state file says it is ready."""
+    options.home.mkdir(parents=True, exist_ok=True)
+    log = log_path(options.home)
+    with log.open("ab") as log_file:
+        process = subprocess.Popen(
+            server_command(options),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+    return wait_ready(process, options, log, timeout)
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], options: EmulatorOptions, log: Path, timeout: float
+) -> EmulatorState:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            reason = "a port is already in use" if code == EXIT_PORT_BUSY else f"it exited with status {code}"
+            raise MailflowError(
+                f"the local emulator did not start: {reason}",
+                details=_tail(log),
+                hint=f"see {log}",
+            )
+        state = read_state(options.state_path)
+        if state is not None and state.pid == process.pid:
+            return state
+        time.sleep(0.05)
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(5)
+    raise MailflowError(
+        f"the local emulator did not become ready within {timeout:.0f} s",
+        details=_tail(log),
+        hint=f"see {log}",
+    )
+
+
+def stop(home: Path, timeout: float = STOP_TIMEOUT_SECONDS) -> EmulatorState | None:
+    """SIGTERM the emulator and wait for it to exit; SIGKILL if it does not. None when none was running."""
+    current = status(home)
+    state_path = home / "state.json"
+    if current.state is None:
+        return None
+    if current.stale:
+        state_path.unlink(missing_ok=True)
+        return None
+    pid = current.state.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid) and not _is_zombie(pid):
+        time.sleep(0.05)
+    if pid_alive(pid) and not _is_zombie(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _is_zombie(pid)
+    state_path.unlink(missing_ok=True)
+    return current.state
+
+
+def shell_exports(state: EmulatorState) -> str:
+    from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+
+    return (
+        f"export AWS_ENDPOINT_URL={state.endpoint} AWS_ACCESS_KEY_ID={LOCAL_ACCESS_KEY} "
+        f"AWS_SECRET_ACCESS_KEY={LOCAL_SECRET_KEY} AWS_DEFAULT_REGION={state.region}"
+    )

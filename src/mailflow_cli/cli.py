@@ -74,7 +74,9 @@ def run(argv: list[str] | None = None) -> None:
     _register_commands()
     verbose = "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
     try:
-        app(args=argv, standalone_mode=False)
+        status = app(args=argv, standalone_mode=False)
+        if isinstance(status, int) and status:  # a command's typer.Exit(code): click returns the code
+            sys.exit(status)
     except MailflowError as error:
         if verbose:
             err.print_exception()

@@ -58,7 +58,7 @@ def check_can_start(options: EmulatorOptions) -> str | None:
         note = f"removed the state file of an emulator that is no longer running (pid {current.state.pid})"
     for what, flag, port in (
         ("AWS endpoint", "--port", options.port),
-        ("SMTP", "--smtp-port", options.smtp_port),
+        ("SMTP ingress", "--smtp-port", options.smtp_port),
     ):
         if not port_is_free(port):
             raise MailflowError(

@@ -13,6 +13,8 @@ still looks the way it expects, and fails loudly otherwise, so a moto upgrade ca
    conditions, so the stack's ``Deny s3:* when aws:SecureTransport is false`` statement denies every
    object request (moto cannot see TLS at all). Like AWS IAM policies, bucket policies are stored and
    returned but not evaluated in the emulator (docs/local.md lists this).
+4. ``awslambda.LambdaFunction``: moto drops a function's ``DeadLetterConfig``; it is kept and reported
+   by GetFunctionConfiguration, so asynchronous invocations can use the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -90,6 +92,38 @@ def _ignore_bucket_policies() -> None:
     setattr(s3_models.FakeBucket, "get_permission", _neutral_permission)  # noqa: B010
 
 
+def _keep_dead_letter_config() -> None:
+    from moto.awslambda import models as lambda_models
+
+    cls = lambda_models.LambdaFunction
+    if getattr(cls, "_mailflow_dead_letter", False):
+        return
+    original_init = cls.__init__
+    original_get = cls.get_configuration
+    original_update = cls.update_configuration
+
+    def init(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.mailflow_dead_letter_config = spec.get("DeadLetterConfig") or None
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config: dict[str, Any] = original_get(self, *args, **kwargs)
+        dead_letter = getattr(self, "mailflow_dead_letter_config", None)
+        if dead_letter and dead_letter.get("TargetArn"):
+            config["DeadLetterConfig"] = dead_letter
+        return config
+
+    def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+        if "DeadLetterConfig" in updates:
+            self.mailflow_dead_letter_config = updates["DeadLetterConfig"] or None
+        return original_update(self, updates)  # type: ignore[no-any-return]
+
+    setattr(cls, "__init__", init)  # noqa: B010
+    setattr(cls, "get_configuration", get_configuration)  # noqa: B010
+    setattr(cls, "update_configuration", update_configuration)  # noqa: B010
+    setattr(cls, "_mailflow_dead_letter", True)  # noqa: B010
+
+
 def apply() -> None:
     """Apply every patch once per process (idempotent, thread-safe)."""
     global _applied  # noqa: PLW0603 - a process-wide, apply-once switch
@@ -99,4 +133,5 @@ def apply() -> None:
         _disable_sqs_esm_delivery()
         _add_delete_receipt_rule()
         _ignore_bucket_policies()
+        _keep_dead_letter_config()
         _applied = True

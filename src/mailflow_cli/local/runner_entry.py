@@ -53,7 +53,7 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     return {
         "errorType": error_type or type(exc).__name__,
         "errorMessage": str(exc),
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "stackTrace": traceback.format_tb(exc.__traceback__)[1:],  # without this runtime's own frame
     }
 
 

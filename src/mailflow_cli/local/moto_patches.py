@@ -116,7 +116,7 @@ def _keep_dead_letter_config() -> None:
     def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
         if "DeadLetterConfig" in updates:
             self.mailflow_dead_letter_config = updates["DeadLetterConfig"] or None
-        return original_update(self, updates)  # type: ignore[no-any-return]
+        return original_update(self, updates)
 
     setattr(cls, "__init__", init)  # noqa: B010
     setattr(cls, "get_configuration", get_configuration)  # noqa: B010

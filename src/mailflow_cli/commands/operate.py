@@ -1,0 +1,108 @@
+"""Day-two commands: verify-domain, send-test, tail, status, logs, dlq and init.
+
+This module only declares options and prints; the logic lives in ``mailflow_cli.operate``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailflow_cli.console import err
+from mailflow_cli.context import StackContext, open_stack
+from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption
+
+TimeoutOption = Annotated[
+    str, typer.Option("--timeout", help="How long --wait waits: 10s, 30m, 2h, 1d.", show_default=True)
+]
+
+
+def _open(config: Path | None, profile: str | None, region: str | None, local: bool) -> StackContext:
+    return open_stack(config, profile=profile, region=region, local=local)
+
+
+def _warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/] {message}", markup=True, highlight=False)
+
+
+# verify-domain ------------------------------------------------------------------------------------------
+def verify_domain(
+    domain: Annotated[str, typer.Argument(help="The domain to verify, for example example.com.")],
+    *,
+    route53: Annotated[
+        bool, typer.Option("--route53", help="UPSERT the records into the domain's Route 53 hosted zone.")
+    ] = False,
+    replace_mx: Annotated[
+        bool, typer.Option("--replace-mx", help="With --route53: replace an MX record that points elsewhere.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until SES reports verification and DKIM as Success.")
+    ] = False,
+    timeout: TimeoutOption = "30m",
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Start SES verification and Easy DKIM for DOMAIN and print the DNS records to add.
+
+    Re-running is safe: SES returns the existing tokens. Exit 1 when --wait times out or SES reports
+    Failed.
+    """
+    from mailflow_cli.operate import verify_domain_command
+
+    ctx = _open(config, profile, region, local)
+    verify_domain_command.run(
+        ctx,
+        domain,
+        route53=route53,
+        replace_mx=replace_mx,
+        wait=wait,
+        timeout=timeout,
+        json_output=json_output,
+    )
+
+
+# tail -----------------------------------------------------------------------------------------------------
+def tail(
+    queue: Annotated[
+        str,
+        typer.Argument(
+            help="An app, or default, outbound, dlq (the apps DLQ), dlq:apps, dlq:outbound, dlq:inbound.",
+            show_default=False,
+        ),
+    ],
+    *,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep waiting for new messages.")] = False,
+    limit: Annotated[
+        int | None, typer.Option("-n", "--limit", min=1, help="Stop after N messages.", show_default=False)
+    ] = None,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Consume the messages shown (default: return them to the queue).")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON document per message (JSON lines).")
+    ] = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Show a queue's messages as they arrive, without taking them from the app.
+
+    Messages are held while the command runs and returned to the queue when it ends (Ctrl-C with
+    --follow); each peek counts as one receive towards maxReceiveCount. Without --follow it stops when
+    the queue is drained.
+    """
+    from mailflow_cli.operate import tail_command
+
+    ctx = _open(config, profile, region, local)
+    tail_command.run(ctx, queue, follow=follow, limit=limit, delete=delete, json_output=json_output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify-domain")(verify_domain)
+    app.command("tail")(tail)

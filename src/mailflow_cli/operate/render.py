@@ -1,0 +1,212 @@
+"""How a queue message looks on screen (rich) and as one JSON line, whatever kind of message it is."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+
+from mailflow_cli.operate.durations import format_duration
+
+VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """The facts worth showing about one SQS message, extracted once from its body and attributes."""
+
+    message_id: str
+    kind: str
+    size: int
+    receive_count: int
+    sent_at: float | None
+    body: Any
+    app: str | None = None
+    sender: str | None = None
+    subject: str | None = None
+    recipients: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
+    verdicts: dict[str, str] = field(default_factory=dict)
+    correlation_id: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+
+    def age(self, now: float) -> float | None:
+        return None if self.sent_at is None else max(0.0, now - self.sent_at)
+
+
+def parse_body(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def view_message(message: dict[str, Any]) -> MessageView:
+    raw = str(message.get("Body", ""))
+    body = parse_body(raw)
+    attributes = message.get("Attributes", {})
+    sent = attributes.get("SentTimestamp")
+    base: dict[str, Any] = {
+        "message_id": message.get("MessageId", ""),
+        "size": len(raw.encode("utf-8")),
+        "receive_count": int(attributes.get("ApproximateReceiveCount", 0)),
+        "sent_at": int(sent) / 1000 if sent else None,
+        "body": body,
+    }
+    if not isinstance(body, dict):
+        return MessageView(kind="text", **base)
+    kind = _kind_of(body)
+    email: dict[str, Any] = body["email"] if isinstance(body.get("email"), dict) else {}
+    return MessageView(
+        kind=kind,
+        app=_str(body.get("app") or body.get("source")),
+        sender=_address(email.get("from")),
+        subject=_str(email.get("subject")),
+        recipients=tuple(a for a in (_address(item) for item in _list(email.get("to"))) if a),
+        attachments=tuple(_attachment(item) for item in _list(email.get("attachments"))),
+        verdicts=_verdicts(body.get("security")),
+        correlation_id=_str(body.get("correlationId")),
+        outcome=_outcome(body) if kind == "outbound.status" else None,
+        reason=reason_of(message, body),
+        **base,
+    )
+
+
+def reason_of(message: dict[str, Any], body: Any) -> str | None:
+    """Why a message is in a DLQ: the handler's ``reason``, or Lambda's error attributes on a failed event."""
+    if isinstance(body, dict):
+        for key in ("reason", "errorReason"):
+            if body.get(key):
+                detail = body.get("error") or body.get("errorMessage")
+                return f"{body[key]}: {detail}" if isinstance(detail, str) and detail else str(body[key])
+    attributes = message.get("MessageAttributes", {})
+    for key in ("ErrorMessage", "ErrorCode"):
+        value = attributes.get(key, {}).get("StringValue")
+        if value:
+            return str(value)
+    return None
+
+
+def _kind_of(body: dict[str, Any]) -> str:
+    if isinstance(body.get("type"), str):
+        return str(body["type"])
+    if "correlationId" in body and "email" in body:
+        return "outbound.request"
+    if isinstance(body.get("Records"), list):
+        return "ses.event"
+    if "reason" in body:
+        return "failure.record"
+    return "json"
+
+
+def _outcome(body: dict[str, Any]) -> str:
+    status = str(body.get("status", "?"))
+    if status == "sent":
+        return f"sent (SES message id {body.get('sesMessageId', '?')})"
+    error = body.get("error")
+    detail = error.get("message") or error.get("code") if isinstance(error, dict) else error
+    retry = " - will be retried" if body.get("retry") else ""
+    return f"{status}: {detail or 'no detail'}{retry}"
+
+
+def _address(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.get("address"):
+        name = value.get("name")
+        return f"{name} <{value['address']}>" if name else str(value["address"])
+    return None
+
+
+def _attachment(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    size = item.get("size")
+    kind = item.get("contentType", "?")
+    return f"{item.get('filename') or '(unnamed)'} ({kind}, {human_bytes(int(size)) if size else '?'})"
+
+
+def _verdicts(security: Any) -> dict[str, str]:
+    if not isinstance(security, dict):
+        return {}
+    found: dict[str, str] = {}
+    for name in VERDICTS:
+        value = security.get(name)
+        if isinstance(value, dict):
+            value = value.get("status") or value.get("verdict")
+        if value:
+            found[name] = str(value)
+    return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) else None
+
+
+def human_bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def render_message(view: MessageView, now: float, queue_label: str) -> Group:
+    age = view.age(now)
+    header = Text()
+    header.append("● ", style="cyan")
+    header.append(view.kind, style="bold")
+    header.append(f"  {queue_label}", style="magenta")
+    if view.app and view.app != queue_label:
+        header.append(f"  app={view.app}")
+    header.append(f"  {human_bytes(view.size)}", style="dim")
+    if age is not None:
+        header.append(f"  {format_duration(age)} ago", style="dim")
+    header.append(f"  received {view.receive_count}x", style="dim")
+    lines: list[Text] = [header]
+
+    def field_line(label: str, value: str, style: str = "") -> None:
+        line = Text(f"  {label:<9}", style="dim")
+        line.append(value, style=style)
+        lines.append(line)
+
+    if view.sender:
+        field_line("From", view.sender)
+    if view.recipients:
+        field_line("To", ", ".join(view.recipients))
+    if view.subject is not None:
+        field_line("Subject", view.subject, "bold")
+    for attachment in view.attachments:
+        field_line("Attach", attachment)
+    if view.verdicts:
+        field_line("Verdicts", "  ".join(f"{k} {v}" for k, v in view.verdicts.items()))
+    if view.correlation_id:
+        field_line("Corr. id", view.correlation_id)
+    if view.outcome:
+        field_line("Outcome", view.outcome, "green" if view.outcome.startswith("sent") else "red")
+    if view.reason:
+        field_line("Reason", view.reason, "yellow")
+    if view.kind == "text":
+        field_line("Body", str(view.body)[:200])
+    return Group(*lines)
+
+
+def message_document(view: MessageView, queue_label: str) -> dict[str, Any]:
+    return {
+        "queue": queue_label,
+        "messageId": view.message_id,
+        "kind": view.kind,
+        "receiveCount": view.receive_count,
+        "sentTimestamp": view.sent_at,
+        "size": view.size,
+        "reason": view.reason,
+        "body": view.body,
+    }

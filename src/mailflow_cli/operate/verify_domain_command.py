@@ -1,0 +1,138 @@
+"""Wiring and output of ``mailflow verify-domain``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from mailflow_cli.console import err, out, print_json
+from mailflow_cli.context import StackContext
+from mailflow_cli.operate import route53_records, verify_domain
+from mailflow_cli.operate.dns_records import DnsRecord, normalise_domain, required_records
+from mailflow_cli.operate.durations import format_duration, parse_duration
+from mailflow_cli.operate.progress import waiting
+from mailflow_cli.operate.route53_records import RecordChange
+from mailflow_cli.operate.timing import current_clock
+
+
+def run(
+    ctx: StackContext,
+    domain_text: str,
+    *,
+    route53: bool,
+    replace_mx: bool,
+    wait: bool,
+    timeout: str,
+    json_output: bool,
+) -> None:
+    domain = normalise_domain(domain_text)
+    timeout_seconds = parse_duration(timeout, option="--timeout")
+    warnings = verify_domain.domain_warnings(ctx.config, domain)
+    for warning in warnings:
+        err.print(f"[yellow]Warning:[/] {warning}", markup=True, highlight=False)
+    ses = ctx.clients.client("ses")
+    started = verify_domain.start_verification(ses, domain)
+    records = required_records(
+        domain, ctx.config.region, started.token, started.dkim_tokens, ctx.config.alarms.email
+    )
+    changes: list[RecordChange] = []
+    zone_name = None
+    if route53:
+        client = ctx.clients.client("route53")
+        zone = route53_records.find_hosted_zone(client, domain)
+        zone_name = zone.name
+        changes = route53_records.apply_records(client, zone, records, replace_mx=replace_mx)
+    if not json_output:
+        out.print(_records_table(domain, records))
+        if route53:
+            out.print(_changes_table(zone_name or "", changes))
+    status = verify_domain.read_status(ses, domain)
+    failure = None
+    if wait and not status.verified:
+        try:
+            status = _wait(ses, domain, timeout_seconds)
+        except verify_domain.VerificationIncomplete as exc:
+            failure = exc
+            status = exc.status
+    if json_output:
+        print_json(
+            _document(
+                domain=domain,
+                region=ctx.config.region,
+                started=started,
+                status=status,
+                records=records,
+                zone=zone_name,
+                changes=changes,
+                warnings=warnings,
+            )
+        )
+    else:
+        out.print(_status_line(status))
+    if failure is not None:
+        raise failure
+
+
+def _wait(ses: Any, domain: str, timeout: float) -> verify_domain.IdentityStatus:
+    with waiting(f"Waiting for SES to verify {domain}") as spinner:
+
+        def show(status: verify_domain.IdentityStatus, elapsed: float) -> None:
+            spinner.update(
+                f"Waiting for SES to verify {domain}: verification {status.verification}, "
+                f"DKIM {status.dkim} ({format_duration(elapsed)} of {format_duration(timeout)})"
+            )
+
+        return verify_domain.wait_until_verified(
+            ses, domain, timeout=timeout, clock=current_clock(), on_poll=show
+        )
+
+
+def _records_table(domain: str, records: list[DnsRecord]) -> Table:
+    table = Table(title=f"DNS records for {domain}", title_justify="left", expand=False)
+    for column in ("Type", "Name", "Value", "Priority", "Purpose"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        priority = "" if record.priority is None else str(record.priority)
+        table.add_row(record.type, record.name, record.value, priority, record.purpose)
+    return table
+
+
+def _changes_table(zone: str, changes: list[RecordChange]) -> Table:
+    table = Table(title=f"Route 53 zone {zone}", title_justify="left")
+    for column in ("Action", "Type", "Name", "Detail"):
+        table.add_column(column, overflow="fold")
+    styles = {"created": "green", "updated": "yellow", "unchanged": "dim", "kept": "cyan"}
+    for change in changes:
+        table.add_row(f"[{styles[change.action]}]{change.action}[/]", change.type, change.name, change.detail)
+    return table
+
+
+def _status_line(status: verify_domain.IdentityStatus) -> str:
+    def colour(value: str) -> str:
+        return f"[green]{value}[/]" if value == verify_domain.SUCCESS else f"[yellow]{value}[/]"
+
+    return f"Verification: {colour(status.verification)}   DKIM: {colour(status.dkim)}"
+
+
+def _document(
+    *,
+    domain: str,
+    region: str,
+    started: verify_domain.VerificationStarted,
+    status: verify_domain.IdentityStatus,
+    records: list[DnsRecord],
+    zone: str | None,
+    changes: list[RecordChange],
+    warnings: list[str],
+) -> dict[str, object]:
+    return {
+        "domain": domain,
+        "region": region,
+        "verification": {"status": status.verification, "token": started.token},
+        "dkim": {"status": status.dkim, "enabled": status.dkim_enabled, "tokens": started.dkim_tokens},
+        "verified": status.verified,
+        "records": [record.as_dict() for record in records],
+        "route53": None if zone is None else {"zone": zone, "changes": [c.as_dict() for c in changes]},
+        "warnings": warnings,
+    }

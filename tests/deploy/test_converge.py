@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import boto3
+import pytest
 from conftest import ConfigWriter, StackOpener
 
-from mailflow_cli.deploy import Action, deploy_stack, destroy_stack, plan_stack
+from mailflow_cli.deploy import deploy_stack, plan_stack
+from mailflow_cli.errors import MailflowError, UsageError
 
 
 def test_redeploy_makes_no_mutating_call(aws: None, write_config: ConfigWriter, open_recorded: StackOpener) -> None:
-    path = write_config(alarms={"email": "ops@example.com"}, lambda_={"reservedConcurrency": 5})
+    path = write_config(alarms={"email": "ops@example.com"}, **{"lambda": {"reservedConcurrency": 5}})
     first, _ = open_recorded(path)
     deploy_stack(first)
     second, recorder = open_recorded(path)
@@ -16,3 +19,78 @@ def test_redeploy_makes_no_mutating_call(aws: None, write_config: ConfigWriter, 
     assert recorder.calls, "the second deploy should have read the stack"
     assert recorder.mutating == []
     assert not plan_stack(second).has_changes
+
+
+def _pending(plan: object) -> set[tuple[str, str, str]]:
+    from mailflow_cli.deploy import Plan
+
+    assert isinstance(plan, Plan)
+    return {(change.action.value, change.kind, change.name) for change in plan.pending}
+
+
+def test_adding_an_app_creates_its_queue_and_alarm_and_updates_the_code(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    deploy_stack(ctx)
+    grown, _ = open_recorded(write_config(apps=["app1", "app2", "billing"]))
+    plan = plan_stack(grown)
+    assert _pending(plan) == {
+        ("create", "sqs-queue", "mailflow-dev-app-billing"),
+        ("create", "cloudwatch-alarm", "mailflow-dev-app-billing-oldest-message"),
+        ("update", "lambda-function", "mailflow-dev-handler"),
+    }
+    function_change = next(c for c in plan.pending if c.kind == "lambda-function")
+    assert [diff.attribute for diff in function_change.diffs] == ["codeSha256"]
+    deploy_stack(grown)
+    assert not plan_stack(grown).has_changes
+
+
+def test_changing_retention_updates_only_the_bucket_lifecycle(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    deploy_stack(ctx)
+    changed, recorder = open_recorded(write_config(storage={"rawRetentionDays": 2}))
+    plan = plan_stack(changed)
+    assert _pending(plan) == {("update", "s3-bucket", f"mailflow-dev-{ctx.names.account_id}-eu-west-1")}
+    assert [diff.attribute for diff in plan.pending[0].diffs] == ["lifecycle"]
+    deploy_stack(changed)
+    assert [operation for _, operation in recorder.mutating] == ["PutBucketLifecycleConfiguration"]
+
+
+def test_removing_an_app_deletes_its_empty_queue_and_alarm(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    deploy_stack(ctx)
+    shrunk, _ = open_recorded(write_config(apps=["app1"]))
+    plan = plan_stack(shrunk)
+    assert _pending(plan) == {
+        ("delete", "sqs-queue", "mailflow-dev-app-app2"),
+        ("delete", "cloudwatch-alarm", "mailflow-dev-app-app2-oldest-message"),
+        ("update", "lambda-function", "mailflow-dev-handler"),
+    }
+    with pytest.raises(UsageError):
+        deploy_stack(shrunk, assume_yes=False)
+    deploy_stack(shrunk, assume_yes=False, confirm=lambda _plan: True)
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    names = {url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix="mailflow-dev-app-")["QueueUrls"]}
+    assert names == {"mailflow-dev-app-app1"}
+    assert not plan_stack(shrunk).has_changes
+
+
+def test_removing_an_app_whose_queue_holds_mail_needs_allow_data_loss(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    outputs = deploy_stack(ctx)
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    sqs.send_message(QueueUrl=outputs.app_queue_urls["app2"], MessageBody="{}")
+    shrunk, recorder = open_recorded(write_config(apps=["app1"]))
+    with pytest.raises(MailflowError, match="would lose mail") as stopped:
+        deploy_stack(shrunk)
+    assert "mailflow-dev-app-app2 is no longer in the config but still holds 1 message" in stopped.value.details[0]
+    assert recorder.mutating == []
+    deploy_stack(shrunk, allow_data_loss=True)
+    assert not plan_stack(shrunk).has_changes

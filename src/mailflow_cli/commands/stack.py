@@ -1,0 +1,275 @@
+"""``mailflow plan / deploy / outputs / destroy``: the stack's lifecycle.
+
+The deploy engine (and boto3) are imported inside the commands so that ``mailflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, ClassVar
+
+import typer
+
+from mailflow_cli.console import err, out, print_json
+from mailflow_cli.errors import UsageError
+from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    from mailflow_cli.context import StackContext
+    from mailflow_cli.deploy import DestroyReport, Plan, ProgressEvent, StackOutputs
+
+ACTION_STYLES = {"create": "green", "update": "yellow", "delete": "red", "no-change": "dim"}
+MAX_VALUE_WIDTH = 60
+
+
+def _open(
+    config: ConfigOption, profile: ProfileOption, region: RegionOption, local: LocalOption
+) -> StackContext:
+    from mailflow_cli.context import open_stack
+
+    return open_stack(config, profile=profile, region=region, local=local)
+
+
+def _short(value: object) -> str:
+    from mailflow_cli.deploy.model import canonical
+
+    text = canonical(value)
+    return text if len(text) <= MAX_VALUE_WIDTH else text[: MAX_VALUE_WIDTH - 1] + "…"
+
+
+def render_plan(plan: Plan, *, show_unchanged: bool = True) -> None:
+    from rich.table import Table
+
+    table = Table(title="Plan", show_lines=False, header_style="bold")
+    table.add_column("action")
+    table.add_column("resource")
+    table.add_column("name")
+    table.add_column("changes")
+    for change in plan.changes:
+        if change.action.value == "no-change" and not show_unchanged:
+            continue
+        style = ACTION_STYLES[change.action.value]
+        details = ""
+        if change.action.value == "update":
+            details = "\n".join(f"{d.attribute}: {_short(d.old)} -> {_short(d.new)}" for d in change.diffs)
+        table.add_row(f"[{style}]{change.action.value}[/]", change.kind, change.name, details)
+    out.print(table)
+    from mailflow_cli.deploy import Action
+
+    out.print(", ".join(f"{plan.count(action)} {action.value}" for action in Action))
+    for conflict in (*plan.conflicts, *plan.blocked):
+        err.print(f"[bold red]Stop:[/] {conflict.kind} {conflict.name}: {conflict.reason}", highlight=False)
+        if conflict.hint:
+            err.print(f"  [dim]Hint:[/] {conflict.hint}")
+    for kept in plan.kept:
+        err.print(f"[yellow]Kept:[/] {kept.kind} {kept.name}: {kept.reason}", highlight=False)
+
+
+def render_outputs(outputs: StackOutputs) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Mailflow stack {outputs.environment} ({outputs.region})", show_header=False)
+    table.add_column("output", style="bold")
+    table.add_column("value")
+    for key, value in outputs.to_json().items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                table.add_row(f"{key}.{inner}", str(inner_value))
+        else:
+            table.add_row(key, "" if value is None else str(value))
+    out.print(table)
+
+
+class LiveProgress:
+    """Renders progress events as a live table on stderr; starts at the first event (after any prompt)."""
+
+    STATUS_STYLES: ClassVar[dict[str, str]] = {
+        "started": "cyan",
+        "waiting": "yellow",
+        "done": "green",
+        "failed": "red",
+        "skipped": "dim",
+    }
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.console = console
+        self.title = title
+        self.rows: dict[str, tuple[str, str, str]] = {}
+        self.lock = threading.Lock()
+        self.live: Live | None = None
+
+    def __enter__(self) -> LiveProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.live is not None:
+            self.live.update(self.table(), refresh=True)
+            self.live.stop()
+
+    def table(self) -> Table:
+        from rich.table import Table
+
+        table = Table(title=self.title, header_style="bold")
+        table.add_column("resource")
+        table.add_column("action")
+        table.add_column("status")
+        for key, (action, status, detail) in self.rows.items():
+            shown = f"{status}: {detail}" if detail and status in {"waiting", "failed"} else status
+            style = self.STATUS_STYLES.get(status, "")
+            table.add_row(key, action, f"[{style}]{shown}[/]" if style else shown)
+        return table
+
+    def __call__(self, event: ProgressEvent) -> None:
+        from rich.live import Live
+
+        with self.lock:
+            self.rows[event.key] = (event.action, event.status.value, event.detail)
+            if self.live is None:
+                self.live = Live(self.table(), console=self.console, refresh_per_second=8, transient=False)
+                self.live.start()
+            else:
+                self.live.update(self.table())
+
+
+def _confirmer(yes: bool, question: str, *, always_show: bool = False) -> Callable[[Plan], bool]:
+    def confirm(plan: Plan) -> bool:
+        if always_show or not yes:
+            for change in plan.deletes:
+                err.print(f"  [red]delete[/] {change.kind} {change.name}", highlight=False)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"{question}: confirmation is needed and there is no terminal to ask in",
+                hint="pass --yes to confirm",
+            )
+        return typer.confirm(question, default=False, err=True)
+
+    return confirm
+
+
+def plan_command(
+    *,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit with status 2 when changes are pending.")
+    ] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Show what deploy would change (read-only)."""
+    from mailflow_cli.deploy import plan_stack
+
+    plan = plan_stack(_open(config, profile, region, local))
+    if json_output:
+        print_json(plan.to_json())
+    else:
+        render_plan(plan)
+    if plan.conflicts or plan.blocked:
+        raise typer.Exit(1)
+    if exit_code and plan.has_changes:
+        raise typer.Exit(2)
+
+
+def deploy_command(
+    *,
+    config: ConfigOption = None,
+    yes: YesOption = False,
+    allow_data_loss: Annotated[
+        bool,
+        typer.Option(
+            "--allow-data-loss", help="Delete queues of removed apps even when they still hold mail."
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Create or update the stack so that it matches the config, then print its outputs."""
+    from mailflow_cli.deploy import deploy_stack
+
+    ctx = _open(config, profile, region, local)
+    confirm = _confirmer(yes, "Delete these resources?")
+    with LiveProgress(err, title=f"Deploying {ctx.config.environment}") as progress:
+        outputs = deploy_stack(
+            ctx, assume_yes=yes, allow_data_loss=allow_data_loss, progress=progress, confirm=confirm
+        )
+    if json_output:
+        print_json(outputs.to_json())
+    else:
+        render_outputs(outputs)
+
+
+def outputs_command(
+    *,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Print the stack's queue URLs, function ARN, bucket and table names (read-only)."""
+    from mailflow_cli.deploy import read_outputs
+
+    outputs = read_outputs(_open(config, profile, region, local))
+    if json_output:
+        print_json(outputs.to_json())
+    else:
+        render_outputs(outputs)
+
+
+def render_destroy(report: DestroyReport) -> None:
+    err.print(f"Deleted {len(report.deleted)} resource(s).")
+    for item in report.left_alone:
+        err.print(f"[yellow]Left alone:[/] {item.kind} {item.name}: {item.reason}", highlight=False)
+    for item in report.kept:
+        err.print(f"[yellow]Kept:[/] {item.kind} {item.name}: {item.reason}", highlight=False)
+
+
+def destroy_command(
+    *,
+    config: ConfigOption = None,
+    yes: YesOption = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also delete a bucket or queues that still hold mail (emptying them)."),
+    ] = False,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Delete every resource of this stack (only those carrying its ownership tags)."""
+    from mailflow_cli.deploy import destroy_stack
+
+    ctx = _open(config, profile, region, local)
+    with LiveProgress(err, title=f"Destroying {ctx.config.environment}") as progress:
+        report = destroy_stack(
+            ctx,
+            force=force,
+            progress=progress,
+            confirm=_confirmer(yes, "Destroy these resources?", always_show=True),
+        )
+    if json_output:
+        print_json(report.to_json())
+    else:
+        render_destroy(report)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_command)
+    app.command("deploy")(deploy_command)
+    app.command("outputs")(outputs_command)
+    app.command("destroy")(destroy_command)

@@ -61,6 +61,7 @@ class AwsClients:
                 region_name=self.target.region,
                 aws_access_key_id=self.target.access_key,
                 aws_secret_access_key=self.target.secret_key,
+                botocore_session=_botocore_session(),
             )
         return self._session
 
@@ -89,6 +90,25 @@ class AwsClients:
             except BotoCoreError as exc:
                 raise translate_botocore_error(exc) from exc
         return self._account_id
+
+
+_LOADER_LOCK = threading.Lock()
+_SHARED_LOADER: Any = None
+
+
+def _botocore_session() -> Any:
+    """A fresh botocore session sharing one model loader: service models are parsed once per process."""
+    import botocore.loaders
+    import botocore.session
+
+    global _SHARED_LOADER  # noqa: PLW0603
+    with _LOADER_LOCK:
+        if _SHARED_LOADER is None:
+            _SHARED_LOADER = botocore.loaders.create_loader()
+        loader = _SHARED_LOADER
+    session = botocore.session.Session()
+    session.register_component("data_loader", loader)
+    return session
 
 
 def translate_client_error(exc: Exception, resource: str) -> AwsError:

@@ -35,7 +35,7 @@ def client(service: str) -> Any:
                 _session = boto3.session.Session()
             region = config_module.get_config().region
             found = _session.client(
-                service,  # type: ignore[call-overload]
+                service,
                 region_name=region,
                 config=BotoConfig(
                     retries={"mode": "standard", "max_attempts": 3},

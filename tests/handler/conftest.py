@@ -133,7 +133,13 @@ def create_resources(s3: Any, sqs: Any, ddb: Any, ses: Any) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
+def aws_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Env | None]:
+    """Moto-backed AWS for every test, except in modules that declare `NEEDS_AWS = False`."""
+    if not getattr(request.module, "NEEDS_AWS", True):
+        yield None
+        return
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_S3"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -39,7 +39,9 @@ def test_ses_response_and_logs(aws_env: Env, capsys: pytest.CaptureFixture[str])
         function_name = "mailflow-test"
 
     ses_id = aws_env.put_raw(simple_mime())
-    assert handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), Context()) == {"disposition": "CONTINUE"}
+    assert handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), Context()) == {
+        "disposition": "CONTINUE"
+    }
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     log = next(line for line in lines if line.get("message") == "inbound email")
     assert log["function_request_id"] == "req-1"
@@ -86,7 +88,10 @@ def test_config_and_clients_are_built_once(aws_env: Env, monkeypatch: pytest.Mon
 def test_default_config_path_is_next_to_package() -> None:
     import mailflow_handler
 
-    assert config.default_path() == Path(mailflow_handler.__file__).resolve().parent.parent / "mailflow_config.json"
+    assert (
+        config.default_path()
+        == Path(mailflow_handler.__file__).resolve().parent.parent / "mailflow_config.json"
+    )
 
 
 def test_bad_config_is_a_clear_error(aws_env: Env) -> None:

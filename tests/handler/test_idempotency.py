@@ -29,19 +29,24 @@ def test_redelivered_ses_event_produces_nothing_new(aws_env: Env) -> None:
     assert {k: v for k, v in aws_env.drain_all().items() if v} == {}
 
 
-def test_redelivery_skips_s3_read_when_all_targets_done(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redelivery_skips_s3_read_when_all_targets_done(
+    aws_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ses_id = aws_env.put_raw(simple_mime())
     event = ses_event(ses_record(ses_id, ["_app1@example.com"]))
     handler(event, None)
     aws_env.s3.delete_object(Bucket="mailflow-test-bucket", Key=f"raw/{ses_id}")
     handler(event, None)
-    assert aws_env.drain("app1") and aws_env.drain("inboundDlq") == []
+    assert aws_env.drain("app1")
+    assert aws_env.drain("inboundDlq") == []
 
 
 def test_idempotency_record_shape(aws_env: Env) -> None:
     ses_id = aws_env.put_raw(simple_mime())
     handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), None)
-    item = aws_env.ddb.get_item(TableName="mf-idempotency", Key={"id": {"S": f"inbound#{ses_id}#app#app1"}})["Item"]
+    item = aws_env.ddb.get_item(TableName="mf-idempotency", Key={"id": {"S": f"inbound#{ses_id}#app#app1"}})[
+        "Item"
+    ]
     assert item["status"]["S"] == "COMPLETED"
     assert int(item["expiration"]["N"]) > time.time() + 86000
     assert "in_progress_expiration" in item
@@ -101,7 +106,9 @@ def test_missing_raw_object_goes_to_dlq_once(aws_env: Env, failure_validator: An
 
 
 def test_invalid_ses_record_goes_to_dlq(aws_env: Env) -> None:
-    handler({"Records": [{"eventSource": "aws:ses", "ses": {"mail": {"messageId": "../x"}, "receipt": {}}}]}, None)
+    handler(
+        {"Records": [{"eventSource": "aws:ses", "ses": {"mail": {"messageId": "../x"}, "receipt": {}}}]}, None
+    )
     dlq = aws_env.drain("inboundDlq")
     assert [d["reason"] for d in dlq] == ["invalid_event"]
 

@@ -63,7 +63,7 @@ def rich_mime() -> bytes:
         "--in\r\nContent-Type: text/plain\r\n\r\ninner body\r\n"
         '--in\r\nContent-Type: text/csv; name="data.csv"\r\n\r\na,b\r\n1,2\r\n--in--\r\n'
         "--outer--\r\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def test_message_fields(aws_env: Env, inbound_validator: Any) -> None:
@@ -90,7 +90,12 @@ def test_message_fields(aws_env: Env, inbound_validator: Any) -> None:
     assert email["additionalBodies"][0]["embedded"] is True
     assert [h["name"] for h in email["headers"]][:3] == ["From", "To", "Cc"]
     assert email["embeddedMessages"] == [
-        {"messageId": "inner@else.org", "subject": "inner subject", "from": {"address": "inner@else.org", "name": "Inner"}, "date": None}
+        {
+            "messageId": "inner@else.org",
+            "subject": "inner subject",
+            "from": {"address": "inner@else.org", "name": "Inner"},
+            "date": None,
+        }
     ]
     meta = message["metadata"]
     assert meta == {
@@ -199,7 +204,9 @@ def test_deep_nesting_is_survived(aws_env: Env, inbound_validator: Any) -> None:
 
 
 def test_forged_verdict_headers_are_not_trusted(aws_env: Env) -> None:
-    raw = simple_mime(extra_headers="X-SES-Virus-Verdict: PASS\r\nAuthentication-Results: amazonses.com; spf=pass\r\n")
+    raw = simple_mime(
+        extra_headers="X-SES-Virus-Verdict: PASS\r\nAuthentication-Results: amazonses.com; spf=pass\r\n"
+    )
     ses_id = aws_env.put_raw(raw)
     handler(ses_event(ses_record(ses_id, ["_app1@example.com"], virus="FAIL")), None)
     assert aws_env.drain("app1") == []

@@ -4,14 +4,13 @@ import copy
 from typing import Any
 
 import pytest
-from moto.ses.models import ses_backends
 
-from mailflow_handler import handler
 from mailflow_handler.outbound.compose import compose, verify
 from mailflow_handler.outbound.validate import ValidationError, contains_injection, validate
 
-from .conftest import ACCOUNT, REGION, Env, sqs_event
 from .test_outbound import EXAMPLE
+
+NEEDS_AWS = False
 
 PAYLOADS = [
     "hi\r\nBcc: evil@evil.org",
@@ -75,7 +74,18 @@ def test_injection_matrix_is_rejected(where: str, payload: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["Bcc", "X-Evil\r\nBcc", "X-Has Space", "X-Colon:", "Subject", "X-", "X-\u00e9", "Content-Type", "x\x00", ""],
+    [
+        "Bcc",
+        "X-Evil\r\nBcc",
+        "X-Has Space",
+        "X-Colon:",
+        "Subject",
+        "X-",
+        "X-\u00e9",
+        "Content-Type",
+        "x\x00",
+        "",
+    ],
 )
 def test_bad_custom_header_names_rejected(name: str) -> None:
     doc = copy.deepcopy(EXAMPLE)
@@ -99,16 +109,6 @@ def test_benign_encoded_words_are_allowed() -> None:
     assert validate(doc, 50).subject.endswith("ok")
 
 
-def test_injected_subject_end_to_end_sends_nothing(aws_env: Env) -> None:
-    doc = copy.deepcopy(EXAMPLE)
-    doc["email"]["subject"] = "=?utf-8?q?hi=0D=0ABcc=3A_evil=40evil=2Eorg?="
-    assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    assert list(ses_backends[ACCOUNT][REGION].sent_messages) == []
-    status = aws_env.drain("app1")[0]
-    assert status["error"]["reason"] == "header_injection"
-    assert status["retry"] is False
-
-
 def test_threading_ids_not_double_bracketed() -> None:
     doc = copy.deepcopy(EXAMPLE)
     doc["email"]["headers"] = {"inReplyTo": "<a@b.org>", "references": "<r1@b.org> r2@b.org"}
@@ -119,10 +119,15 @@ def test_threading_ids_not_double_bracketed() -> None:
 
 
 def test_verify_rejects_unexpected_or_duplicate_headers() -> None:
-    base = b"From: a@b.org\r\nTo: c@d.org\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nx"
+    base = (
+        b"From: a@b.org\r\nTo: c@d.org\r\nSubject: s\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nx"
+    )
     verify(base, ["from", "to", "subject"])
     with pytest.raises(ValidationError):
-        verify(base.replace(b"Subject: s\r\n", b"Subject: s\r\nBcc: e@vil.org\r\n"), ["from", "to", "subject"])
+        verify(
+            base.replace(b"Subject: s\r\n", b"Subject: s\r\nBcc: e@vil.org\r\n"), ["from", "to", "subject"]
+        )
     with pytest.raises(ValidationError):
         verify(base.replace(b"Subject: s\r\n", b"Subject: s\r\nSubject: t\r\n"), ["from", "to", "subject"])
     with pytest.raises(ValidationError):

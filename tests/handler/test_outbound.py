@@ -114,8 +114,20 @@ def test_attachments_from_allowed_source(aws_env: Env) -> None:
     doc = request(
         body={"text": "see attached", "html": '<img src="cid:logo1">'},
         attachments=[
-            {"bucket": BUCKET, "key": "outbound/app1/report.pdf", "filename": "report.pdf", "content_type": "application/pdf"},
-            {"bucket": BUCKET, "key": "outbound/app1/logo.png", "filename": "logo.png", "contentType": "image/png", "contentId": "logo1", "disposition": "inline"},
+            {
+                "bucket": BUCKET,
+                "key": "outbound/app1/report.pdf",
+                "filename": "report.pdf",
+                "content_type": "application/pdf",
+            },
+            {
+                "bucket": BUCKET,
+                "key": "outbound/app1/logo.png",
+                "filename": "logo.png",
+                "contentType": "image/png",
+                "contentId": "logo1",
+                "disposition": "inline",
+            },
         ],
     )
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
@@ -172,7 +184,10 @@ def test_unparseable_json_goes_to_outbound_dlq(aws_env: Env) -> None:
 
 
 def test_more_than_max_recipients_rejected(aws_env: Env) -> None:
-    doc = request(to=[{"address": f"r{i}@dest.org"} for i in range(40)], bcc=[{"address": f"b{i}@dest.org"} for i in range(11)])
+    doc = request(
+        to=[{"address": f"r{i}@dest.org"} for i in range(40)],
+        bcc=[{"address": f"b{i}@dest.org"} for i in range(11)],
+    )
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
     status = aws_env.drain("app1")[0]
     assert status["error"]["reason"] == "too_many_recipients"
@@ -204,13 +219,17 @@ def test_same_correlation_id_from_other_app_is_separate(aws_env: Env) -> None:
     assert len(sent()) == 2
 
 
-def test_transient_ses_failure_reported_and_retried(aws_env: Env, monkeypatch: pytest.MonkeyPatch, status_validator: Any) -> None:
+def test_transient_ses_failure_reported_and_retried(
+    aws_env: Env, monkeypatch: pytest.MonkeyPatch, status_validator: Any
+) -> None:
     ses = clients.client("sesv2")
     real = ses.send_email
     monkeypatch.setattr(
         ses,
         "send_email",
-        lambda **kw: (_ for _ in ()).throw(ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "x"}}, "SendEmail")),
+        lambda **kw: (_ for _ in ()).throw(
+            ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "x"}}, "SendEmail")
+        ),
     )
     good = copy.deepcopy(EXAMPLE)
     bad = request(**{"from": {"address": "_app2@example.com"}})
@@ -233,7 +252,8 @@ def test_transient_ses_failure_reported_and_retried(aws_env: Env, monkeypatch: p
 def test_ses_5xx_is_transient(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     ses = clients.client("sesv2")
     error = ClientError(
-        {"Error": {"Code": "InternalFailure", "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "SendEmail"
+        {"Error": {"Code": "InternalFailure", "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+        "SendEmail",
     )
     monkeypatch.setattr(ses, "send_email", lambda **kw: (_ for _ in ()).throw(error))
     event = sqs_event([EXAMPLE])
@@ -253,7 +273,11 @@ def test_status_queue_failure_reports_item(aws_env: Env, monkeypatch: pytest.Mon
     sqs = clients.client("sqs")
     real = sqs.send_message
     monkeypatch.setattr(
-        sqs, "send_message", lambda **kw: (_ for _ in ()).throw(ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "x"}}, "SendMessage"))
+        sqs,
+        "send_message",
+        lambda **kw: (_ for _ in ()).throw(
+            ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "x"}}, "SendMessage")
+        ),
     )
     event = sqs_event([EXAMPLE])
     assert handler(event, None)["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
@@ -261,3 +285,13 @@ def test_status_queue_failure_reports_item(aws_env: Env, monkeypatch: pytest.Mon
     assert handler(event, None) == {"batchItemFailures": []}
     assert len(sent()) == 1
     assert [s["status"] for s in aws_env.drain("app1")] == ["sent"]
+
+
+def test_injected_subject_end_to_end_sends_nothing(aws_env: Env) -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["email"]["subject"] = "=?utf-8?q?hi=0D=0ABcc=3A_evil=40evil=2Eorg?="
+    assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
+    assert list(ses_backends[ACCOUNT][REGION].sent_messages) == []
+    status = aws_env.drain("app1")[0]
+    assert status["error"]["reason"] == "header_injection"
+    assert status["retry"] is False

@@ -7,7 +7,9 @@ from mailflow_handler import handler
 from .conftest import Env, ses_event, ses_record, simple_mime
 
 
-def deliver(env: Env, recipients: list[str], raw: bytes | None = None, **kw: Any) -> dict[str, list[dict[str, Any]]]:
+def deliver(
+    env: Env, recipients: list[str], raw: bytes | None = None, **kw: Any
+) -> dict[str, list[dict[str, Any]]]:
     ses_id = env.put_raw(raw or simple_mime())
     handler(ses_event(ses_record(ses_id, recipients, **kw)), None)
     return env.drain_all()

@@ -44,7 +44,10 @@ def compose(request: OutboundRequest, attachments: list[bytes]) -> bytes:
     expected: list[str] = []
 
     def put(name: str, value: object) -> None:
-        msg[name] = value
+        try:
+            msg[name] = value
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ValidationError(f"{name} cannot be encoded: {exc}", reason="header_injection") from exc
         expected.append(name.lower())
 
     put("From", _address(request.sender))

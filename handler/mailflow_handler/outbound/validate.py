@@ -10,14 +10,15 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
+from email.header import decode_header
 from typing import Any
 
 from ..errors import PermanentError
 
 _FORBIDDEN = ("\r", "\n", "\x00")
-_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([^?\s]*)\?([^?\s]*)\?=")
+_ENCODED_WORD = re.compile(r"=\?([^?]*)\?([^?]*)\?([^?]*)")
 _QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDRESS = re.compile(
     rf"^{_ATEXT}(?:\.{_ATEXT})*@(?=.{{1,253}}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
@@ -111,9 +112,17 @@ def contains_injection(value: str) -> bool:
         return False
     for _charset, encoding, text in _ENCODED_WORD.findall(value):
         data = _decode_word(encoding, text)
-        if data is None or b"\r" in data or b"\n" in data or b"\x00" in data:
+        if data is None or _has_break(data):
             return True
-    return False
+    try:
+        chunks = decode_header(value)
+    except Exception:
+        return True
+    return any(_has_break(c if isinstance(c, bytes) else c.encode("utf-8", "replace")) for c, _ in chunks)
+
+
+def _has_break(data: bytes) -> bool:
+    return b"\r" in data or b"\n" in data or b"\x00" in data
 
 
 def _decode_word(encoding: str, text: str) -> bytes | None:
@@ -123,7 +132,7 @@ def _decode_word(encoding: str, text: str) -> bytes | None:
             return base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
         except (binascii.Error, ValueError):
             return None
-    if encoding.lower() == "q":
+    if encoding.lower() == "q" or not encoding:
         return re.sub(
             rb"=([0-9A-Fa-f]{2})",
             lambda m: bytes([int(m.group(1), 16)]),

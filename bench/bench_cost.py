@@ -104,7 +104,7 @@ def main() -> None:
     estimates = {n: estimate(n, US_EAST_1, shape, work) for n in VOLUMES}
     inbound_estimates = {n: estimate(n, US_EAST_1, shape, inbound_only) for n in VOLUMES}
     services = list(estimates[VOLUMES[0]].by_service())
-    rows: list[list[object]] = []
+    rows: list[list[str]] = []
     for service in services:
         rows.append(
             [service]

@@ -66,10 +66,8 @@ def main() -> int:
     lines = ["| benchmark | target | figure | limit | verdict |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
-    total = sum(durations.values())
-    print(
-        f"\n{len(targets)} targets, {sum(t['verdict'] != 'pass' for t in targets)} missed; {total:.0f} s in all"
-    )
+    missed = sum(t["verdict"] != "pass" for t in targets)
+    print(f"\n{len(targets)} targets, {missed} missed; {sum(durations.values()):.0f} s in all")
     if failed:
         print(f"scripts that failed: {', '.join(failed)}")
         return 1

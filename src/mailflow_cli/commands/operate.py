@@ -103,6 +103,63 @@ def tail(
     tail_command.run(ctx, queue, follow=follow, limit=limit, delete=delete, json_output=json_output)
 
 
+# send-test ------------------------------------------------------------------------------------------------
+def send_test(
+    app_name: Annotated[str, typer.Argument(metavar="APP", help="The app to test.", show_default=False)],
+    *,
+    outbound: Annotated[
+        bool, typer.Option("--outbound", help="Test sending: put a message from APP on the outbound queue.")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="With --outbound: the recipient.", show_default=False)
+    ] = None,
+    sender: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Inbound: a sender address SES has verified. Default: mailflow-test@<domain>.",
+            show_default=False,
+        ),
+    ] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option(
+            "--domain", help="Which configured domain to use. Default: the first.", show_default=False
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the email (or its outbound.status) on APP's queue.")
+    ] = False,
+    timeout: TimeoutOption = "2m",
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Send a uniquely marked test email to _APP@<domain> through SES (or, with --outbound, from APP).
+
+    With --wait, watch APP's queue for exactly that email (or the outbound.status with its correlationId)
+    and report the latency; other messages are left in the queue and the test message is deleted.
+    On timeout, exit 1 and say where to look.
+    """
+    from mailflow_cli.operate import send_test_command
+
+    ctx = _open(config, profile, region, local)
+    send_test_command.run(
+        ctx,
+        app_name,
+        outbound=outbound,
+        to=to,
+        sender=sender,
+        domain=domain,
+        wait=wait,
+        timeout=timeout,
+        json_output=json_output,
+    )
+
+
 def register(app: typer.Typer) -> None:
+    app.command("send-test")(send_test)
     app.command("verify-domain")(verify_domain)
     app.command("tail")(tail)

@@ -55,9 +55,10 @@ def start(
     options = EmulatorOptions(
         port=port, smtp_port=smtp_port, region=region or _default_region(), home=_home()
     )
-    note = control.check_can_start(options)
+    note = control.clear_stale(options)
     if note:
         err.print(f"[dim]Note:[/] {note}")
+    control.check_ports(options)
     if foreground:
         err.print(f"Logs below; press Ctrl-C to stop. State: {options.state_path}")
         status = run(options, on_ready=_print_ready)

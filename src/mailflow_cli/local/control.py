@@ -43,10 +43,9 @@ def _is_zombie(pid: int) -> bool:
     return done == pid
 
 
-def check_can_start(options: EmulatorOptions) -> str | None:
-    """Raise a clear error when the emulator cannot start; return a note about a removed stale file."""
+def clear_stale(options: EmulatorOptions) -> str | None:
+    """Refuse when an emulator is running; remove a dead one's state file and say so."""
     current = status(options.home)
-    note = None
     if current.running and current.state is not None:
         raise MailflowError(
             f"the local emulator is already running (pid {current.state.pid}, {current.state.endpoint}, "
@@ -55,7 +54,11 @@ def check_can_start(options: EmulatorOptions) -> str | None:
         )
     if current.stale and current.state is not None:
         (options.home / "state.json").unlink(missing_ok=True)
-        note = f"removed the state file of an emulator that is no longer running (pid {current.state.pid})"
+        return f"removed the state file of an emulator that is no longer running (pid {current.state.pid})"
+    return None
+
+
+def check_ports(options: EmulatorOptions) -> None:
     for what, flag, port in (
         ("AWS endpoint", "--port", options.port),
         ("SMTP ingress", "--smtp-port", options.smtp_port),
@@ -65,7 +68,6 @@ def check_can_start(options: EmulatorOptions) -> str | None:
                 f"port {port} on {HOST} (the {what}) is already in use",
                 hint=f"choose another port with {flag}, or stop what is listening there",
             )
-    return note
 
 
 def server_command(options: EmulatorOptions) -> list[str]:

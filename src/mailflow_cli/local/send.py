@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,11 @@ def envelope_from_headers(raw: bytes) -> tuple[str, list[str]]:
     senders = getaddresses([str(v) for v in headers.get_all("From") or []])
     recipients = getaddresses([str(v) for name in ("To", "Cc") for v in headers.get_all(name) or []])
     return (senders[0][1] if senders else ""), [address for _, address in recipients if address]
+
+
+def crlf(raw: bytes) -> bytes:
+    """SMTP lines end in CRLF; .eml files often use bare LF (smtplib converts only str messages)."""
+    return re.sub(rb"\r?\n", b"\r\n", raw)
 
 
 def with_verdicts(raw: bytes, verdicts: Verdicts | None) -> bytes:
@@ -70,7 +76,7 @@ def send_message(
             if not result.accepted:
                 smtp.rset()
                 return result
-            code, reply = smtp.data(with_verdicts(raw, verdicts))
+            code, reply = smtp.data(crlf(with_verdicts(raw, verdicts)))
             text = reply.decode(errors="replace")
             if code != 250:
                 raise MailflowError(f"the message was refused: {code} {text}")

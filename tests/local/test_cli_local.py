@@ -1,0 +1,99 @@
+"""`mailflow local` failure modes give one clear sentence and an exit status, never a traceback;
+`mailflow demo` runs the whole path and exits 0."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mailflow_cli.local.ports import free_port
+from mailflow_cli.local.state import EmulatorState, read_state
+
+from .test_e2e import mailflow
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_status_when_not_running(home: Path) -> None:
+    result = mailflow(home, "local", "status")
+    assert result.returncode == 1
+    assert "not running" in result.stdout
+    as_json = mailflow(home, "local", "status", "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout) == {"running": False, "stale": False}
+
+
+def test_stop_when_not_running_is_harmless(home: Path) -> None:
+    result = mailflow(home, "local", "stop")
+    assert result.returncode == 0
+    assert "was not running" in result.stderr
+
+
+def test_stale_state_and_busy_port_are_explained(home: Path) -> None:
+    state_path = home / "local" / "state.json"
+    EmulatorState(
+        pid=dead_pid(),
+        endpoint="http://127.0.0.1:1",
+        smtp_host="127.0.0.1",
+        smtp_port=2,
+        region="eu-west-1",
+        started_at=0,
+    ).save(state_path)
+    status = mailflow(home, "local", "status")
+    assert status.returncode == 1
+    assert "stale state file" in status.stdout
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = mailflow(home, "local", "start", "--port", str(port), "--smtp-port", str(free_port()))
+    assert result.returncode == 1
+    assert "no longer running" in result.stderr
+    assert f"port {port} on 127.0.0.1 (the AWS endpoint) is already in use" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert read_state(state_path) is None
+
+
+def test_commands_that_need_the_emulator_say_so(home: Path, tmp_path: Path) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"From: a@x.org\nTo: _app1@example.com\nSubject: s\n\nhi\n")
+    result = mailflow(home, "local", "send", str(message))
+    assert result.returncode == 1
+    assert "the local emulator is not running" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad = mailflow(home, "local", "send", str(message), "--verdict", "virus=MAYBE")
+    assert bad.returncode == 2
+    assert "expected NAME=STATUS" in " ".join(bad.stderr.split())
+
+
+def test_empty_outbox(home: Path) -> None:
+    result = mailflow(home, "local", "outbox", "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == []
+    missing = mailflow(home, "local", "outbox", "--show", "3")
+    assert missing.returncode == 1
+    assert "no message 3" in missing.stderr
+
+
+@pytest.mark.e2e
+def test_demo_exits_zero(home: Path) -> None:
+    result = mailflow(home, "demo", timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Every step behaved as shown." in result.stderr
+    assert "outbound.status on app1's queue" in result.stdout
+    assert '"status": "sent"' in result.stdout
+    assert "mailflow-dev-outbound-dlq" in result.stdout

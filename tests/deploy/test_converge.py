@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from conftest import ConfigWriter, StackOpener
 
+from conftest import ConfigWriter, StackOpener
 from mailflow_cli.deploy import deploy_stack, plan_stack
 from mailflow_cli.errors import MailflowError, UsageError
 
 
-def test_redeploy_makes_no_mutating_call(aws: None, write_config: ConfigWriter, open_recorded: StackOpener) -> None:
+def test_redeploy_makes_no_mutating_call(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
     path = write_config(alarms={"email": "ops@example.com"}, **{"lambda": {"reservedConcurrency": 5}})
     first, _ = open_recorded(path)
     deploy_stack(first)
@@ -75,7 +77,9 @@ def test_removing_an_app_deletes_its_empty_queue_and_alarm(
         deploy_stack(shrunk, assume_yes=False)
     deploy_stack(shrunk, assume_yes=False, confirm=lambda _plan: True)
     sqs = boto3.client("sqs", region_name="eu-west-1")
-    names = {url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix="mailflow-dev-app-")["QueueUrls"]}
+    names = {
+        url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix="mailflow-dev-app-")["QueueUrls"]
+    }
     assert names == {"mailflow-dev-app-app1"}
     assert not plan_stack(shrunk).has_changes
 
@@ -90,7 +94,10 @@ def test_removing_an_app_whose_queue_holds_mail_needs_allow_data_loss(
     shrunk, recorder = open_recorded(write_config(apps=["app1"]))
     with pytest.raises(MailflowError, match="would lose mail") as stopped:
         deploy_stack(shrunk)
-    assert "mailflow-dev-app-app2 is no longer in the config but still holds 1 message" in stopped.value.details[0]
+    assert (
+        "mailflow-dev-app-app2 is no longer in the config but still holds 1 message"
+        in stopped.value.details[0]
+    )
     assert recorder.mutating == []
     deploy_stack(shrunk, allow_data_loss=True)
     assert not plan_stack(shrunk).has_changes

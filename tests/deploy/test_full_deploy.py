@@ -8,9 +8,9 @@ import zipfile
 from typing import Any
 
 import boto3
-from conftest import ConfigWriter, StackOpener
 from moto.awslambda.models import lambda_backends
 
+from conftest import ConfigWriter, StackOpener
 from mailflow_cli.deploy import deploy_stack
 from mailflow_cli.naming import SES_PERMISSION_SID, SHARED_RULE_SET, is_owned
 
@@ -24,7 +24,9 @@ def client(service: str) -> Any:
     return boto3.client(service, region_name=REGION)
 
 
-def deploy_example(write_config: ConfigWriter, open_recorded: StackOpener, **overrides: Any) -> dict[str, Any]:
+def deploy_example(
+    write_config: ConfigWriter, open_recorded: StackOpener, **overrides: Any
+) -> dict[str, Any]:
     path = write_config(**overrides)
     ctx, _ = open_recorded(path)
     return deploy_stack(ctx).to_json()
@@ -52,7 +54,10 @@ def test_bucket_is_private_encrypted_expiring_and_writable_by_ses_only_under_con
     deploy_example(write_config, open_recorded, storage={"rawRetentionDays": 3})
     s3 = client("s3")
     block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
-    assert all(block[flag] for flag in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"))
+    assert all(
+        block[flag]
+        for flag in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    )
     encryption = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     rules = {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]}
@@ -107,26 +112,39 @@ def test_queues_are_encrypted_long_polled_and_redrive_to_their_dead_letter_queue
     assert is_owned(sqs.list_queue_tags(QueueUrl=url)["Tags"], "dev")
 
 
-def test_role_policy_is_least_privilege(aws: None, write_config: ConfigWriter, open_recorded: StackOpener) -> None:
+def test_role_policy_is_least_privilege(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
     deploy_example(write_config, open_recorded)
     iam = client("iam")
     role = iam.get_role(RoleName="mailflow-dev-handler")["Role"]
-    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
-    assert iam.list_role_policies(RoleName="mailflow-dev-handler")["PolicyNames"] == ["mailflow-dev-handler-policy"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+    assert iam.list_role_policies(RoleName="mailflow-dev-handler")["PolicyNames"] == [
+        "mailflow-dev-handler-policy"
+    ]
     assert iam.list_attached_role_policies(RoleName="mailflow-dev-handler")["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName="mailflow-dev-handler", PolicyName="mailflow-dev-handler-policy")
     statements = document["PolicyDocument"]["Statement"]
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
         assert all("*" not in action for action in actions), statement
         assert "*" not in resources, statement
     by_sid = {statement["Sid"]: statement for statement in statements}
     assert by_sid["SendMailFromConfiguredDomains"]["Resource"] == [
         f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
     ]
-    assert by_sid["WriteOwnLogs"]["Resource"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{FUNCTION}:*"
-    assert by_sid["ConsumeOutboundQueue"]["Resource"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailflow-dev-outbound"
+    assert (
+        by_sid["WriteOwnLogs"]["Resource"]
+        == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{FUNCTION}:*"
+    )
+    assert (
+        by_sid["ConsumeOutboundQueue"]["Resource"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailflow-dev-outbound"
+    )
     assert by_sid["SendToStackQueues"]["Resource"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailflow-dev-*"
     assert not any(action.startswith("logs:CreateLogGroup") for s in statements for action in s["Action"])
 
@@ -156,7 +174,9 @@ def test_function_configuration_environment_and_code(
     assert set(document["apps"]) == {"app1", "app2"}
     assert document["apps"]["app1"]["queue"] == "mailflow-dev-app-app1"
     logs = client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{FUNCTION}")["logGroups"]
-    assert [(group["logGroupName"], group["retentionInDays"]) for group in logs] == [(f"/aws/lambda/{FUNCTION}", 30)]
+    assert [(group["logGroupName"], group["retentionInDays"]) for group in logs] == [
+        (f"/aws/lambda/{FUNCTION}", 30)
+    ]
 
 
 def test_event_source_mapping_and_ses_permission(
@@ -186,7 +206,8 @@ def test_receipt_rule_stores_then_invokes_with_scanning_and_tls(
     ses = client("ses")
     assert ses.describe_active_receipt_rule_set()["Metadata"]["Name"] == SHARED_RULE_SET
     rule = ses.describe_receipt_rule(RuleSetName=SHARED_RULE_SET, RuleName="mailflow-dev-inbound")["Rule"]
-    assert rule["Enabled"] and rule["ScanEnabled"]
+    assert rule["Enabled"]
+    assert rule["ScanEnabled"]
     assert rule["TlsPolicy"] == "Require"
     assert sorted(rule["Recipients"]) == ["example.com", "example.org"]
     assert [next(iter(action)) for action in rule["Actions"]] == ["S3Action", "LambdaAction"]
@@ -202,18 +223,25 @@ def test_table_has_ttl_and_tags(aws: None, write_config: ConfigWriter, open_reco
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     ttl = dynamodb.describe_time_to_live(TableName="mailflow-dev-idempotency")["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiration"}
-    tags = {t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]}
+    tags = {
+        t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+    }
     assert is_owned(tags, "dev")
 
 
 def test_alarms_notify_the_topic_when_an_email_is_set(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
-    deploy_example(write_config, open_recorded, alarms={"email": "ops@example.com", "oldestMessageAgeSeconds": 600})
+    deploy_example(
+        write_config, open_recorded, alarms={"email": "ops@example.com", "oldestMessageAgeSeconds": 600}
+    )
     topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:mailflow-dev-alarms"
     subscriptions = client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ops@example.com")]
-    alarms = {a["AlarmName"]: a for a in client("cloudwatch").describe_alarms(AlarmNamePrefix="mailflow-dev-")["MetricAlarms"]}
+    alarms = {
+        a["AlarmName"]: a
+        for a in client("cloudwatch").describe_alarms(AlarmNamePrefix="mailflow-dev-")["MetricAlarms"]
+    }
     assert set(alarms) == {
         "mailflow-dev-handler-errors",
         "mailflow-dev-handler-throttles",
@@ -235,8 +263,11 @@ def test_alarms_notify_the_topic_when_an_email_is_set(
     )
 
 
-def test_without_alarm_email_there_is_no_topic(aws: None, write_config: ConfigWriter, open_recorded: StackOpener) -> None:
+def test_without_alarm_email_there_is_no_topic(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
     deploy_example(write_config, open_recorded)
     assert client("sns").list_topics()["Topics"] == []
     alarms = client("cloudwatch").describe_alarms(AlarmNamePrefix="mailflow-dev-")["MetricAlarms"]
-    assert alarms and all(alarm["AlarmActions"] == [] for alarm in alarms)
+    assert alarms
+    assert all(alarm["AlarmActions"] == [] for alarm in alarms)

@@ -1,0 +1,115 @@
+"""Destroy removes everything this stack owns, and nothing it does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from conftest import ConfigWriter, StackOpener
+from mailflow_cli.deploy import deploy_stack, destroy_stack, plan_stack
+from mailflow_cli.errors import MailflowError
+from mailflow_cli.naming import SHARED_RULE_SET
+
+REGION = "eu-west-1"
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, region_name=REGION)
+
+
+def leftovers(prefix: str = "mailflow-dev") -> dict[str, list[str]]:
+    """Every resource of the stack that any service still lists."""
+    found = {
+        "buckets": [
+            b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)
+        ],
+        "queues": client("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls", []),
+        "functions": [f["FunctionName"] for f in client("lambda").list_functions()["Functions"]],
+        "roles": [
+            r["RoleName"] for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)
+        ],
+        "tables": client("dynamodb").list_tables()["TableNames"],
+        "log_groups": [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]],
+        "alarms": [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]],
+        "topics": client("sns").list_topics()["Topics"],
+        "mappings": client("lambda").list_event_source_mappings()["EventSourceMappings"],
+        "rule_sets": [s["Name"] for s in client("ses").list_receipt_rule_sets().get("RuleSets", [])],
+    }
+    return {kind: items for kind, items in found.items() if items}
+
+
+def test_destroy_leaves_nothing_behind(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config(alarms={"email": "ops@example.com"}))
+    deploy_stack(ctx)
+    report = destroy_stack(ctx)
+    assert leftovers() == {}
+    assert "s3-bucket:" + ctx.names.bucket in report.deleted
+    assert client("ses").describe_active_receipt_rule_set().get("Metadata") is None
+    assert plan_stack(ctx).count(plan_stack(ctx).changes[0].action) == len(plan_stack(ctx).changes)
+
+
+def test_a_foreign_same_named_queue_blocks_deploy_and_survives_destroy(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    sqs = client("sqs")
+    foreign_url = sqs.create_queue(QueueName="mailflow-dev-default", tags={"owner": "someone-else"})[
+        "QueueUrl"
+    ]
+    ctx, recorder = open_recorded(write_config())
+    with pytest.raises(MailflowError, match="mailflow-dev-default") as stopped:
+        deploy_stack(ctx)
+    assert "ownership tags" in stopped.value.message
+    assert recorder.mutating == []
+    report = destroy_stack(ctx)
+    assert [item.name for item in report.left_alone] == ["mailflow-dev-default"]
+    assert report.deleted == ()
+    assert sqs.list_queue_tags(QueueUrl=foreign_url)["Tags"] == {"owner": "someone-else"}
+
+
+def test_a_queue_of_another_environment_is_not_ours(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    dev, _ = open_recorded(write_config())
+    deploy_stack(dev)
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName="mailflow-dev-default")["QueueUrl"]
+    sqs.tag_queue(QueueUrl=url, Tags={"mailflow:environment": "prod"})
+    report = destroy_stack(dev)
+    assert "sqs-queue:mailflow-dev-default" not in report.deleted
+    assert [item.name for item in report.left_alone] == ["mailflow-dev-default"]
+    assert list(leftovers()) == ["queues"]
+
+
+def test_destroy_refuses_to_drop_mail_unless_forced(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    outputs = deploy_stack(ctx)
+    client("sqs").send_message(QueueUrl=outputs.app_queue_urls["app1"], MessageBody="{}")
+    s3 = client("s3")
+    s3.put_bucket_versioning(
+        Bucket=outputs.raw_emails_bucket_name, VersioningConfiguration={"Status": "Enabled"}
+    )
+    s3.put_object(Bucket=outputs.raw_emails_bucket_name, Key="raw/one", Body=b"mail")
+    s3.put_object(Bucket=outputs.raw_emails_bucket_name, Key="raw/one", Body=b"mail again")
+    with pytest.raises(MailflowError, match="still hold mail") as stopped:
+        destroy_stack(ctx)
+    assert any("still holds objects" in detail for detail in stopped.value.details)
+    assert any("mailflow-dev-app-app1 still holds 1 message" in detail for detail in stopped.value.details)
+    assert leftovers()["functions"] == ["mailflow-dev-handler"]
+    destroy_stack(ctx, force=True)
+    assert leftovers() == {}
+
+
+def test_destroy_of_a_stack_never_deployed_deletes_nothing(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, recorder = open_recorded(write_config())
+    report = destroy_stack(ctx)
+    assert report.deleted == ()
+    assert recorder.mutating == []
+    assert SHARED_RULE_SET not in str(leftovers())

@@ -159,7 +159,44 @@ def send_test(
     )
 
 
+# logs -----------------------------------------------------------------------------------------------------
+def logs(
+    *,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events (Ctrl-C to stop).")
+    ] = False,
+    since: Annotated[str, typer.Option("--since", help="How far back to start: 10s, 10m, 2h, 1d.")] = "10m",
+    filter_pattern: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            help="A CloudWatch Logs filter pattern, for example ERROR or a message id.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="The raw log events, one JSON document per line.")
+    ] = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Show the handler's CloudWatch logs, structured lines rendered readably.
+
+    Metric (EMF) lines are summarised; --json prints the events as they are. When the function has not
+    run yet there is no log group: that is reported, not an error.
+    """
+    from mailflow_cli.operate import logs_command
+
+    ctx = _open(config, profile, region, local)
+    logs_command.run(
+        ctx, since=since, filter_pattern=filter_pattern, follow_logs=follow, json_output=json_output
+    )
+
+
 def register(app: typer.Typer) -> None:
+    app.command("logs")(logs)
     app.command("send-test")(send_test)
     app.command("verify-domain")(verify_domain)
     app.command("tail")(tail)

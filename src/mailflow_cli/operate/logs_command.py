@@ -1,0 +1,48 @@
+"""Wiring and output of ``mailflow logs``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailflow_cli.console import err, out, print_json_line
+from mailflow_cli.context import StackContext
+from mailflow_cli.operate.durations import format_duration, parse_duration
+from mailflow_cli.operate.logs import LogGroupMissing, LogReader, event_document, follow, render_event
+from mailflow_cli.operate.timing import current_clock
+
+
+def run(
+    ctx: StackContext, *, since: str, filter_pattern: str | None, follow_logs: bool, json_output: bool
+) -> None:
+    window = parse_duration(since, option="--since")
+    clock = current_clock()
+    start_ms = int((clock.now() - window) * 1000)
+    reader = LogReader(ctx.clients.client("logs"), ctx.names.log_group, filter_pattern)
+
+    def emit(event: dict[str, Any]) -> None:
+        if json_output:
+            print_json_line(event_document(event))
+            return
+        line = render_event(event)
+        if line is not None:
+            out.print(line)
+
+    if follow_logs:
+        err.print(f"[dim]Following {ctx.names.log_group} (Ctrl-C to stop).[/]", markup=True)
+        try:
+            follow(reader, start_ms, clock=clock, emit=emit)
+        except KeyboardInterrupt:
+            return
+    try:
+        events = reader.events_since(start_ms)
+    except LogGroupMissing:
+        err.print(
+            f"No invocations yet: the log group {ctx.names.log_group} does not exist "
+            "(Lambda creates it on the function's first run)."
+        )
+        return
+    for event in events:
+        emit(event)
+    if not events:
+        pattern = f" matching {filter_pattern!r}" if filter_pattern else ""
+        err.print(f"No log events{pattern} in the last {format_duration(window)}.")

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from operate_helpers import Cli
+
+from mailflow_cli.context import StackContext
+from mailflow_cli.operate.timing import FakeClock
+
+GROUP = "/aws/lambda/mailflow-dev-handler"
+
+
+@pytest.fixture
+def now(clock: FakeClock) -> float:
+    """moto refuses log events far from the present, so this clock starts at the real time."""
+    clock.time = time.time()
+    return clock.time
+
+
+def write(ctx: StackContext, *events: tuple[float, str]) -> None:
+    logs = ctx.clients.client("logs")
+    try:
+        logs.create_log_group(logGroupName=GROUP)
+        logs.create_log_stream(logGroupName=GROUP, logStreamName="2026/11/27/[$LATEST]abc")
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="2026/11/27/[$LATEST]abc",
+        logEvents=[
+            {"timestamp": int(at * 1000), "message": message}
+            for at, message in sorted(events, key=lambda event: event[0])
+        ],
+    )
+
+
+def record(level: str, message: str, **fields: object) -> str:
+    base = {"level": level, "message": message, "timestamp": "x", "service": "mailflow", "cold_start": False}
+    return json.dumps({**base, **fields})
+
+
+EMF = json.dumps(
+    {
+        "_aws": {
+            "Timestamp": 1,
+            "CloudWatchMetrics": [
+                {"Namespace": "Mailflow", "Dimensions": [["service"]], "Metrics": [{"Name": "InboundRouted"}]}
+            ],
+        },
+        "service": "mailflow",
+        "InboundRouted": 2,
+    }
+)
+
+
+def test_renders_structured_lines_and_summarises_metrics(stack: StackContext, cli: Cli, now: float) -> None:
+    write(
+        stack,
+        (now - 120, "START RequestId: 1 Version: $LATEST"),
+        (now - 119, record("INFO", "routed", app="app1", messageId="<m1@x>")),
+        (now - 118, record("ERROR", "send failed", correlationId="c-9", error="MessageRejected")),
+        (now - 117, EMF),
+        (now - 116, "REPORT RequestId: 1 Duration: 12.3 ms"),
+        (now - 3600, record("INFO", "too old to show")),
+    )
+    result = cli("logs")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4
+    assert "INFO    routed  app=app1 messageId=<m1@x>" in lines[0]
+    assert "ERROR   send failed  correlationId=c-9 error=MessageRejected" in lines[1]
+    assert "metrics InboundRouted=2" in lines[2]
+    assert "REPORT RequestId: 1" in lines[3]
+    assert "START" not in result.stdout
+    assert "too old" not in result.stdout
+
+
+def test_since_and_filter_are_passed_on(stack: StackContext, cli: Cli, now: float) -> None:
+    write(stack, (now - 3000, record("ERROR", "old failure")), (now - 10, record("INFO", "recent")))
+    assert "old failure" in cli("logs", "--since", "1h").stdout
+    filtered = cli("logs", "--since", "1h", "--filter", "ERROR")
+    assert "old failure" in filtered.stdout
+    assert "recent" not in filtered.stdout
+
+
+def test_json_prints_the_raw_events(stack: StackContext, cli: Cli, now: float) -> None:
+    write(stack, (now - 5, EMF), (now - 4, "plain text"))
+    documents = [json.loads(line) for line in cli("logs", "--json").stdout.splitlines()]
+    assert [d["message"] for d in documents] == [EMF, "plain text"]
+    assert documents[0]["timestamp"] == int((now - 5) * 1000)
+
+
+def test_no_log_group_yet_is_not_an_error(stack: StackContext, cli: Cli, now: float) -> None:
+    result = cli("logs")
+    assert result.exit_code == 0
+    assert (
+        "No invocations yet: the log group /aws/lambda/mailflow-dev-handler does not exist" in result.stderr
+    )
+
+
+def test_an_empty_window_says_so(stack: StackContext, cli: Cli, now: float) -> None:
+    write(stack, (now - 7200, "old"))
+    result = cli("logs", "--since", "10m", "--filter", "ERROR")
+    assert result.stdout == ""
+    assert "No log events matching 'ERROR' in the last 10m." in result.stderr
+
+
+def test_follow_prints_new_events_once(stack: StackContext, cli: Cli, now: float, clock: FakeClock) -> None:
+    write(stack, (now - 1, record("INFO", "first")))
+
+    def more_events_then_stop(sleeps: int) -> None:
+        if sleeps == 1:
+            write(stack, (clock.time, record("INFO", "second")))
+        if sleeps == 3:
+            raise KeyboardInterrupt
+
+    clock.on_sleep = more_events_then_stop
+    result = cli("logs", "--follow")
+    assert result.exit_code == 0
+    assert [line.split("INFO")[1].strip() for line in result.stdout.splitlines()] == ["first", "second"]
+    assert clock.slept == [2.0, 2.0, 2.0]
+
+
+def test_bad_since_is_a_usage_error(stack: StackContext, cli: Cli) -> None:
+    result = cli("logs", "--since", "yesterday")
+    assert result.exit_code == 2
+    assert "--since: 'yesterday' is not a duration" in result.stderr

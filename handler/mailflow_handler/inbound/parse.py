@@ -7,21 +7,28 @@ used here; addresses go through `email.utils.getaddresses` and words through `em
 from __future__ import annotations
 
 import codecs
+import io
 import re
 from dataclasses import dataclass, field
+from email.feedparser import BytesFeedParser
 from email.header import decode_header
 from email.message import Message
-from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 MAX_DEPTH = 64
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MSGID = re.compile(r"<([^<>]*)>")
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
-_parser = BytesParser(policy=compat32)
+CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    """A binary stream: io.BytesIO, a file, or botocore's StreamingBody."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass
@@ -329,12 +336,42 @@ def _iso_date(value: str | None) -> str | None:
         return None
 
 
-def parse(raw: bytes, max_header_bytes: int, max_header_field_bytes: int) -> ParsedEmail:
-    """Parse raw MIME. Never raises for malformed input (only MemoryError/RecursionError-style limits)."""
-    size = len(raw)
-    capped, defects = cap_headers(raw, max_header_bytes, max_header_field_bytes)
-    msg = _parser.parsebytes(capped)
-    del capped
+def _feed_headers(stream: Readable, max_total: int, max_field: int) -> tuple[BytesFeedParser, int, list[str]]:
+    """Feed the (capped) top-level header block; an oversized block is skipped up to its blank line."""
+    head = stream.read(max_total + 3) or b""
+    size = len(head)
+    capped, defects = cap_headers(head, max_total, max_field)
+    parser = BytesFeedParser(policy=compat32)
+    parser.feed(capped)
+    if "header_block_truncated" not in defects or _find_header_end(head, len(head)) >= 0:
+        return parser, size, defects
+    tail = head[-2:]
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return parser, size, defects
+        size += len(chunk)
+        window = tail + chunk
+        end = _skip_to_body(window, 0)
+        if end < len(window) or window.endswith((b"\n\n", b"\n\r\n")):
+            parser.feed(window[end:])
+            return parser, size, defects
+        tail = window[-2:]
+
+
+def parse_stream(stream: Readable, max_header_bytes: int, max_header_field_bytes: int) -> ParsedEmail:
+    """Parse MIME read from `stream` in chunks, so the raw bytes and a full decoded copy never coexist.
+
+    Never raises for malformed input (only resource limits such as MemoryError can escape).
+    """
+    parser, size, defects = _feed_headers(stream, max_header_bytes, max_header_field_bytes)
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        parser.feed(chunk)
+    msg = parser.close()
     ordered, by_name = _header_map(msg)
     subject = _first(by_name, "subject")
     date = _first(by_name, "date")
@@ -359,3 +396,8 @@ def parse(raw: bytes, max_header_bytes: int, max_header_field_bytes: int) -> Par
     if len(email.defects) > 100:
         email.defects[100:] = [f"and {len(email.defects) - 100} more"]
     return email
+
+
+def parse(raw: bytes, max_header_bytes: int, max_header_field_bytes: int) -> ParsedEmail:
+    """Parse raw MIME bytes (see `parse_stream`)."""
+    return parse_stream(io.BytesIO(raw), max_header_bytes, max_header_field_bytes)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from ..idempotency import store_for
 from ..observability import Metrics, logger, redact
 from . import message as msg
 from .attachments import store_attachments
-from .parse import parse
+from .parse import Readable, parse_stream
 from .route import Route, route
 from .verdicts import Decision, decide
 
@@ -65,10 +66,10 @@ def _recipients(receipt: dict[str, Any]) -> list[str]:
     return [r for r in value if isinstance(r, str)] if isinstance(value, list) else []
 
 
-def _load_raw(deps: Deps, key: str) -> bytes:
+def _open_raw(deps: Deps, key: str) -> Readable:
     try:
-        body = deps.s3.get_object(Bucket=deps.config.bucket, Key=key)["Body"]
-        return bytes(body.read())
+        body: Readable = deps.s3.get_object(Bucket=deps.config.bucket, Key=key)["Body"]
+        return body
     except Exception as exc:
         if is_aws_error(exc) and error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             raise PermanentError(
@@ -145,7 +146,7 @@ def dead_letter(
 class _Builder:
     """Parses once and builds the per-target messages, claim-checking bulky content at most once."""
 
-    def __init__(self, deps: Deps, ses_id: str, raw_key: str, load: Callable[[], bytes]) -> None:
+    def __init__(self, deps: Deps, ses_id: str, raw_key: str, load: Callable[[], Readable]) -> None:
         self._deps = deps
         self._ses_id = ses_id
         self._raw_key = raw_key
@@ -158,10 +159,8 @@ class _Builder:
     def email_section(self) -> dict[str, Any]:
         if self.email is None:
             cfg = self._deps.config
-            raw = self._load()
-            self.size_bytes = len(raw)
-            parsed = parse(raw, cfg.max_header_bytes, cfg.max_header_field_bytes)
-            del raw
+            parsed = parse_stream(self._load(), cfg.max_header_bytes, cfg.max_header_field_bytes)
+            self.size_bytes = parsed.size_bytes
             described = store_attachments(
                 parsed.attachments, self._deps.s3, cfg.bucket, cfg.prefix_attachments, self._ses_id
             )
@@ -209,7 +208,7 @@ def _size(text: str) -> int:
 def run(
     ses_record: dict[str, Any],
     deps: Deps,
-    load: Callable[[], bytes] | None = None,
+    load: Callable[[], Readable] | None = None,
     metrics: Metrics | None = None,
 ) -> InboundResult:
     """Process one SES record. Transient AWS errors propagate; everything else ends in a queue,
@@ -269,7 +268,7 @@ def _deliver(
     receipt: dict[str, Any],
     ses_id: str,
     deps: Deps,
-    load: Callable[[], bytes] | None,
+    load: Callable[[], Readable] | None,
     store: Any,
     result: InboundResult,
 ) -> None:
@@ -302,7 +301,7 @@ def _deliver(
                 result.duplicates.append(r.app)
         if not pending:
             return
-        builder = _Builder(deps, ses_id, raw_key, load or (lambda: _load_raw(deps, raw_key)))
+        builder = _Builder(deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)))
         while pending:
             r, key = pending[0]
             body = builder.body_for(r, decision.security, mail, receipt)
@@ -360,7 +359,7 @@ def process(
     raw: bytes, ses_record: dict[str, Any], deps: Deps, metrics: Metrics | None = None
 ) -> InboundResult:
     """Run the whole inbound pipeline on `raw` (the bytes SES stored) with injected clients."""
-    return run(ses_record, deps, load=lambda: raw, metrics=metrics)
+    return run(ses_record, deps, load=lambda: io.BytesIO(raw), metrics=metrics)
 
 
 def handle_record(ses_record: dict[str, Any], deps: Deps, metrics: Metrics | None = None) -> InboundResult:

@@ -12,7 +12,7 @@ import typer
 
 from mailflow_cli.console import err
 from mailflow_cli.context import StackContext, open_stack
-from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption
+from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
 
 TimeoutOption = Annotated[
     str, typer.Option("--timeout", help="How long --wait waits: 10s, 30m, 2h, 1d.", show_default=True)
@@ -195,7 +195,93 @@ def logs(
     )
 
 
+# dlq ------------------------------------------------------------------------------------------------------
+dlq_app = typer.Typer(
+    help="Dead-letter queues: what failed and why, redrive it, or purge it.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+DlqArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[QUEUE]", help="apps, outbound or inbound (default: all three).", show_default=False
+    ),
+]
+RequiredDlqArgument = Annotated[
+    str, typer.Argument(metavar="QUEUE", help="apps, outbound or inbound.", show_default=False)
+]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    *,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Each dead-letter queue with its depth, oldest message and the reasons recorded for the failures."""
+    from mailflow_cli.operate import dlq_command
+
+    dlq_command.list_queues(_open(config, profile, region, local), json_output=json_output)
+
+
+@dlq_app.command("show")
+def dlq_show(
+    queue: DlqArgument = None,
+    *,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="At most N messages per queue.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON document per message.")] = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Print the failed messages (peeked: they stay in the queue)."""
+    from mailflow_cli.operate import dlq_command
+
+    dlq_command.show(_open(config, profile, region, local), queue, limit=limit, json_output=json_output)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: RequiredDlqArgument,
+    *,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Move failed messages back to their source queues (inbound: re-invoke the handler with the event).
+
+    Uses SQS's move task where available and otherwise copies each message back and deletes it.
+    """
+    from mailflow_cli.operate import dlq_command
+
+    dlq_command.redrive(_open(config, profile, region, local), queue, json_output=json_output)
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    queue: RequiredDlqArgument,
+    *,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Delete every message in a dead-letter queue, after confirmation (--yes without a terminal)."""
+    from mailflow_cli.operate import dlq_command
+
+    dlq_command.purge(_open(config, profile, region, local), queue, assume_yes=yes, json_output=json_output)
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(dlq_app, name="dlq")
     app.command("logs")(logs)
     app.command("send-test")(send_test)
     app.command("verify-domain")(verify_domain)

@@ -1,0 +1,252 @@
+"""``mailflow dlq``: what failed and why, moving it back (redrive), or throwing it away (purge).
+
+Redrive of the apps and outbound DLQs first asks SQS to move the messages back to their source queues
+(StartMessageMoveTask). Where that API is unavailable (moto, older endpoints, missing permission), it
+copies them itself: receive, send to the source queue, delete. The source queue of an apps-DLQ message
+is its ``DeadLetterQueueSourceArn`` attribute when SQS provides it, else the ``app`` in its body (the
+default queue for ``default`` or an app no longer configured).
+
+The inbound DLQ holds SES events the handler could not process (Lambda's asynchronous failures, or the
+handler's own records with the event inside). Redrive re-invokes the function asynchronously with the
+recorded event, then deletes the entry; entries without an event are left in place and reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailflow_cli.context import StackContext
+from mailflow_cli.operate.peek import QueuePeeker
+from mailflow_cli.operate.render import MessageView, parse_body, view_message
+from mailflow_cli.operate.stack import QueueRef, describe, queue_url
+from mailflow_cli.operate.timing import Clock
+
+SAMPLE_LIMIT = 50
+DRAIN_WAIT_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class DlqSummary:
+    queue: QueueRef
+    visible: int
+    in_flight: int
+    oldest_sent_at: float | None
+    reasons: Counter[str]
+    sampled: int
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        return {
+            "queue": self.queue.label,
+            "name": self.queue.name,
+            "messages": self.visible,
+            "inFlight": self.in_flight,
+            "oldestAgeSeconds": None if self.oldest_sent_at is None else round(now - self.oldest_sent_at),
+            "reasons": dict(self.reasons.most_common()),
+            "sampled": self.sampled,
+        }
+
+
+@dataclass
+class RedriveResult:
+    queue: QueueRef
+    method: str
+    moved: Counter[str] = field(default_factory=Counter)
+    left: list[tuple[str, str]] = field(default_factory=list)
+    task_handle: str | None = None
+    fallback_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "queue": self.queue.label,
+            "method": self.method,
+            "moved": dict(self.moved),
+            "left": [{"messageId": message_id, "why": why} for message_id, why in self.left],
+            "taskHandle": self.task_handle,
+            "fallbackReason": self.fallback_reason,
+        }
+
+
+def failure_label(view: MessageView) -> str:
+    """What a DLQ entry is about, for grouping: the recorded reason, or the kind of message and its app."""
+    if view.reason:
+        return view.reason
+    parts = [view.kind]
+    if view.app:
+        parts.append(f"app={view.app}")
+    return " ".join(parts)
+
+
+def peek(sqs: Any, queue: QueueRef, clock: Clock, limit: int) -> list[MessageView]:
+    peeker = QueuePeeker(sqs=sqs, queue_url=queue.url, clock=clock)
+    views: list[MessageView] = []
+    try:
+        while len(views) < limit:
+            batch = peeker.receive(
+                wait_seconds=min(DRAIN_WAIT_SECONDS, clock.receive_wait_seconds),
+                max_messages=limit - len(views),
+            )
+            if not batch:
+                break
+            views.extend(view_message(message) for message in batch)
+    finally:
+        peeker.release()
+    return views
+
+
+def summarise(sqs: Any, queue: QueueRef, clock: Clock, sample_limit: int = SAMPLE_LIMIT) -> DlqSummary:
+    attributes = describe(
+        sqs, queue.url, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
+    visible = int(attributes.get("ApproximateNumberOfMessages", 0))
+    views = peek(sqs, queue, clock, sample_limit) if visible else []
+    sent = [view.sent_at for view in views if view.sent_at is not None]
+    return DlqSummary(
+        queue=queue,
+        visible=visible,
+        in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        oldest_sent_at=min(sent) if sent else None,
+        reasons=Counter(failure_label(view) for view in views),
+        sampled=len(views),
+    )
+
+
+def purge(sqs: Any, queue: QueueRef) -> int:
+    visible = int(
+        describe(sqs, queue.url, ["ApproximateNumberOfMessages"]).get("ApproximateNumberOfMessages", 0)
+    )
+    sqs.purge_queue(QueueUrl=queue.url)
+    return visible
+
+
+# redrive ------------------------------------------------------------------------------------------------
+def redrive(ctx: StackContext, queue: QueueRef, clock: Clock, *, use_move_task: bool = True) -> RedriveResult:
+    if queue.kind == "inbound-dlq":
+        return _reinvoke_inbound(ctx, queue, clock)
+    fallback_reason = None
+    if use_move_task:
+        handle, fallback_reason = _start_move_task(ctx, queue)
+        if handle is not None:
+            return RedriveResult(queue=queue, method="move-task", task_handle=handle)
+    result = _copy_back(ctx, queue, clock)
+    result.fallback_reason = fallback_reason
+    return result
+
+
+def _start_move_task(ctx: StackContext, queue: QueueRef) -> tuple[str | None, str | None]:
+    return start_move_task(single_try_client(ctx, "sqs"), ctx.names.queue_arn(queue.name))
+
+
+def single_try_client(ctx: StackContext, service: str) -> Any:
+    """A client that does not retry: an API the endpoint lacks (a 500 from moto) fails at once."""
+    from botocore.config import Config
+
+    target = ctx.clients.target
+    return ctx.clients.session().client(
+        service,  # type: ignore[call-overload]
+        config=Config(region_name=target.region, retries={"mode": "standard", "max_attempts": 1}),
+        endpoint_url=target.endpoint_url,
+    )
+
+
+def start_move_task(sqs: Any, dlq_arn: str) -> tuple[str | None, str | None]:
+    """The task handle, or why the move-task API could not be used."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = sqs.start_message_move_task(SourceArn=dlq_arn)
+    except (ClientError, BotoCoreError, NotImplementedError) as exc:
+        return None, f"StartMessageMoveTask is unavailable here ({type(exc).__name__}: {exc})"
+    return str(response["TaskHandle"]), None
+
+
+def _copy_back(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResult:
+    sqs = ctx.clients.client("sqs")
+    result = RedriveResult(queue=queue, method="copy")
+    urls: dict[str, str] = {}
+    peeker = QueuePeeker(sqs=sqs, queue_url=queue.url, clock=clock)
+    try:
+        while True:
+            batch = peeker.receive(wait_seconds=min(DRAIN_WAIT_SECONDS, clock.receive_wait_seconds))
+            if not batch:
+                break
+            for message in batch:
+                destination, why = _source_queue(ctx, queue, message)
+                if destination is None:
+                    result.left.append((message["MessageId"], why))
+                    continue
+                if destination not in urls:
+                    urls[destination] = queue_url(ctx, destination)
+                sqs.send_message(
+                    QueueUrl=urls[destination],
+                    MessageBody=message["Body"],
+                    MessageAttributes=_copyable_attributes(message),
+                )
+                peeker.consume([message])
+                result.moved[destination] += 1
+    finally:
+        peeker.release()
+    return result
+
+
+def _source_queue(ctx: StackContext, queue: QueueRef, message: dict[str, Any]) -> tuple[str | None, str]:
+    source_arn = message.get("Attributes", {}).get("DeadLetterQueueSourceArn")
+    if source_arn:
+        return str(source_arn).rsplit(":", 1)[-1], ""
+    if queue.kind == "outbound-dlq":
+        return ctx.names.outbound_queue, ""
+    body = parse_body(str(message.get("Body", "")))
+    app = body.get("app") or body.get("source") if isinstance(body, dict) else None
+    if not isinstance(app, str) or not app:
+        return None, "no DeadLetterQueueSourceArn and no app in the body: the source queue is unknown"
+    if ctx.config.app(app) is None:
+        return ctx.names.default_queue, ""
+    return ctx.names.app_queue(app.lower()), ""
+
+
+def _copyable_attributes(message: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = {}
+    for name, value in message.get("MessageAttributes", {}).items():
+        kept = {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+        if "StringValue" in kept or "BinaryValue" in kept:
+            copied[name] = kept
+    return copied
+
+
+def recorded_event(body: Any) -> dict[str, Any] | None:
+    """The SES event of an inbound DLQ entry: the body itself (Lambda's async DLQ) or its ``event``."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("Records"), list):
+        return body
+    event = body.get("event")
+    return event if isinstance(event, dict) and isinstance(event.get("Records"), list) else None
+
+
+def _reinvoke_inbound(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResult:
+    sqs = ctx.clients.client("sqs")
+    lambda_client = ctx.clients.client("lambda")
+    result = RedriveResult(queue=queue, method="reinvoke")
+    peeker = QueuePeeker(sqs=sqs, queue_url=queue.url, clock=clock)
+    try:
+        while True:
+            batch = peeker.receive(wait_seconds=min(DRAIN_WAIT_SECONDS, clock.receive_wait_seconds))
+            if not batch:
+                break
+            for message in batch:
+                event = recorded_event(parse_body(str(message.get("Body", ""))))
+                if event is None:
+                    result.left.append((message["MessageId"], "no SES event recorded in the entry"))
+                    continue
+                lambda_client.invoke(
+                    FunctionName=ctx.names.function,
+                    InvocationType="Event",
+                    Payload=json.dumps(event).encode(),
+                )
+                peeker.consume([message])
+                result.moved[ctx.names.function] += 1
+    finally:
+        peeker.release()
+    return result

@@ -48,6 +48,17 @@ def one_round(messages: list[tuple[str, bytes]], per_message: list[float] | None
     return outcomes
 
 
+def compat32_round(messages: list[tuple[str, bytes]]) -> float:
+    """CPU seconds of a bare stdlib compat32 parse of the corpus: the in-run yardstick."""
+    from email import message_from_bytes
+    from email.policy import compat32
+
+    started = time.process_time()
+    for _, raw in messages:
+        message_from_bytes(raw, policy=compat32)
+    return time.process_time() - started
+
+
 def main() -> None:
     use_project_paths()
     core = pin_one_core()
@@ -66,12 +77,14 @@ def main() -> None:
             cpu.append(time.process_time() - c0)
         per_message: list[float] = []
         one_round(messages, per_message)
+        baseline_cpu = [compat32_round(messages) for _ in range(ROUNDS)]
 
     n = len(messages)
     rate = spread([n / s for s in wall])
     cpu_rate = spread([n / s for s in cpu])
     per_msg = spread(per_message)
     p95 = sorted(per_message)[int(0.95 * (len(per_message) - 1))]
+    baseline = spread([n / s for s in baseline_cpu])
     slowest = sorted(zip(per_message, (name for name, _ in messages), strict=True), reverse=True)[:5]
     print_table(
         f"inbound throughput: {n} corpus messages, {total_bytes / 1e6:.2f} MB, {ROUNDS} rounds, core {core}",
@@ -86,6 +99,7 @@ def main() -> None:
                 total_bytes / 1e6 * rate.max / n,
             ],
             ["CPU ms per message", per_msg.median * 1e3, per_msg.min * 1e3, per_msg.max * 1e3],
+            ["compat32 parse only, messages/s (CPU)", baseline.median, baseline.min, baseline.max],
         ],
     )
     print_table("slowest messages (CPU ms)", ["message", "ms"], [[name, t * 1e3] for t, name in slowest])
@@ -104,11 +118,26 @@ def main() -> None:
             "cpu_s_per_message_p95": p95,
             "slowest": [{"message": name, "cpu_s": t} for t, name in slowest],
             "outcomes": dict(outcomes),
+            "compat32_parse_messages_per_s_cpu": baseline,
+            "pipeline_over_compat32_cost_ratio": baseline.median / cpu_rate.median,
         },
-        [Target("inbound throughput (median of rounds, wall)", rate.median, TARGET_MSG_PER_S, "msg/s", True)],
+        [
+            Target(
+                "inbound throughput, CPU time (median of rounds)",
+                cpu_rate.median,
+                TARGET_MSG_PER_S,
+                "msg/s",
+                True,
+            ),
+            Target(
+                "inbound throughput, wall (median of rounds)", rate.median, TARGET_MSG_PER_S, "msg/s", True
+            ),
+        ],
         notes=[
             "fakes at the boto3 boundary: botocore serialisation/signing/HTTP are not included",
             "every message is routed to one app (_app1@example.com); log lines go to /dev/null",
+            f"the pipeline costs {baseline.median / cpu_rate.median:.1f}x a bare compat32 parse in this run "
+            "(the wall figure also counts other processes taking the pinned core on a shared machine)",
         ],
     )
 

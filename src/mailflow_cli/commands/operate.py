@@ -280,7 +280,45 @@ def dlq_purge(
     dlq_command.purge(_open(config, profile, region, local), queue, assume_yes=yes, json_output=json_output)
 
 
+# init -----------------------------------------------------------------------------------------------------
+def init(
+    *,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            "--environment", "-e", help="Environment name, e.g. dev (1-16 a-z0-9).", show_default=False
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="AWS region with SES receiving, e.g. eu-west-1.", show_default=False),
+    ] = None,
+    domain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--domain", "-d", help="A domain that receives mail (repeat for more).", show_default=False
+        ),
+    ] = None,
+    app_name: Annotated[
+        list[str] | None,
+        typer.Option("--app", "-a", help="An application name (repeat for more).", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing mailflow.yaml.")] = False,
+) -> None:
+    """Write a commented mailflow.yaml in the current directory.
+
+    Values come from the flags; any that are missing are asked for when there is a terminal (without
+    one, a missing flag is an error). The file is validated before it is written.
+    """
+    from mailflow_cli.operate import init_command
+
+    init_command.run(
+        environment=environment, region=region, domains=domain or [], apps=app_name or [], force=force
+    )
+
+
 def register(app: typer.Typer) -> None:
+    app.command("init")(init)
     app.add_typer(dlq_app, name="dlq")
     app.command("logs")(logs)
     app.command("send-test")(send_test)

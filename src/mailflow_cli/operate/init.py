@@ -79,8 +79,7 @@ def render(answers: InitAnswers, template: str | None = None) -> str:
     text = _replace_scalar(text, "environment", answers.environment)
     text = _replace_scalar(text, "region", answers.region)
     text = _replace_list(text, "domains", [f"  - {domain}\n" for domain in answers.domains])
-    text = _replace_list(text, "apps", [f"  - {app}\n" for app in answers.apps] + [LONG_FORM_EXAMPLE])
-    return text
+    return _replace_list(text, "apps", [f"  - {app}\n" for app in answers.apps] + [LONG_FORM_EXAMPLE])
 
 
 def validate(text: str, target: Path) -> MailflowConfig:

@@ -54,7 +54,8 @@ def _complete(
     if missing and not stdin_is_tty():
         raise UsageError(
             f"missing {', '.join(missing)} (and no terminal to ask)",
-            hint="for example: mailflow init --environment dev --region eu-west-1 --domain example.com --app app1",
+            hint="for example: mailflow init --environment dev --region eu-west-1 "
+            "--domain example.com --app app1",
         )
     import typer
 

@@ -33,10 +33,12 @@ def is_mutating(operation: str) -> bool:
 
 @dataclass
 class CallRecorder:
-    """Counts every AWS call by operation name; can make the n-th mutating call fail."""
+    """Records every AWS call; can fail the n-th mutating call, or the n-th occurrence of one operation
+    (``fail_on``), which stays the same call however the concurrent executor orders them."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_at: int | None = None
+    fail_on: tuple[tuple[str, str], int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -45,10 +47,15 @@ class CallRecorder:
 
     def __call__(self, model: Any, **_: Any) -> None:
         service = model.service_model.service_name
+        call = (service, model.name)
         with self._lock:
-            self.calls.append((service, model.name))
+            previous = self.calls.count(call)
+            self.calls.append(call)
             position = len(self.mutating) - 1
-            fail = is_mutating(model.name) and self.fail_at is not None and position == self.fail_at
+            fail = is_mutating(model.name) and (
+                (self.fail_at is not None and position == self.fail_at)
+                or (self.fail_on is not None and self.fail_on == (call, previous))
+            )
         if fail:
             raise ClientError(
                 {"Error": {"Code": "InjectedFailure", "Message": f"injected at mutating call #{position}"}},

@@ -1,0 +1,100 @@
+"""Only one receipt rule set is active per account and region: environments share Mailflow's set,
+and a foreign active set is never touched without the config's say-so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from conftest import ConfigWriter, StackOpener
+from mailflow_cli.deploy import deploy_stack, destroy_stack, plan_stack
+from mailflow_cli.errors import MailflowError
+from mailflow_cli.naming import SHARED_RULE_SET
+
+
+def ses() -> Any:
+    return boto3.client("ses", region_name="eu-west-1")
+
+
+def rules_in(rule_set: str) -> list[str]:
+    return [rule["Name"] for rule in ses().describe_receipt_rule_set(RuleSetName=rule_set)["Rules"]]
+
+
+def active() -> str | None:
+    metadata = ses().describe_active_receipt_rule_set().get("Metadata")
+    return metadata["Name"] if metadata else None
+
+
+def foreign_active_set() -> None:
+    ses().create_receipt_rule_set(RuleSetName="corporate")
+    ses().set_active_receipt_rule_set(RuleSetName="corporate")
+
+
+def test_two_environments_share_the_set_and_destroying_one_keeps_the_other(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    dev, _ = open_recorded(write_config(environment="dev"))
+    prod, _ = open_recorded(write_config(environment="prod", domains=["example.org"]))
+    deploy_stack(dev)
+    deploy_stack(prod)
+    assert sorted(rules_in(SHARED_RULE_SET)) == ["mailflow-dev-inbound", "mailflow-prod-inbound"]
+    assert active() == SHARED_RULE_SET
+    report = destroy_stack(dev)
+    assert rules_in(SHARED_RULE_SET) == ["mailflow-prod-inbound"]
+    assert active() == SHARED_RULE_SET
+    assert [(kept.name, "mailflow-prod-inbound" in kept.reason) for kept in report.kept] == [
+        (SHARED_RULE_SET, True)
+    ]
+    assert not plan_stack(prod).has_changes
+    destroy_stack(prod)
+    assert active() is None
+    assert ses().list_receipt_rule_sets().get("RuleSets", []) == []
+
+
+def test_a_foreign_active_set_stops_deploy_before_any_change(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    foreign_active_set()
+    ctx, recorder = open_recorded(write_config())
+    with pytest.raises(MailflowError, match="'corporate', is active") as stopped:
+        deploy_stack(ctx)
+    assert "ruleSet: corporate" in str(stopped.value.hint)
+    assert "activateRuleSet: true" in str(stopped.value.hint)
+    assert recorder.mutating == []
+    assert active() == "corporate"
+
+
+def test_rule_set_in_config_adds_the_rule_to_that_set(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    foreign_active_set()
+    ctx, _ = open_recorded(write_config(ses={"ruleSet": "corporate"}))
+    outputs = deploy_stack(ctx)
+    assert rules_in("corporate") == ["mailflow-dev-inbound"]
+    assert active() == "corporate"
+    assert outputs.receipt_rule_set == "corporate"
+    destroy_stack(ctx)
+    assert rules_in("corporate") == []
+    assert active() == "corporate"
+
+
+def test_activate_rule_set_replaces_the_foreign_set(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    foreign_active_set()
+    ctx, _ = open_recorded(write_config(ses={"activateRuleSet": True}))
+    deploy_stack(ctx)
+    assert active() == SHARED_RULE_SET
+    assert rules_in("corporate") == []
+    assert not plan_stack(ctx).has_changes
+
+
+def test_a_missing_configured_rule_set_is_reported(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, recorder = open_recorded(write_config(ses={"ruleSet": "nonexistent"}))
+    with pytest.raises(MailflowError, match="does not exist"):
+        deploy_stack(ctx)
+    assert recorder.mutating == []

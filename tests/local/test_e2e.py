@@ -20,10 +20,11 @@ import jsonschema
 import pytest
 
 from mailflow_cli.config import parse_config
+from mailflow_cli.local.control import process_running
 from mailflow_cli.local.ports import free_port
 from mailflow_cli.local.send import send_message
 from mailflow_cli.local.ses_event import Verdicts
-from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, EmulatorState, pid_alive, read_state
+from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, EmulatorState, read_state
 from mailflow_cli.local.tls import client_context
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         stopped = mailflow(home, "local", "stop")
         assert stopped.returncode == 0, stopped.stderr
-        assert not pid_alive(state.pid)
+        assert not process_running(state.pid)
 
 
 def wait_for(

@@ -31,16 +31,27 @@ def status(home: Path) -> Status:
     state = read_state(home / "state.json")
     if state is None:
         return Status(state=None, running=False, stale=False)
-    alive = pid_alive(state.pid) and not _is_zombie(state.pid)
+    alive = process_running(state.pid)
     return Status(state=state, running=alive, stale=not alive)
 
 
-def _is_zombie(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    return pid_alive(pid) and not is_zombie(pid)
+
+
+def is_zombie(pid: int) -> bool:
+    """An exited process not yet reaped (by us when it is our child, else by init) counts as gone."""
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
+        done = 0
+    if done == pid:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
         return False
-    return done == pid
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def clear_stale(options: EmulatorOptions) -> str | None:
@@ -154,12 +165,12 @@ def stop(home: Path, timeout: float = STOP_TIMEOUT_SECONDS) -> EmulatorState | N
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid) and not _is_zombie(pid):
+    while time.monotonic() < deadline and process_running(pid):
         time.sleep(0.05)
-    if pid_alive(pid) and not _is_zombie(pid):
+    if process_running(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        _is_zombie(pid)
+        is_zombie(pid)
     state_path.unlink(missing_ok=True)
     return current.state
 

@@ -8,6 +8,7 @@ only once every part is ready, so its presence means the emulator can be used.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -55,6 +56,17 @@ def _function_code(account_id_default: str) -> Any:
     return fetch
 
 
+class _ClientCloser:
+    """Closes the emulator's own keep-alive connections, so moto's request threads end before it stops."""
+
+    def __init__(self, clients: list[Any]) -> None:
+        self._clients = clients
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
 class Emulator:
     """Every part of the emulator in this process; start() then stop()."""
 
@@ -98,6 +110,7 @@ class Emulator:
             region_name=options.region,
         )
         clients = {name: self._client(session, name) for name in ("lambda", "logs", "sqs", "s3", "ses")}
+        self._parts.append(_ClientCloser(list(clients.values())))
         fetch = _function_code(DEFAULT_ACCOUNT_ID)
         runner = LambdaRunner(
             lambda_client=clients["lambda"],
@@ -141,10 +154,12 @@ class Emulator:
         """Stop in reverse order: nothing new comes in, running invocations finish, workers exit."""
         while self._parts:
             part = self._parts.pop()
+            started = time.monotonic()
             try:
                 part.stop() if hasattr(part, "stop") else part.close()
             except Exception:
                 log.exception("stopping %s failed", type(part).__name__)
+            log.info("stopped %s in %.2f s", type(part).__name__, time.monotonic() - started)
 
 
 def parse_args(argv: list[str] | None) -> EmulatorOptions:
@@ -187,7 +202,11 @@ def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
     options.home.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(options)
     try:
-        emulator.start()
+        try:
+            emulator.start()
+        except OSError as exc:
+            log.error("cannot start the emulator: %s", exc)
+            return EXIT_PORT_BUSY if exc.errno == errno.EADDRINUSE else 1
         state = EmulatorState(
             pid=os.getpid(),
             endpoint=options.endpoint,

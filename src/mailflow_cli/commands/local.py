@@ -61,12 +61,12 @@ def start(
     control.check_ports(options)
     if foreground:
         err.print(f"Logs below; press Ctrl-C to stop. State: {options.state_path}")
-        status = run(options, on_ready=_print_ready)
+        status = run(options, on_ready=lambda state: _print_ready(state, foreground=True))
         raise typer.Exit(status)
     _print_ready(control.start_background(options))
 
 
-def _print_ready(state: object) -> None:
+def _print_ready(state: object, *, foreground: bool = False) -> None:
     from mailflow_cli.local.control import log_path, shell_exports
     from mailflow_cli.local.state import EmulatorState
 
@@ -75,8 +75,8 @@ def _print_ready(state: object) -> None:
         f"[green]The local emulator is running[/] (pid {state.pid}).\n"
         f"  AWS endpoint  {state.endpoint}   (region {state.region})\n"
         f"  SMTP ingress  {state.smtp_host}:{state.smtp_port}   (STARTTLS offered, self-signed)\n"
-        f"  Log           {log_path(_home())}\n"
-        "Use it with --local on any mailflow command (e.g. `mailflow deploy --local`),\n"
+        + ("" if foreground else f"  Log           {log_path(_home())}\n")
+        + "Use it with --local on any mailflow command (e.g. `mailflow deploy --local`),\n"
         "or point any AWS tool at it:"
     )
     out.print(shell_exports(state), markup=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
@@ -25,6 +26,16 @@ BASE_CONFIG: dict[str, Any] = {
     "domains": ["example.com"],
     "apps": ["app1", "app2"],
 }
+
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def aws_client(service: str) -> Any:
+    """A boto3 client for assertions, created once per process (mock_aws intercepts it whenever active)."""
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service, region_name="eu-west-1")
+    return _CLIENTS[service]
 
 
 def is_mutating(operation: str) -> bool:

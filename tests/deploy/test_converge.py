@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
-from conftest import ConfigWriter, StackOpener
+from conftest import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import deploy_stack, plan_stack
 from mailflow_cli.errors import MailflowError, UsageError
 
@@ -76,7 +75,7 @@ def test_removing_an_app_deletes_its_empty_queue_and_alarm(
     with pytest.raises(UsageError):
         deploy_stack(shrunk, assume_yes=False)
     deploy_stack(shrunk, assume_yes=False, confirm=lambda _plan: True)
-    sqs = boto3.client("sqs", region_name="eu-west-1")
+    sqs = aws_client("sqs")
     names = {
         url.rsplit("/", 1)[-1] for url in sqs.list_queues(QueueNamePrefix="mailflow-dev-app-")["QueueUrls"]
     }
@@ -89,7 +88,7 @@ def test_removing_an_app_whose_queue_holds_mail_needs_allow_data_loss(
 ) -> None:
     ctx, _ = open_recorded(write_config())
     outputs = deploy_stack(ctx)
-    sqs = boto3.client("sqs", region_name="eu-west-1")
+    sqs = aws_client("sqs")
     sqs.send_message(QueueUrl=outputs.app_queue_urls["app2"], MessageBody="{}")
     shrunk, recorder = open_recorded(write_config(apps=["app1"]))
     with pytest.raises(MailflowError, match="would lose mail") as stopped:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import boto3
 import pytest
 
-from conftest import ConfigWriter, StackOpener
+from conftest import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import deploy_stack, destroy_stack, plan_stack
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.naming import SHARED_RULE_SET
@@ -15,8 +12,7 @@ from mailflow_cli.naming import SHARED_RULE_SET
 REGION = "eu-west-1"
 
 
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+client = aws_client
 
 
 def leftovers(prefix: str = "mailflow-dev") -> dict[str, list[str]]:

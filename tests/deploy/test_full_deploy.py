@@ -7,10 +7,9 @@ import json
 import zipfile
 from typing import Any
 
-import boto3
 from moto.awslambda.models import lambda_backends
 
-from conftest import ConfigWriter, StackOpener
+from conftest import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import deploy_stack
 from mailflow_cli.naming import SES_PERMISSION_SID, SHARED_RULE_SET, is_owned
 
@@ -20,8 +19,7 @@ BUCKET = f"mailflow-dev-{ACCOUNT}-{REGION}"
 FUNCTION = "mailflow-dev-handler"
 
 
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+client = aws_client
 
 
 def deploy_example(

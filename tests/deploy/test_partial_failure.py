@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import boto3
 import pytest
 
-from conftest import CallRecorder, ConfigWriter, StackOpener
+from conftest import CallRecorder, ConfigWriter, StackOpener, aws_client
 from mailflow_cli.context import StackContext
 from mailflow_cli.deploy import deploy_stack, destroy_stack, plan_stack
 from mailflow_cli.errors import MailflowError
@@ -22,9 +21,7 @@ Target = tuple[tuple[str, str], int]
 
 
 def nothing_left() -> dict[str, list[Any]]:
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name="eu-west-1")
-
+    client = aws_client
     found = {
         "buckets": client("s3").list_buckets()["Buckets"],
         "queues": client("sqs").list_queues().get("QueueUrls", []),

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 
-from conftest import ConfigWriter, StackOpener
+from conftest import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import deploy_stack, destroy_stack, plan_stack
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.naming import SHARED_RULE_SET
 
 
 def ses() -> Any:
-    return boto3.client("ses", region_name="eu-west-1")
+    return aws_client("ses")
 
 
 def rules_in(rule_set: str) -> list[str]:

@@ -1,0 +1,113 @@
+"""Transient AWS states are retried without sleeping in tests; user-actionable errors are one sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ConfigWriter, StackOpener, aws_client
+from mailflow_cli.deploy import ProgressEvent, RetryPolicy, Status, deploy_stack
+from mailflow_cli.deploy.retry import NO_WAIT, mapping_in_use, role_not_yet_assumable
+from mailflow_cli.errors import AwsError, MailflowError
+
+
+def client_error(code: str, message: str, operation: str = "CreateFunction") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def test_function_creation_waits_for_the_role_to_become_assumable(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    sleeps: list[float] = []
+    ctx.extras["retry_policy"] = RetryPolicy(sleep=sleeps.append, waiter_delay=0)
+    lambda_ = ctx.clients.client("lambda")
+    real_create = lambda_.create_function
+    refusals = iter(
+        [
+            client_error(
+                "InvalidParameterValueException",
+                "The role defined for the function cannot be assumed by Lambda.",
+            )
+        ]
+        * 2
+    )
+
+    def create_function(**kwargs: Any) -> Any:
+        refusal = next(refusals, None)
+        if refusal is not None:
+            raise refusal
+        return real_create(**kwargs)
+
+    events: list[ProgressEvent] = []
+    with mock.patch.object(lambda_, "create_function", side_effect=create_function):
+        deploy_stack(ctx, progress=events.append)
+    assert len(sleeps) == 2
+    waits = [
+        e.detail
+        for e in events
+        if e.status is Status.WAITING and e.key == "lambda-function:mailflow-dev-handler"
+    ]
+    assert "the new IAM role to become assumable by Lambda" in waits
+    assert (
+        aws_client("lambda").get_function(FunctionName="mailflow-dev-handler")["Configuration"]["State"]
+        == "Active"
+    )
+
+
+def test_retry_gives_up_and_reports_the_last_error() -> None:
+    attempts: list[int] = []
+
+    def always_in_use() -> None:
+        attempts.append(1)
+        raise client_error("ResourceInUseException", "mapping is in use", "UpdateEventSourceMapping")
+
+    with pytest.raises(ClientError):
+        RetryPolicy(attempts=4, sleep=lambda _s: None).call(
+            always_in_use, when=mapping_in_use, waiting=lambda _what: None, what="mapping"
+        )
+    assert len(attempts) == 4
+
+
+def test_other_errors_are_not_retried() -> None:
+    attempts: list[int] = []
+
+    def denied() -> None:
+        attempts.append(1)
+        raise client_error("AccessDeniedException", "no")
+
+    with pytest.raises(ClientError):
+        NO_WAIT.call(denied, when=role_not_yet_assumable, waiting=lambda _what: None, what="role")
+    assert attempts == [1]
+
+
+def test_access_denied_names_the_resource_and_the_hint(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+
+    def deny(model: Any, **_: Any) -> None:
+        if model.name == "CreateTable":
+            raise client_error(
+                "AccessDeniedException", "not authorized to perform dynamodb:CreateTable", "CreateTable"
+            )
+
+    ctx.clients.event_hooks.append(("before-call.*.*", deny))
+    with pytest.raises(AwsError) as denied:
+        deploy_stack(ctx)
+    assert denied.value.message.startswith(
+        "dynamodb-table mailflow-dev-idempotency: access denied for CreateTable"
+    )
+    assert "docs/permissions.md" in str(denied.value.hint)
+
+
+def test_a_region_without_ses_receiving_stops_before_any_call(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, recorder = open_recorded(write_config(region="eu-south-2"))
+    with pytest.raises(MailflowError, match="does not support SES email receiving"):
+        deploy_stack(ctx)
+    assert recorder.calls == []

@@ -1,0 +1,134 @@
+"""mailflow.yaml is validated before any AWS call: every problem names its key path and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailflow_cli.config import MailflowConfig, load_config, parse_config
+from mailflow_cli.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+VALID = """\
+environment: dev
+region: eu-west-1
+domains:
+  - example.com
+apps:
+  - app1
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "mailflow.yaml")
+    assert raised.value.exit_code == 2
+    return [raised.value.message, *raised.value.details]
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_config(REPO / "mailflow.yaml.example")
+    assert config.environment == "dev"
+    assert config.app_names == ("app1", "app2")
+    assert config.lambda_.architecture == "arm64"
+
+
+def test_defaults_are_filled_in() -> None:
+    config = parse_config(VALID)
+    assert isinstance(config, MailflowConfig)
+    assert config.storage.raw_retention_days == 7
+    assert config.queues.max_message_bytes == 1_048_576
+    assert config.alarms.email is None
+    assert config.ses.rule_set is None
+    assert config.ses.activate_rule_set is False
+
+
+def test_a_typo_in_a_key_is_an_error_with_its_line_and_a_suggestion() -> None:
+    found = problems(VALID.replace("apps:\n  - app1\n", "apps:\n  - app1\napp:\n  - app2\n"))
+    assert any("mailflow.yaml:7: app: unknown key 'app' (did you mean 'apps'?)" in p for p in found)
+
+
+def test_unknown_nested_key_is_rejected() -> None:
+    found = problems(VALID + "storage:\n  rawRetentionDay: 3\n")
+    assert any("mailflow.yaml:8: storage.rawRetentionDay: unknown key" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("apps:\n  - app1\n  - APP1\n", "app 'app1' is listed twice"),
+        ("apps:\n  - default\n", "app name 'default' is reserved"),
+        ("apps:\n  - outbound\n", "reserved"),
+        ("apps:\n  - bad_name\n", "is not valid"),
+        ("apps:\n  - -leading\n", "is not valid"),
+        ("apps: []\n", "apps"),
+    ],
+)
+def test_bad_apps(snippet: str, expected: str) -> None:
+    text = VALID.replace("apps:\n  - app1\n", snippet)
+    found = problems(text)
+    assert any(expected in p for p in found), found
+    assert any(":5: apps" in p or ":6: apps" in p or ":7: apps" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("domains:\n  - example.com\n  - EXAMPLE.com\n", "domain 'example.com' is listed twice"),
+        ("domains:\n  - not a domain\n", "is not a valid domain name"),
+        ("domains:\n  - localhost\n", "is not a valid domain name"),
+        ("domains:\n  - example.123\n", "last label cannot be numeric"),
+        ("domains: []\n", "domains"),
+        ("domains: example.com\n", "domains"),
+    ],
+)
+def test_bad_domains(snippet: str, expected: str) -> None:
+    found = problems(VALID.replace("domains:\n  - example.com\n", snippet))
+    assert any(expected in p for p in found), found
+    assert any("mailflow.yaml:3: domains" in p or "mailflow.yaml:4: domains" in p for p in found), found
+
+
+def test_uppercase_names_are_normalised() -> None:
+    config = parse_config(VALID.replace("example.com", "Example.COM").replace("app1", "App1"))
+    assert config.domains == ("example.com",)
+    assert config.app_names == ("app1",)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("lambda:\n  memoryMb: lots\n", "mailflow.yaml:8: lambda.memoryMb: Input should be a valid integer"),
+        ("lambda:\n  architecture: sparc\n", "lambda.architecture"),
+        ("queues:\n  maxReceiveCount: 0\n", "queues.maxReceiveCount"),
+        ("alarms:\n  email: not-an-email\n", "is not an e-mail address"),
+        ("tags:\n  mailflow:owner: me\n", "is reserved"),
+        ("ses:\n  activateRuleSet: maybe\n", "ses.activateRuleSet"),
+    ],
+)
+def test_wrong_types_and_values(snippet: str, expected: str) -> None:
+    found = problems(VALID + snippet)
+    assert any(expected in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "the file is empty"),
+        ("- a\n- b\n", "top level must be a mapping"),
+        ("environment: [\n", "not valid YAML"),
+        (
+            "region: eu-west-1\ndomains: [example.com]\napps: [a]\n",
+            "environment: this required key is missing",
+        ),
+        (VALID.replace("environment: dev", "environment: Dev-1"), "environment 'Dev-1' is not valid"),
+        (VALID.replace("eu-west-1", "moon-1"), "is not an AWS region name"),
+    ],
+)
+def test_file_level_problems(text: str, expected: str) -> None:
+    assert any(expected in p for p in problems(text))
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.yaml")

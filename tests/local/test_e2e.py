@@ -286,6 +286,19 @@ def test_an_outbound_message_the_function_keeps_failing_on_ends_in_the_dlq(stack
     assert moved is not None, "the message did not reach the outbound DLQ"
 
 
+def test_delete_receipt_rule_works_against_the_emulator(stack: Stack) -> None:
+    """moto lacks DeleteReceiptRule; the emulator adds it (moto_patches), for `destroy` and for tests."""
+    ses = stack.client("ses")
+    ses.create_receipt_rule_set(RuleSetName="scratch-set")
+    for name in ("keep", "drop"):
+        ses.create_receipt_rule(
+            RuleSetName="scratch-set", Rule={"Name": name, "Enabled": True, "Actions": []}
+        )
+    ses.delete_receipt_rule(RuleSetName="scratch-set", RuleName="drop")
+    assert [r["Name"] for r in ses.describe_receipt_rule_set(RuleSetName="scratch-set")["Rules"]] == ["keep"]
+    ses.delete_receipt_rule_set(RuleSetName="scratch-set")
+
+
 def test_starting_twice_is_refused_clearly(stack: Stack) -> None:
     again = mailflow(
         stack.home, "local", "start", "--port", str(free_port()), "--smtp-port", str(free_port())

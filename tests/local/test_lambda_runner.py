@@ -53,6 +53,7 @@ def runner(aws: dict[str, Any], tmp_path: Path) -> Iterator[tuple[LambdaRunner, 
     role = create_role(aws["iam"])
     _, dlq_arn = queue(aws["sqs"], "fn-dlq")
     for name, handler, timeout in (
+        ("missing-fn", "no_such_module.handler", 30),
         ("ok-fn", "probe_fn.ok", 30),
         ("boom-fn", "probe_fn.boom", 30),
         ("slow-fn", "probe_fn.slow", 1),
@@ -182,3 +183,15 @@ def test_async_success_does_not_touch_the_dead_letter_queue(
     assert not result.failed
     dlq = aws["sqs"].get_queue_url(QueueName="fn-dlq")["QueueUrl"]
     assert aws["sqs"].receive_message(QueueUrl=dlq).get("Messages", []) == []
+
+
+def test_a_handler_that_cannot_be_imported_fails_every_invocation(
+    runner: tuple[LambdaRunner, list[str]], aws: dict[str, Any]
+) -> None:
+    instance, _ = runner
+    result = instance.invoke("missing-fn", {})
+    assert result.error is not None
+    assert result.error["errorType"] == "Runtime.ImportModuleError"
+    assert "no_such_module" in result.error["errorMessage"]
+    messages = log_messages(aws["logs"], "/aws/lambda/missing-fn", result.log_stream)
+    assert any("ModuleNotFoundError" in m for m in messages)

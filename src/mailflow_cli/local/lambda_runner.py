@@ -132,7 +132,8 @@ class Worker:
         )
         self._responses: queue.Queue[str | None] = queue.Queue()
         self._log_lock = threading.Lock()
-        self._log_lines: list[tuple[int, str]] = []
+        self._current: list[tuple[int, str]] = []  # since the last invocation ended (start-up included)
+        self._finished: list[tuple[int, str]] = []  # the last ended invocation's lines
         self._log_done = threading.Event()
         assert self.process.stdout is not None
         assert self.process.stderr is not None
@@ -140,11 +141,12 @@ class Worker:
             threading.Thread(target=_reader, args=(stream, sink), daemon=True).start()
 
     def _on_log(self, line: str | None) -> None:
-        if line is None or line.startswith(LOG_END_MARKER):
-            self._log_done.set()
-            return
         with self._log_lock:
-            self._log_lines.append((_now_ms(), line))
+            if line is None or line.startswith(LOG_END_MARKER):
+                self._finished, self._current = self._current, []
+                self._log_done.set()
+            else:
+                self._current.append((_now_ms(), line))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -152,8 +154,6 @@ class Worker:
     def invoke(self, spec: FunctionSpec, event: Any, request_id: str, stream: str) -> InvokeResult:
         started = time.monotonic()
         deadline_ms = _now_ms() + int(spec.timeout_seconds * 1000)
-        with self._log_lock:
-            self._log_lines = []
         self._log_done.clear()
         request = {
             "event": event,
@@ -191,9 +191,11 @@ class Worker:
                 result.payload = response.get("result")
             else:
                 result.error = response.get("error") or {"errorType": "Unknown", "errorMessage": ""}
-        self._log_done.wait(timeout=2)
+        ended = self._log_done.wait(timeout=2)
         with self._log_lock:
-            result.logs = list(self._log_lines)
+            result.logs = list(self._finished if ended else self._current)
+            if not ended:
+                self._current = []
         if result.error is not None and result.error["errorType"] == "Sandbox.Timedout":
             result.logs.append((_now_ms(), f"{_short_time()} {request_id} {result.error['errorMessage']}"))
         result.duration_ms = (time.monotonic() - started) * 1000

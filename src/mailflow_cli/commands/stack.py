@@ -73,18 +73,17 @@ def render_plan(plan: Plan, *, show_unchanged: bool = True) -> None:
 
 
 def render_outputs(outputs: StackOutputs) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"Mailflow stack {outputs.environment} ({outputs.region})", show_header=False)
-    table.add_column("output", style="bold")
-    table.add_column("value")
+    """One ``key  value`` line per output, never wrapped, so URLs can be copied."""
+    out.print(f"[bold]Mailflow stack {outputs.environment}[/] ({outputs.region})")
+    rows: list[tuple[str, str]] = []
     for key, value in outputs.to_json().items():
         if isinstance(value, dict):
-            for inner, inner_value in value.items():
-                table.add_row(f"{key}.{inner}", str(inner_value))
-        else:
-            table.add_row(key, "" if value is None else str(value))
-    out.print(table)
+            rows.extend((f"{key}.{inner}", str(inner_value)) for inner, inner_value in value.items())
+        elif key not in {"environment", "region"}:
+            rows.append((key, "" if value is None else str(value)))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        out.print(f"  {key:<{width}}  {value}", markup=False)
 
 
 class LiveProgress:
@@ -114,6 +113,8 @@ class LiveProgress:
         if self.live is not None:
             self.live.update(self.table(), refresh=True)
             self.live.stop()
+        elif error is None:
+            self.console.print("No changes: the stack already matches the config.")
 
     def table(self) -> Table:
         from rich.table import Table

@@ -44,6 +44,7 @@ def mailflow(home: Path, *args: str, timeout: float = 60) -> subprocess.Complete
     return subprocess.run(
         [sys.executable, "-m", "mailflow_cli", *args],
         env=cli_env(home),
+        cwd=home.parent,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -69,7 +70,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from mailflow_cli.deploy import deploy_stack
 
     home = tmp_path_factory.mktemp("emulator-home")
-    started = mailflow(home, "local", "start", "--port", str(free_port()), "--smtp-port", str(free_port()))
+    started = mailflow(
+        home,
+        "local",
+        "start",
+        "--port",
+        str(free_port()),
+        "--smtp-port",
+        str(free_port()),
+        "--region",
+        "eu-west-1",
+    )
     state = read_state(home / "local" / "state.json")
     assert started.returncode == 0, started.stderr
     assert state is not None

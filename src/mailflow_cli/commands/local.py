@@ -27,6 +27,15 @@ def _home() -> Path:
 
 
 def _default_region() -> str:
+    """The config's region when ./mailflow.yaml (or $MAILFLOW_CONFIG) is valid, else the AWS default."""
+    from mailflow_cli.config import load_config, resolve_config_path
+
+    path = resolve_config_path(None, os.environ)
+    if path.is_file():
+        try:
+            return load_config(path).region
+        except MailflowError:
+            pass
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
 
 
@@ -40,7 +49,8 @@ def start(
         str | None,
         typer.Option(
             "--region",
-            help="The region the emulator receives mail in (default: $AWS_DEFAULT_REGION).",
+            help="The region the emulator receives mail in "
+            "(default: the region of ./mailflow.yaml, else $AWS_DEFAULT_REGION).",
             show_default=False,
         ),
     ] = None,

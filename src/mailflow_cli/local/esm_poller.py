@@ -230,6 +230,7 @@ class EsmSupervisor:
         self._failure_visibility = failure_visibility_seconds
         self._refresh = refresh_seconds
         self._pollers: dict[str, MappingPoller] = {}
+        self._retired: list[MappingPoller] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="esm-supervisor", daemon=True)
 
@@ -254,7 +255,9 @@ class EsmSupervisor:
         for uuid, poller in list(self._pollers.items()):
             if wanted.get(uuid) != poller.mapping:
                 poller.stop()
+                self._retired.append(poller)
                 del self._pollers[uuid]
+        self._retired = [poller for poller in self._retired if poller.thread.is_alive()]
         for uuid, mapping in wanted.items():
             if uuid not in self._pollers:
                 poller = MappingPoller(
@@ -278,8 +281,10 @@ class EsmSupervisor:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
-        for poller in self._pollers.values():
+        pollers = [*self._pollers.values(), *self._retired]
+        for poller in pollers:
             poller.stop()
-        for poller in self._pollers.values():
+        for poller in pollers:
             poller.join(5)
         self._pollers.clear()
+        self._retired.clear()

@@ -221,6 +221,35 @@ def test_a_virus_is_quarantined_and_never_reaches_the_app(stack: Stack) -> None:
     )
 
 
+def test_local_send_injects_a_dmarc_reject_that_the_policy_quarantines(stack: Stack, tmp_path: Path) -> None:
+    """`mailflow local send` with chosen verdicts; the example's security.dmarcReject is quarantine."""
+    message = tmp_path / "spoofed.eml"
+    message.write_bytes(email(f"_app2@{DOMAIN}", f"dmarc {uuid.uuid4().hex}"))
+    sent = mailflow(
+        stack.home,
+        "local",
+        "send",
+        str(message),
+        "--verdict",
+        "dmarc=FAIL",
+        "--dmarc-policy",
+        "reject",
+        "--json",
+    )
+    assert sent.returncode == 0, sent.stderr
+    result = json.loads(sent.stdout)
+    assert result["accepted"] == [f"_app2@{DOMAIN}"]
+    s3, bucket = stack.client("s3"), stack.outputs["rawEmailsBucketName"]
+    deadline = time.monotonic() + WAIT
+    found: list[Any] = []
+    while not found and time.monotonic() < deadline:
+        found = s3.list_objects_v2(Bucket=bucket, Prefix=f"quarantine/{result['messageId']}").get(
+            "Contents", []
+        )
+        time.sleep(0.2)
+    assert found, "the DMARC-rejected message was not quarantined"
+
+
 def outbound_request(to: str, correlation: str) -> str:
     return json.dumps(
         {

@@ -44,22 +44,51 @@ def _short(value: object) -> str:
     return text if len(text) <= MAX_VALUE_WIDTH else text[: MAX_VALUE_WIDTH - 1] + "…"
 
 
+def _flatten(value: object, path: str, into: dict[str, object]) -> dict[str, object]:
+    """Dotted paths to leaf values; list items that have an ``id`` are addressed by it."""
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            _flatten(inner, f"{path}.{key}", into)
+    elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        for position, item in enumerate(value):
+            label = item.get("id", item.get("Sid", position))
+            _flatten(item, f"{path}[{label}]", into)
+    else:
+        into[path] = value
+    return into
+
+
+def describe_diff(attribute: str, old: object, new: object) -> list[str]:
+    """Only the leaves that differ: ``lifecycle[expire-raw].expirationDays: 7 -> 9``."""
+    if old is None:
+        return [f"{attribute}: {_short(new)}"]
+    before, after = _flatten(old, attribute, {}), _flatten(new, attribute, {})
+    return [
+        f"{path}: {_short(before.get(path))} -> {_short(after.get(path))}"
+        for path in sorted(set(before) | set(after))
+        if before.get(path) != after.get(path)
+    ]
+
+
 def render_plan(plan: Plan, *, show_unchanged: bool = True) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="Plan", show_lines=False, header_style="bold")
+    table = Table(title="Plan", show_lines=False, header_style="bold", expand=False)
     table.add_column("action")
     table.add_column("resource")
-    table.add_column("name")
-    table.add_column("changes")
+    table.add_column("name", overflow="fold")
+    table.add_column("changes", overflow="fold")
     for change in plan.changes:
         if change.action.value == "no-change" and not show_unchanged:
             continue
         style = ACTION_STYLES[change.action.value]
         details = ""
         if change.action.value == "update":
-            details = "\n".join(f"{d.attribute}: {_short(d.old)} -> {_short(d.new)}" for d in change.diffs)
-        table.add_row(f"[{style}]{change.action.value}[/]", change.kind, change.name, details)
+            details = "\n".join(
+                line for d in change.diffs for line in describe_diff(d.attribute, d.old, d.new)
+            )
+        table.add_row(f"[{style}]{change.action.value}[/]", change.kind, escape(change.name), escape(details))
     out.print(table)
     from mailflow_cli.deploy import Action
 
@@ -113,10 +142,12 @@ class LiveProgress:
         if self.live is not None:
             self.live.update(self.table(), refresh=True)
             self.live.stop()
+            self.console.line()
         elif error is None:
             self.console.print("No changes: the stack already matches the config.")
 
     def table(self) -> Table:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=self.title, header_style="bold")
@@ -126,7 +157,7 @@ class LiveProgress:
         for key, (action, status, detail) in self.rows.items():
             shown = f"{status}: {detail}" if detail and status in {"waiting", "failed"} else status
             style = self.STATUS_STYLES.get(status, "")
-            table.add_row(key, action, f"[{style}]{shown}[/]" if style else shown)
+            table.add_row(escape(key), action, f"[{style}]{escape(shown)}[/]")
         return table
 
     def __call__(self, event: ProgressEvent) -> None:

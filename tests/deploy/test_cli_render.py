@@ -1,0 +1,21 @@
+"""What the plan shows for an update: only the leaves that differ."""
+
+from __future__ import annotations
+
+from mailflow_cli.commands.stack import describe_diff
+
+
+def test_a_lifecycle_change_names_the_rule_and_the_field() -> None:
+    old = [{"id": "expire-raw", "expirationDays": 7}, {"id": "expire-outbound", "expirationDays": 7}]
+    new = [{"id": "expire-raw", "expirationDays": 9}, {"id": "expire-outbound", "expirationDays": 7}]
+    assert describe_diff("lifecycle", old, new) == ["lifecycle[expire-raw].expirationDays: 7 -> 9"]
+
+
+def test_nested_dicts_and_removed_keys() -> None:
+    old = {"tags": {"team": "mail", "cost": "a"}}
+    new = {"tags": {"team": "mail"}}
+    assert describe_diff("x", old, new) == ['x.tags.cost: "a" -> null']
+
+
+def test_a_new_resource_shows_its_value() -> None:
+    assert describe_diff("retentionInDays", None, 30) == ["retentionInDays: 30"]

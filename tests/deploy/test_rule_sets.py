@@ -74,9 +74,10 @@ def test_rule_set_in_config_adds_the_rule_to_that_set(
     assert rules_in("corporate") == ["mailflow-dev-inbound"]
     assert active() == "corporate"
     assert outputs.receipt_rule_set == "corporate"
-    destroy_stack(ctx)
+    report = destroy_stack(ctx)
     assert rules_in("corporate") == []
     assert active() == "corporate"
+    assert [(kept.name, "ses.ruleSet" in kept.reason) for kept in report.kept] == [("corporate", True)]
 
 
 def test_activate_rule_set_replaces_the_foreign_set(

@@ -39,7 +39,6 @@ class RuleSetHandler(ResourceHandler[RuleSetSpec]):
             raise
         return Observed(
             {"active": active == resource.name},
-            owned=resource.managed,
             handle={"activeSet": active, "rules": [rule["Name"] for rule in rules]},
         )
 
@@ -66,6 +65,8 @@ class RuleSetHandler(ResourceHandler[RuleSetSpec]):
         return None
 
     def kept_on_destroy(self, resource: RuleSetSpec, observed: Observed) -> str | None:
+        if not resource.managed:
+            return "it is the set named in ses.ruleSet, which Mailflow uses but never deletes"
         others = sorted(set(observed.handle.get("rules", [])) - {self.names.receipt_rule})
         if others:
             return f"still holds rules of other stacks ({', '.join(others)})"

@@ -1,19 +1,29 @@
-"""Fixtures for the day-two commands: a config file, a moto stack, a fake clock and a CLI runner."""
+"""Fixtures for the day-two commands: configs, a deployed stack in moto, a fake clock and a CLI runner.
+
+The stack is deployed once per test module by the deploy engine (``deploy_stack``) and every queue
+is emptied after each test. Its outbound event source mapping is removed, so no message is consumed
+behind a test's back: the tests play the handler's part themselves (moto runs no Lambda code here).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto import mock_aws
-from operate_helpers import Cli, CliResult, create_stack
+from operate_helpers import Cli, CliResult
 
 from mailflow_cli.context import StackContext, open_stack
+from mailflow_cli.deploy import RETRY_POLICY_KEY, deploy_stack
+from mailflow_cli.deploy.moto_compat import install_moto_compat
+from mailflow_cli.deploy.retry import NO_WAIT
 from mailflow_cli.operate import timing
 
 CONFIG_TEXT = """\
-environment: dev
+environment: {environment}
 region: eu-west-1
 domains:
   - example.com
@@ -24,18 +34,27 @@ apps:
 """
 
 
-@pytest.fixture
-def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "mailflow.yaml"
-    path.write_text(CONFIG_TEXT, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+def write_config(directory: Path, environment: str = "dev") -> Path:
+    path = directory / "mailflow.yaml"
+    path.write_text(CONFIG_TEXT.format(environment=environment), encoding="utf-8")
     return path
 
 
 @pytest.fixture
+def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return write_config(tmp_path)
+
+
+@pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
+    """An empty moto account (for tests that need no stack)."""
+    undo = install_moto_compat()
+    try:
+        with mock_aws():
+            yield
+    finally:
+        undo()
 
 
 @pytest.fixture
@@ -44,10 +63,90 @@ def ctx(config_path: Path, aws: None) -> StackContext:
     return open_stack(config_path)
 
 
+def _isolated_environment(patch: pytest.MonkeyPatch, home: Path) -> None:
+    for name in [n for n in os.environ if n.startswith("AWS_") or n == "MAILFLOW_CONFIG"]:
+        patch.delenv(name)
+    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    patch.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The config of a stack deployed by the deploy engine, in a moto account that lives for the module."""
+    directory = tmp_path_factory.mktemp("stack")
+    with pytest.MonkeyPatch.context() as patch:
+        _isolated_environment(patch, directory)
+        undo = install_moto_compat()
+        try:
+            with mock_aws():
+                path = write_config(directory)
+                context = open_stack(path)
+                context.extras[RETRY_POLICY_KEY] = NO_WAIT
+                deploy_stack(context, assume_yes=True)
+                _verify_domains(context)
+                _detach_event_sources(context)
+                yield path
+        finally:
+            undo()
+
+
+def _verify_domains(context: StackContext) -> None:
+    ses = context.clients.client("ses")
+    for domain in context.config.domains:
+        ses.verify_domain_identity(Domain=domain)
+        ses.verify_domain_dkim(Domain=domain)
+
+
+def _detach_event_sources(context: StackContext) -> None:
+    lambda_client = context.clients.client("lambda")
+    for mapping in lambda_client.list_event_source_mappings(FunctionName=context.names.function)[
+        "EventSourceMappings"
+    ]:
+        lambda_client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def _drain(sqs: Any, url: str) -> None:
+    """Delete every message (moto, like SQS, allows one PurgeQueue a minute)."""
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not messages:
+            return
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+
+
+def _reset(context: StackContext) -> None:
+    sqs = context.clients.client("sqs")
+    for url in sqs.list_queues(QueueNamePrefix=context.names.queue_name_prefix).get("QueueUrls", []):
+        _drain(sqs, url)
+    logs = context.clients.client("logs")
+    group = context.names.log_group
+    if logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.delete_log_group(logGroupName=group)
+    logs.create_log_group(logGroupName=group)
+
+
 @pytest.fixture
-def stack(ctx: StackContext) -> StackContext:
-    create_stack(ctx)
-    return ctx
+def stack(deployed: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackContext]:
+    """The deployed stack, with empty queues; the working directory holds its mailflow.yaml."""
+    monkeypatch.chdir(deployed.parent)
+    context = open_stack(deployed)
+    yield context
+    _reset(context)
+
+
+@pytest.fixture
+def ghost(deployed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StackContext:
+    """A config whose stack was never deployed (in the same account as ``stack``)."""
+    monkeypatch.chdir(tmp_path)
+    return open_stack(write_config(tmp_path, environment="ghost"))
 
 
 @pytest.fixture

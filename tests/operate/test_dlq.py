@@ -166,7 +166,7 @@ def test_a_queue_that_is_not_a_dlq_is_refused(stack: StackContext, cli: Cli) -> 
     assert "'app1' is not a dead-letter queue" in result.stderr
 
 
-def test_missing_stack(ctx: StackContext, cli: Cli) -> None:
+def test_missing_stack(ghost: StackContext, cli: Cli) -> None:
     result = cli("dlq", "list")
     assert result.exit_code == 1
-    assert "the stack mailflow-dev is not deployed" in result.stderr
+    assert "the stack mailflow-ghost is not deployed" in result.stderr

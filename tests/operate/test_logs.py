@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -21,11 +22,12 @@ def now(clock: FakeClock) -> float:
 
 def write(ctx: StackContext, *events: tuple[float, str]) -> None:
     logs = ctx.clients.client("logs")
-    try:
-        logs.create_log_group(logGroupName=GROUP)
-        logs.create_log_stream(logGroupName=GROUP, logStreamName="2026/11/27/[$LATEST]abc")
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
+    for create in (
+        lambda: logs.create_log_group(logGroupName=GROUP),
+        lambda: logs.create_log_stream(logGroupName=GROUP, logStreamName="2026/11/27/[$LATEST]abc"),
+    ):
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            create()
     logs.put_log_events(
         logGroupName=GROUP,
         logStreamName="2026/11/27/[$LATEST]abc",
@@ -93,6 +95,7 @@ def test_json_prints_the_raw_events(stack: StackContext, cli: Cli, now: float) -
 
 
 def test_no_log_group_yet_is_not_an_error(stack: StackContext, cli: Cli, now: float) -> None:
+    stack.clients.client("logs").delete_log_group(logGroupName=GROUP)  # as before the first invocation
     result = cli("logs")
     assert result.exit_code == 0
     assert (

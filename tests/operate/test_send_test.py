@@ -138,7 +138,7 @@ def test_unverified_sender_is_explained(stack: StackContext, cli: Cli) -> None:
     assert "mailflow verify-domain unverified.net" in result.stderr
 
 
-def test_missing_stack(ctx: StackContext, cli: Cli) -> None:
+def test_missing_stack(ghost: StackContext, cli: Cli) -> None:
     result = cli("send-test", "app1")
     assert result.exit_code == 1
-    assert "the stack mailflow-dev is not deployed in eu-west-1" in result.stderr
+    assert "the stack mailflow-ghost is not deployed in eu-west-1" in result.stderr

@@ -38,10 +38,16 @@ def test_json_prints_one_document_per_line(stack: StackContext, cli: Cli) -> Non
 
 def test_limit_stops_after_n(stack: StackContext, cli: Cli) -> None:
     for number in range(3):
-        put(stack, "mailflow-dev-outbound", {"correlationId": f"c{number}", "email": {"subject": "s"}})
-    result = cli("tail", "outbound", "-n", "2", "--json")
+        put(stack, "mailflow-dev-app-app2", status_message(f"c{number}"))
+    result = cli("tail", "app2", "-n", "2", "--json")
     assert len(result.stdout.splitlines()) == 2
-    assert depth(stack, "mailflow-dev-outbound") == (3, 0)
+    assert depth(stack, "mailflow-dev-app-app2") == (3, 0)
+
+
+def test_outbound_requests_are_recognised(stack: StackContext, cli: Cli) -> None:
+    put(stack, "mailflow-dev-outbound", {"correlationId": "c1", "source": "app1", "email": {"subject": "Hi"}})
+    result = cli("tail", "outbound", "--json")
+    assert [json.loads(line)["kind"] for line in result.stdout.splitlines()] == ["outbound.request"]
 
 
 def test_delete_consumes_the_messages(stack: StackContext, cli: Cli) -> None:
@@ -77,8 +83,8 @@ def test_unknown_queue_lists_the_choices(stack: StackContext, cli: Cli) -> None:
     assert "app1, app2, default, outbound, dlq" in result.stderr
 
 
-def test_missing_stack_is_a_clear_error(ctx: StackContext, cli: Cli) -> None:
+def test_missing_stack_is_a_clear_error(ghost: StackContext, cli: Cli) -> None:
     result = cli("tail", "app1")
     assert result.exit_code == 1
-    assert "the stack mailflow-dev is not deployed in eu-west-1 (run mailflow deploy -c" in result.stderr
+    assert "the stack mailflow-ghost is not deployed in eu-west-1 (run mailflow deploy -c" in result.stderr
     assert "Traceback" not in result.stderr

@@ -11,6 +11,7 @@ from mailflow_cli.context import StackContext
 from mailflow_cli.operate.timing import FakeClock
 
 GROUP = "/aws/lambda/mailflow-dev-handler"
+STREAM = "2026/11/27/[$LATEST]abc"
 
 
 @pytest.fixture
@@ -22,15 +23,13 @@ def now(clock: FakeClock) -> float:
 
 def write(ctx: StackContext, *events: tuple[float, str]) -> None:
     logs = ctx.clients.client("logs")
-    for create in (
-        lambda: logs.create_log_group(logGroupName=GROUP),
-        lambda: logs.create_log_stream(logGroupName=GROUP, logStreamName="2026/11/27/[$LATEST]abc"),
-    ):
-        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-            create()
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=GROUP)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=GROUP, logStreamName=STREAM)
     logs.put_log_events(
         logGroupName=GROUP,
-        logStreamName="2026/11/27/[$LATEST]abc",
+        logStreamName=STREAM,
         logEvents=[
             {"timestamp": int(at * 1000), "message": message}
             for at, message in sorted(events, key=lambda event: event[0])

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mailflow_cli.local.runner_entry import LOG_END_MARKER
+from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
 log = logging.getLogger("mailflow.local.lambda")
 
@@ -102,14 +103,15 @@ class Worker:
         env.update(spec.environment)
         env.update(
             {
+                "PYTHONPATH": os.pathsep.join([str(code_dir), *_cli_path()]),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "_HANDLER": spec.handler,
                 "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "mailflow-local",
-                "AWS_SECRET_ACCESS_KEY": "mailflow-local",
-                "AWS_SESSION_TOKEN": "mailflow-local",
+                "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+                "AWS_SESSION_TOKEN": LOCAL_SECRET_KEY,
                 "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region,
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
@@ -122,7 +124,7 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mailflow_cli.local.runner_entry"],
             cwd=code_dir,
-            env={**env, "PYTHONPATH": os.pathsep.join([str(code_dir), *_cli_path()])},
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

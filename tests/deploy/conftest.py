@@ -74,6 +74,23 @@ class CallRecorder:
             )
 
 
+@pytest.fixture(scope="session")
+def handler_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The handler source as it was when the session started: edits made meanwhile cannot change the zip."""
+    import shutil
+
+    from mailflow_cli.packaging import handler_source_dir
+
+    target = tmp_path_factory.mktemp("handler") / "mailflow_handler"
+    shutil.copytree(handler_source_dir(), target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture(autouse=True)
+def frozen_handler_source(handler_snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mailflow_cli.packaging.handler_source_dir", lambda: handler_snapshot)
+
+
 @pytest.fixture(autouse=True)
 def moto_gaps() -> Iterator[None]:
     """moto 5.2.5 gaps (see mailflow_cli.deploy.moto_compat): DeleteReceiptRule, bucket tags at

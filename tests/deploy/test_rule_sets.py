@@ -98,3 +98,22 @@ def test_a_missing_configured_rule_set_is_reported(
     with pytest.raises(MailflowError, match="does not exist"):
         deploy_stack(ctx)
     assert recorder.mutating == []
+
+
+def test_moving_the_rule_to_a_configured_set_removes_it_from_the_shared_set(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    shared, _ = open_recorded(write_config())
+    deploy_stack(shared)
+    ses().create_receipt_rule_set(RuleSetName="corporate")
+    moved, _ = open_recorded(write_config(ses={"ruleSet": "corporate", "activateRuleSet": True}))
+    plan = plan_stack(moved)
+    assert {(c.action.value, c.name) for c in plan.pending if c.kind == "ses-receipt-rule"} == {
+        ("create", "corporate/mailflow-dev-inbound"),
+        ("delete", f"{SHARED_RULE_SET}/mailflow-dev-inbound"),
+    }
+    deploy_stack(moved)
+    assert rules_in("corporate") == ["mailflow-dev-inbound"]
+    assert rules_in(SHARED_RULE_SET) == []
+    assert active() == "corporate"
+    assert not plan_stack(moved).has_changes

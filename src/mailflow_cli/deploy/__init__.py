@@ -27,13 +27,13 @@ from mailflow_cli.errors import AwsError, MailflowError, UsageError
 from mailflow_cli.packaging import build_bundle
 
 __all__ = [
+    "RETRY_POLICY_KEY",
     "Action",
     "Change",
     "Conflict",
     "DestroyReport",
     "Plan",
     "ProgressEvent",
-    "RETRY_POLICY_KEY",
     "RetryPolicy",
     "StackOutputs",
     "Status",

@@ -6,6 +6,8 @@ user named in ``ses.ruleSet`` is used but never created, deactivated or deleted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,6 +16,7 @@ from mailflow_cli.deploy.handlers.base import ResourceHandler, missing
 from mailflow_cli.deploy.model import Conflict, Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.receipt_rule import ReceiptRuleSpec, RuleSetSpec, normalise_rule
+from mailflow_cli.naming import SHARED_RULE_SET
 
 _NO_SET = ("RuleSetDoesNotExist", "RuleSetDoesNotExistException")
 _NO_RULE = ("RuleDoesNotExist", "RuleDoesNotExistException", *_NO_SET)
@@ -99,13 +102,21 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
     def discover(self, resource: ReceiptRuleSpec) -> Observed | None:
         try:
             rule = self.client("ses").describe_receipt_rule(
-                RuleSetName=resource.rule_set, RuleName=resource.name
+                RuleSetName=resource.rule_set, RuleName=resource.rule_name
             )
         except ClientError as exc:
             if missing(exc, *_NO_RULE):
                 return None
             raise
         return Observed(normalise_rule(rule["Rule"]))
+
+    def strays(self, desired: Sequence[ReceiptRuleSpec]) -> Sequence[ReceiptRuleSpec]:
+        """This stack's rule left in Mailflow's shared set after the config moved it to ses.ruleSet."""
+        moved = [rule for rule in desired if rule.rule_set != SHARED_RULE_SET]
+        return [
+            replace(rule, name=f"{SHARED_RULE_SET}/{rule.rule_name}", rule_set=SHARED_RULE_SET)
+            for rule in moved
+        ]
 
     def create(self, resource: ReceiptRuleSpec, step: StepReporter) -> None:
         self.client("ses").create_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule())
@@ -116,4 +127,4 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
         self.client("ses").update_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule())
 
     def delete(self, resource: ReceiptRuleSpec, observed: Observed, step: StepReporter) -> None:
-        self.client("ses").delete_receipt_rule(RuleSetName=resource.rule_set, RuleName=resource.name)
+        self.client("ses").delete_receipt_rule(RuleSetName=resource.rule_set, RuleName=resource.rule_name)

@@ -24,7 +24,10 @@ class RuleSetSpec(Resource):
 
 @dataclass(frozen=True)
 class ReceiptRuleSpec(Resource):
+    """``name`` is ``<rule set>/<rule>``: the same rule name may exist in two sets."""
+
     kind: ClassVar[str] = "ses-receipt-rule"
+    rule_name: str
     rule_set: str
     recipients: tuple[str, ...]
     tls_policy: str
@@ -38,7 +41,7 @@ class ReceiptRuleSpec(Resource):
 
     def rule(self) -> dict[str, Any]:
         return {
-            "Name": self.name,
+            "Name": self.rule_name,
             "Enabled": True,
             "TlsPolicy": self.tls_policy,
             "Recipients": list(self.recipients),
@@ -83,7 +86,8 @@ def receipt_rule(
     config: MailflowConfig, names: StackNames, *, rule_set: RuleSetSpec, depends_on: tuple[str, ...]
 ) -> ReceiptRuleSpec:
     return ReceiptRuleSpec(
-        name=names.receipt_rule,
+        name=f"{rule_set.name}/{names.receipt_rule}",
+        rule_name=names.receipt_rule,
         rule_set=rule_set.name,
         recipients=tuple(sorted(config.domains)),
         tls_policy="Require" if config.security.require_tls else "Optional",

@@ -87,7 +87,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 context.extras[RETRY_POLICY_KEY] = NO_WAIT
                 deploy_stack(context, assume_yes=True)
                 _verify_domains(context)
-                _detach_event_sources(context)
+                detach_event_sources(context)
                 yield path
         finally:
             undo()
@@ -100,7 +100,7 @@ def _verify_domains(context: StackContext) -> None:
         ses.verify_domain_dkim(Domain=domain)
 
 
-def _detach_event_sources(context: StackContext) -> None:
+def detach_event_sources(context: StackContext) -> None:
     lambda_client = context.clients.client("lambda")
     for mapping in lambda_client.list_event_source_mappings(FunctionName=context.names.function)[
         "EventSourceMappings"
@@ -128,9 +128,13 @@ def _reset(context: StackContext) -> None:
         _drain(sqs, url)
     logs = context.clients.client("logs")
     group = context.names.log_group
-    if logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
-        logs.delete_log_group(logGroupName=group)
-    logs.create_log_group(logGroupName=group)
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        context.extras[RETRY_POLICY_KEY] = NO_WAIT
+        deploy_stack(context, assume_yes=True)  # a test removed it: put it back as deploy made it
+        detach_event_sources(context)
+        return
+    for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+        logs.delete_log_stream(logGroupName=group, logStreamName=stream["logStreamName"])
 
 
 @pytest.fixture

@@ -317,7 +317,27 @@ def init(
     )
 
 
+# status ---------------------------------------------------------------------------------------------------
+def status(
+    *,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Is my mail flowing? Resources, receipt rules, domains, queue depths, alarms and handler errors.
+
+    Exit 0 when healthy; exit 1 with the reasons when anything needs attention.
+    """
+    from mailflow_cli.operate import status_command
+
+    if not status_command.run(_open(config, profile, region, local), json_output=json_output):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("status")(status)
     app.command("init")(init)
     app.add_typer(dlq_app, name="dlq")
     app.command("logs")(logs)

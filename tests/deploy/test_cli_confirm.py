@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ConfigWriter, StackOpener
-from mailflow_cli.commands.stack import _confirmer
+from mailflow_cli.commands.stack import confirmer
 from mailflow_cli.deploy import deploy_stack, destroy_stack, read_outputs
 from mailflow_cli.errors import StackNotFoundError, UsageError
 
@@ -17,7 +17,7 @@ def test_without_a_terminal_and_without_yes_destroy_refuses(
     deploy_stack(ctx)
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     with pytest.raises(UsageError, match="no terminal") as refused:
-        destroy_stack(ctx, confirm=_confirmer(False, "Destroy these resources?", always_show=True))
+        destroy_stack(ctx, confirm=confirmer(False, "Destroy these resources?", always_show=True))
     assert refused.value.exit_code == 2
     assert "--yes" in str(refused.value.hint)
     assert read_outputs(ctx).lambda_function_name == "mailflow-dev-handler"

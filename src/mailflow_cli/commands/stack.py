@@ -172,7 +172,7 @@ class LiveProgress:
                 self.live.update(self.table())
 
 
-def _confirmer(yes: bool, question: str, *, always_show: bool = False) -> Callable[[Plan], bool]:
+def confirmer(yes: bool, question: str, *, always_show: bool = False) -> Callable[[Plan], bool]:
     def confirm(plan: Plan) -> bool:
         if always_show or not yes:
             for change in plan.deletes:
@@ -233,7 +233,7 @@ def deploy_command(
     from mailflow_cli.deploy import deploy_stack
 
     ctx = _open(config, profile, region, local)
-    confirm = _confirmer(yes, "Delete these resources?")
+    confirm = confirmer(yes, "Delete these resources?")
     with LiveProgress(err, title=f"Deploying {ctx.config.environment}") as progress:
         outputs = deploy_stack(
             ctx, assume_yes=yes, allow_data_loss=allow_data_loss, progress=progress, confirm=confirm
@@ -292,7 +292,7 @@ def destroy_command(
             ctx,
             force=force,
             progress=progress,
-            confirm=_confirmer(yes, "Destroy these resources?", always_show=True),
+            confirm=confirmer(yes, "Destroy these resources?", always_show=True),
         )
     if json_output:
         print_json(report.to_json())

@@ -111,3 +111,18 @@ def test_a_region_without_ses_receiving_stops_before_any_call(
     with pytest.raises(MailflowError, match="does not support SES email receiving"):
         deploy_stack(ctx)
     assert recorder.calls == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "The role defined for the function cannot be assumed by Lambda.",
+        "The provided execution role does not have permissions to call SendMessage on SQS",
+        "The function execution role does not have permissions to call ReceiveMessage on SQS",
+    ],
+)
+def test_iam_propagation_delays_are_retried(message: str) -> None:
+    assert role_not_yet_assumable(client_error("InvalidParameterValueException", message))
+    assert not role_not_yet_assumable(
+        client_error("InvalidParameterValueException", "Runtime is not supported")
+    )

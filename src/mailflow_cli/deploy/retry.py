@@ -20,7 +20,10 @@ from mailflow_cli.aws import error_code
 
 T = TypeVar("T")
 
-_ROLE_NOT_ASSUMABLE = re.compile(r"role.*cannot be assumed", re.IGNORECASE)
+# Right after IAM creates or changes the role, Lambda may still see it as missing or without its policy.
+_ROLE_NOT_ASSUMABLE = re.compile(
+    r"role.*cannot be assumed|execution role does not have permissions", re.IGNORECASE
+)
 _IN_PROGRESS = re.compile(r"in progress|pending", re.IGNORECASE)
 
 

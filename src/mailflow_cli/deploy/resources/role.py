@@ -116,7 +116,7 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
             {
                 "Sid": "SendMailFromConfiguredDomains",
                 "Effect": "Allow",
-                "Action": "ses:SendRawEmail",
+                "Action": ["ses:SendEmail", "ses:SendRawEmail"],
                 "Resource": [
                     f"arn:aws:ses:{region}:{account}:identity/{domain}" for domain in config.domains
                 ],

@@ -40,27 +40,17 @@ def write_config(directory: Path, environment: str = "dev") -> Path:
     return path
 
 
-@pytest.fixture
-def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return write_config(tmp_path)
+@pytest.fixture(autouse=True, scope="session")
+def shared_model_loader() -> Iterator[None]:
+    """Every CLI run opens a new boto3 session, which parses the service models again; the tests share
+    one botocore loader (it caches the parsed models) to stay fast. Behaviour is unchanged."""
+    import botocore.loaders
+    import botocore.session
 
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    """An empty moto account (for tests that need no stack)."""
-    undo = install_moto_compat()
-    try:
-        with mock_aws():
-            yield
-    finally:
-        undo()
-
-
-@pytest.fixture
-def ctx(config_path: Path, aws: None) -> StackContext:
-    """A context on an empty account: nothing deployed yet."""
-    return open_stack(config_path)
+    shared = botocore.loaders.create_loader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda search_path_string=None: shared)
+        yield
 
 
 def _isolated_environment(patch: pytest.MonkeyPatch, home: Path) -> None:
@@ -168,6 +158,9 @@ def cli(capsys: pytest.CaptureFixture[str], clock: timing.FakeClock, monkeypatch
 
     for stream in (console.out, console.err):  # wide enough that tables never fold a value
         monkeypatch.setattr(stream, "_width", 240)
+    if cli_module.app.registered_commands or cli_module.app.registered_groups:
+        # run() registers the commands each time, as a process runs it once; here it would pile them up
+        monkeypatch.setattr(cli_module, "_register_commands", lambda: None)
 
     def invoke(*args: str) -> CliResult:
         capsys.readouterr()

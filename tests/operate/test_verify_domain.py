@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from operate_helpers import Cli
 
 from mailflow_cli.context import StackContext
 
 
-def test_prints_the_dns_records_as_json(ctx: StackContext, cli: Cli) -> None:
+def test_prints_the_dns_records_as_json(stack: StackContext, cli: Cli) -> None:
     result = cli("verify-domain", "example.com", "--json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
@@ -23,7 +26,7 @@ def test_prints_the_dns_records_as_json(ctx: StackContext, cli: Cli) -> None:
     assert records[("TXT", "_dmarc.example.com")]["value"].startswith("v=DMARC1; p=quarantine; rua=mailto:")
 
 
-def test_table_lists_every_record_and_the_status(ctx: StackContext, cli: Cli) -> None:
+def test_table_lists_every_record_and_the_status(stack: StackContext, cli: Cli) -> None:
     result = cli("verify-domain", "Example.COM.")
     assert result.exit_code == 0, result.stderr
     for expected in ("_amazonses.example.com", "inbound-smtp.eu-west-1.amazonaws.com", "_dmarc.example.com"):
@@ -33,14 +36,14 @@ def test_table_lists_every_record_and_the_status(ctx: StackContext, cli: Cli) ->
     assert "Warning" not in result.stderr
 
 
-def test_is_idempotent(ctx: StackContext, cli: Cli) -> None:
+def test_is_idempotent(stack: StackContext, cli: Cli) -> None:
     first = json.loads(cli("verify-domain", "example.com", "--json").stdout)
     second = json.loads(cli("verify-domain", "example.com", "--json").stdout)
     assert first["records"] == second["records"]
 
 
 def test_warns_about_a_domain_outside_the_config_and_a_region_without_receiving(
-    ctx: StackContext, cli: Cli
+    stack: StackContext, cli: Cli
 ) -> None:
     result = cli("verify-domain", "other.net", "--region", "eu-central-2", "--json")
     assert result.exit_code == 0
@@ -50,14 +53,26 @@ def test_warns_about_a_domain_outside_the_config_and_a_region_without_receiving(
     assert "other.net is not in the config's domains" in result.stderr
 
 
-def test_rejects_a_malformed_domain(ctx: StackContext, cli: Cli) -> None:
+def test_rejects_a_malformed_domain(stack: StackContext, cli: Cli) -> None:
     result = cli("verify-domain", "not a domain")
     assert result.exit_code == 2
     assert "is not a domain name" in result.stderr
 
 
-def test_route53_upserts_the_records_and_is_rerunnable(ctx: StackContext, cli: Cli) -> None:
-    route53 = ctx.clients.client("route53")
+@pytest.fixture
+def route53(stack: StackContext) -> Iterator[Any]:
+    """Route 53, with every hosted zone the test made removed afterwards."""
+    client = stack.clients.client("route53")
+    yield client
+    for zone in client.list_hosted_zones()["HostedZones"]:
+        for record_set in client.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]:
+            if record_set["Type"] not in ("NS", "SOA"):
+                change = {"Action": "DELETE", "ResourceRecordSet": record_set}
+                client.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [change]})
+        client.delete_hosted_zone(Id=zone["Id"])
+
+
+def test_route53_upserts_the_records_and_is_rerunnable(route53: Any, cli: Cli) -> None:
     zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="t1")["HostedZone"]["Id"]
     route53.create_hosted_zone(Name="com", CallerReference="t2")
 
@@ -74,8 +89,7 @@ def test_route53_upserts_the_records_and_is_rerunnable(ctx: StackContext, cli: C
     assert {c["action"] for c in second["route53"]["changes"]} == {"unchanged"}
 
 
-def test_route53_keeps_a_foreign_mx_and_dmarc_and_merges_the_ses_txt(ctx: StackContext, cli: Cli) -> None:
-    route53 = ctx.clients.client("route53")
+def test_route53_keeps_a_foreign_mx_and_dmarc_and_merges_the_ses_txt(route53: Any, cli: Cli) -> None:
     zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="t1")["HostedZone"]["Id"]
 
     def existing(name: str, kind: str, value: str) -> dict[str, object]:
@@ -109,19 +123,19 @@ def test_route53_keeps_a_foreign_mx_and_dmarc_and_merges_the_ses_txt(ctx: StackC
     assert changes["MX"] == "updated"
 
 
-def test_route53_without_a_zone_is_a_clear_error(ctx: StackContext, cli: Cli) -> None:
+def test_route53_without_a_zone_is_a_clear_error(route53: Any, cli: Cli) -> None:
     result = cli("verify-domain", "example.com", "--route53")
     assert result.exit_code == 1
     assert "no public Route 53 hosted zone holds example.com" in result.stderr
 
 
-def test_wait_returns_at_once_when_verified(ctx: StackContext, cli: Cli) -> None:
+def test_wait_returns_at_once_when_verified(stack: StackContext, cli: Cli) -> None:
     result = cli("verify-domain", "example.com", "--wait", "--timeout", "1m", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["verified"] is True
 
 
-def test_rejects_a_bad_timeout(ctx: StackContext, cli: Cli) -> None:
+def test_rejects_a_bad_timeout(stack: StackContext, cli: Cli) -> None:
     result = cli("verify-domain", "example.com", "--wait", "--timeout", "soon")
     assert result.exit_code == 2
     assert "'soon' is not a duration" in result.stderr

@@ -91,7 +91,7 @@ def test_wait_stops_at_once_when_ses_reports_failed(ses: tuple[Any, Stubber]) ->
 
 
 def test_the_command_exits_1_with_the_current_status(
-    ctx: StackContext, cli: Cli, monkeypatch: pytest.MonkeyPatch
+    stack: StackContext, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = boto3.client("ses", region_name="eu-west-1")
     stubber = Stubber(client)

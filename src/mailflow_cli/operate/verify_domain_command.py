@@ -44,7 +44,7 @@ def run(
         zone_name = zone.name
         changes = route53_records.apply_records(client, zone, records, replace_mx=replace_mx)
     if not json_output:
-        out.print(_records_table(domain, records))
+        out.print(_records_text(domain, records), markup=False)
         if route53:
             out.print(_changes_table(zone_name or "", changes))
     status = verify_domain.read_status(ses, domain)
@@ -88,14 +88,18 @@ def _wait(ses: Any, domain: str, timeout: float) -> verify_domain.IdentityStatus
         )
 
 
-def _records_table(domain: str, records: list[DnsRecord]) -> Table:
-    table = Table(title=f"DNS records for {domain}", title_justify="left", expand=False)
-    for column in ("Type", "Name", "Value", "Priority", "Purpose"):
-        table.add_column(column, overflow="fold")
-    for record in records:
-        priority = "" if record.priority is None else str(record.priority)
-        table.add_row(record.type, record.name, record.value, priority, record.purpose)
-    return table
+def _records_text(domain: str, records: list[DnsRecord]) -> str:
+    """Aligned plain lines: values are pasted into DNS consoles, so they are never folded."""
+    rows = [("TYPE", "NAME", "VALUE", "PRIORITY", "PURPOSE")]
+    rows += [
+        (r.type, r.name, r.value, "" if r.priority is None else str(r.priority), r.purpose) for r in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"DNS records to add for {domain}:"]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        lines.append("  " + "  ".join([*cells, row[4]]).rstrip())
+    return "\n".join(lines)
 
 
 def _changes_table(zone: str, changes: list[RecordChange]) -> Table:

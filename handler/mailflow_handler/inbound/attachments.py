@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 import unicodedata
@@ -41,6 +42,21 @@ def sanitise_filename(name: str | None, index: int, content_type: str) -> str:
 
 
 def _payload_bytes(part: Message) -> bytes:
+    """The decoded body. A base64 str payload is dropped from the part first and decoded in one C call,
+    so the encoded text and the decoded bytes are the only copies alive (the stdlib path makes four)."""
+    encoded = part.get_payload()
+    if (
+        isinstance(encoded, str)
+        and encoded.isascii()
+        and str(part.get("content-transfer-encoding", "")).lower() == "base64"
+    ):
+        part.set_payload("")
+        try:
+            return binascii.a2b_base64(encoded)
+        except binascii.Error:
+            part.set_payload(encoded)
+        finally:
+            del encoded
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         return payload

@@ -39,7 +39,15 @@ def inbound_message(app: str, subject: str, *, message_id: str = "<m1@example.or
                 {"filename": "invoice.pdf", "contentType": "application/pdf", "size": 123456, "s3Key": "a/1"}
             ],
         },
-        "security": {"spam": "PASS", "virus": "PASS", "spf": "PASS", "dkim": "PASS", "dmarc": "PASS"},
+        "security": {
+            "spamVerdict": "PASS",
+            "virusVerdict": "PASS",
+            "spfVerdict": "PASS",
+            "dkimVerdict": "GRAY",
+            "dmarcVerdict": "FAIL",
+            "flagged": True,
+            "flags": ["dmarc_fail"],
+        },
         "metadata": {"s3Bucket": "bucket", "s3ObjectKey": "raw/1"},
     }
 

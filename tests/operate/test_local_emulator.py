@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,9 +105,13 @@ def test_send_test_outbound_reports_the_status(emulated: Emulated) -> None:
 
 
 def test_logs_status_and_tail_against_the_emulator(emulated: Emulated) -> None:
-    logs = emulated.mailflow("logs", "--since", "10m", "--local", "--json")
-    assert logs.returncode == 0, logs.stderr
-    assert logs.stdout.strip(), "the handler's invocations logged nothing"
+    for _ in range(20):  # the emulator writes an invocation's logs once it has finished
+        logs = emulated.mailflow("logs", "--since", "10m", "--local", "--json")
+        assert logs.returncode == 0, logs.stderr
+        if logs.stdout.strip():
+            break
+        time.sleep(0.5)
+    assert any(json.loads(line)["message"].startswith("REPORT") for line in logs.stdout.splitlines())
     status = emulated.mailflow("status", "--local", "--json")
     report = json.loads(status.stdout)
     assert report["receiptRules"]["rule_in_active_set"] is True

@@ -18,7 +18,7 @@ def test_shows_each_message_and_returns_it_to_the_queue(stack: StackContext, cli
     assert "From     Alice <alice@example.org>" in result.stdout
     assert "Subject  Invoice 42" in result.stdout
     assert "invoice.pdf (application/pdf, 120.6 KB)" in result.stdout
-    assert "spam PASS" in result.stdout
+    assert "spam PASS  virus PASS  spf PASS  dkim GRAY  dmarc FAIL  flagged dmarc_fail" in result.stdout
     assert "failed: Email address is not verified." in result.stdout
     assert "each peek counts as one receive" in result.stderr
     assert "2 message(s) shown; 2 returned" in result.stderr

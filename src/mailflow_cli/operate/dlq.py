@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailflow_cli.aws import error_code
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate.peek import QueuePeeker
 from mailflow_cli.operate.render import MessageView, parse_body, view_message
@@ -158,8 +159,17 @@ def start_move_task(sqs: Any, dlq_arn: str) -> tuple[str | None, str | None]:
     try:
         response = sqs.start_message_move_task(SourceArn=dlq_arn)
     except (ClientError, BotoCoreError, NotImplementedError) as exc:
-        return None, f"StartMessageMoveTask is unavailable here ({type(exc).__name__}: {exc})"
+        return None, f"StartMessageMoveTask is unavailable here ({_describe_failure(exc)})"
     return str(response["TaskHandle"]), None
+
+
+def _describe_failure(exc: Exception) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return f"{error_code(exc) or 'error'}, HTTP {status}"
+    return type(exc).__name__
 
 
 def _copy_back(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResult:

@@ -119,7 +119,7 @@ def render_event(event: dict[str, Any]) -> Text | None:
     level = str(record.get("level", "INFO")).upper()
     line.append(f"{level:<7} ", style=LEVEL_STYLES.get(level, ""))
     line.append(str(record.get("message", "")), style="bold" if level in ("ERROR", "CRITICAL") else "")
-    extras = {k: v for k, v in record.items() if k not in HIDDEN_FIELDS}
+    extras = {k: v for k, v in record.items() if k not in HIDDEN_FIELDS and v not in (None, [], {}, "")}
     if extras:
         line.append("  " + " ".join(f"{k}={_short(v)}" for k, v in extras.items()), style="dim")
     return line

@@ -135,11 +135,13 @@ def _verdicts(security: Any) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for name in VERDICTS:
-        value = security.get(name)
+        value = security.get(f"{name}Verdict", security.get(name))
         if isinstance(value, dict):
             value = value.get("status") or value.get("verdict")
         if value:
             found[name] = str(value)
+    if security.get("flagged"):
+        found["flagged"] = ", ".join(str(flag) for flag in security.get("flags", [])) or "yes"
     return found
 
 

@@ -9,7 +9,7 @@ import unicodedata
 from email.message import Message
 from typing import Any
 
-from .parse import AttachmentPart
+from .parse import AttachmentPart, decode_body
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSIONS = {
@@ -75,10 +75,16 @@ def store_attachments(
     """
     described: list[dict[str, Any]] = []
     for index, att in enumerate(parts):
+        body, att.body = att.body, None
         try:
-            data = _payload_bytes(att.part)
+            data = decode_body(att.part, body) if body is not None else _payload_bytes(att.part)
         except Exception:
-            data = str(att.part.get_payload()).encode("utf-8", "surrogateescape")
+            data = (
+                bytes(body)
+                if body is not None
+                else str(att.part.get_payload()).encode("utf-8", "surrogateescape")
+            )
+        del body
         key = f"{prefix}{ses_message_id}/{index}-{sanitise_filename(att.filename, index, att.content_type)}"
         digest = hashlib.sha256(data).hexdigest()
         s3.put_object(

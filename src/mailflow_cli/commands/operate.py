@@ -6,13 +6,15 @@ This module only declares options and prints; the logic lives in ``mailflow_cli.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mailflow_cli.console import err
-from mailflow_cli.context import StackContext, open_stack
 from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
+
+if TYPE_CHECKING:
+    from mailflow_cli.context import StackContext
 
 TimeoutOption = Annotated[
     str, typer.Option("--timeout", help="How long --wait waits: 10s, 30m, 2h, 1d.", show_default=True)
@@ -20,6 +22,8 @@ TimeoutOption = Annotated[
 
 
 def _open(config: Path | None, profile: str | None, region: str | None, local: bool) -> StackContext:
+    from mailflow_cli.context import open_stack
+
     return open_stack(config, profile=profile, region=region, local=local)
 
 

@@ -1,7 +1,13 @@
 """Powertools-compatible idempotency records in DynamoDB.
 
 Item: id (S, partition key), expiration (N, epoch s, the table's TTL attribute), status
-(INPROGRESS | COMPLETED), in_progress_expiration (N, epoch ms), data (S, JSON).
+(INPROGRESS | COMPLETED | PARTIAL), in_progress_expiration (N, epoch ms), data (S, JSON),
+data_expiration (N, the expiration the data was written with).
+
+A record covers one unit of work with several side effects (an email's targets; an outbound send and
+its status message): `acquire` takes it with one conditional UpdateItem and hands back what a previous
+attempt recorded as done (`PARTIAL`), `complete` records the outcome with one UpdateItem. Two writes per
+unit of work, whatever the number of side effects.
 """
 
 from __future__ import annotations
@@ -16,13 +22,36 @@ from .errors import InProgressError, is_transient
 
 INPROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
+PARTIAL = "PARTIAL"
 
 
 @dataclass(frozen=True)
 class Claim:
+    """acquired=False: the record is COMPLETED and `data` is what it recorded. acquired=True: the lock is
+    ours; `data` is what an earlier attempt recorded as done (a PARTIAL record, or one whose attempt
+    crashed after that), None for a fresh record."""
+
     key: str
     acquired: bool
     data: dict[str, Any] | None = None
+
+
+def _data(item: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+    """The record's data, unless it was written for a record whose TTL has passed."""
+    if not item:
+        return None
+    raw = item.get("data", {}).get("S")
+    try:
+        until = int(item.get("data_expiration", item.get("expiration", {})).get("N", "0"))
+    except (TypeError, ValueError):
+        return None
+    if not raw or until < int(now):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _conditional_failure(exc: BaseException) -> bool:
@@ -48,60 +77,68 @@ class IdempotencyStore:
         self._clock = clock
 
     def acquire(self, key: str) -> Claim:
-        """Take the INPROGRESS lock for `key`, or report that it is already COMPLETED.
+        """Take the INPROGRESS lock for `key` (one conditional UpdateItem), or report it COMPLETED.
 
+        Free to take: no record, an expired one, a PARTIAL one, or an INPROGRESS one whose lock expired.
         Raises InProgressError while another attempt holds an unexpired lock.
         """
-        now = self._clock()
-        item = {
-            "id": {"S": key},
-            "expiration": {"N": str(int(now) + self._ttl)},
-            "status": {"S": INPROGRESS},
-            "in_progress_expiration": {"N": str(int(now * 1000) + self._in_progress * 1000)},
-        }
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression=(
-                    "attribute_not_exists(id) OR expiration < :now OR "
-                    "(#status = :inprogress AND in_progress_expiration < :now_ms)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":now": {"N": str(int(now))},
-                    ":now_ms": {"N": str(int(now * 1000))},
-                    ":inprogress": {"S": INPROGRESS},
-                },
-            )
-            return Claim(key=key, acquired=True)
-        except Exception as exc:
-            if not _conditional_failure(exc):
-                raise
-        existing = self._ddb.get_item(TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True).get(
-            "Item"
-        )
-        if existing is None:
-            return self.acquire(key)
-        if existing.get("status", {}).get("S") == COMPLETED:
-            raw = existing.get("data", {}).get("S")
-            data = json.loads(raw) if raw else None
-            return Claim(key=key, acquired=False, data=data if isinstance(data, dict) else None)
-        raise InProgressError(f"idempotency record {key} is in progress")
+        for _ in range(5):
+            now = self._clock()
+            try:
+                response = self._ddb.update_item(
+                    TableName=self._table,
+                    Key={"id": {"S": key}},
+                    UpdateExpression=(
+                        "SET #status = :inprogress, expiration = :exp, in_progress_expiration = :ipe"
+                    ),
+                    ConditionExpression=(
+                        "attribute_not_exists(id) OR expiration < :now OR #status = :partial OR "
+                        "(#status = :inprogress AND in_progress_expiration < :now_ms)"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":now": {"N": str(int(now))},
+                        ":now_ms": {"N": str(int(now * 1000))},
+                        ":inprogress": {"S": INPROGRESS},
+                        ":partial": {"S": PARTIAL},
+                        ":exp": {"N": str(int(now) + self._ttl)},
+                        ":ipe": {"N": str(int(now * 1000) + self._in_progress * 1000)},
+                    },
+                    ReturnValues="ALL_OLD",
+                )
+                return Claim(key=key, acquired=True, data=_data(response.get("Attributes"), now))
+            except Exception as exc:
+                if not _conditional_failure(exc):
+                    raise
+            existing = self._ddb.get_item(
+                TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True
+            ).get("Item")
+            if existing is None:
+                continue
+            status = existing.get("status", {}).get("S")
+            if status == COMPLETED:
+                return Claim(key=key, acquired=False, data=_data(existing, now))
+            if status == INPROGRESS:
+                raise InProgressError(f"idempotency record {key} is in progress")
+        raise InProgressError(f"idempotency record {key} keeps changing")
 
-    def complete(self, key: str, data: dict[str, Any] | None = None) -> None:
-        """Mark `key` COMPLETED; retried a few times because failing here risks a duplicate later."""
+    def complete(self, key: str, data: dict[str, Any] | None = None, *, partial: bool = False) -> None:
+        """Record the outcome: COMPLETED, or PARTIAL (`data` lists what is done; a retry may take the
+        record again and skips that). Retried a few times because failing here risks a duplicate later."""
         now = self._clock()
+        expiration = str(int(now) + self._ttl)
         for attempt in range(3):
             try:
                 self._ddb.update_item(
                     TableName=self._table,
                     Key={"id": {"S": key}},
-                    UpdateExpression="SET #status = :completed, expiration = :exp, #data = :data",
+                    UpdateExpression=(
+                        "SET #status = :status, expiration = :exp, #data = :data, data_expiration = :exp"
+                    ),
                     ExpressionAttributeNames={"#status": "status", "#data": "data"},
                     ExpressionAttributeValues={
-                        ":completed": {"S": COMPLETED},
-                        ":exp": {"N": str(int(now) + self._ttl)},
+                        ":status": {"S": PARTIAL if partial else COMPLETED},
+                        ":exp": {"N": expiration},
                         ":data": {"S": json.dumps(data or {}, separators=(",", ":"))},
                     },
                 )
@@ -111,8 +148,12 @@ class IdempotencyStore:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
-    def release(self, key: str) -> None:
-        """Delete an INPROGRESS record after a failed attempt so a retry can start at once."""
+    def release(self, key: str, done: dict[str, Any] | None = None) -> None:
+        """After a failed attempt: delete the INPROGRESS record so a retry can start at once, or, when
+        some side effects are done (`done`), leave it PARTIAL listing them."""
+        if done:
+            self.complete(key, done, partial=True)
+            return
         try:
             self._ddb.delete_item(TableName=self._table, Key={"id": {"S": key}})
         except Exception:
@@ -125,10 +166,10 @@ class NoIdempotency:
     def acquire(self, key: str) -> Claim:
         return Claim(key=key, acquired=True)
 
-    def complete(self, key: str, data: dict[str, Any] | None = None) -> None:
+    def complete(self, key: str, data: dict[str, Any] | None = None, *, partial: bool = False) -> None:
         return None
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, done: dict[str, Any] | None = None) -> None:
         return None
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -44,13 +45,13 @@ def test_redelivery_skips_s3_read_when_all_targets_done(
 def test_idempotency_record_shape(aws_env: Env) -> None:
     ses_id = aws_env.put_raw(simple_mime())
     handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), None)
-    item = aws_env.ddb.get_item(TableName="mf-idempotency", Key={"id": {"S": f"inbound#{ses_id}#app#app1"}})[
-        "Item"
-    ]
+    item = aws_env.ddb.get_item(TableName="mf-idempotency", Key={"id": {"S": f"inbound#{ses_id}"}})["Item"]
     assert item["status"]["S"] == "COMPLETED"
     assert int(item["expiration"]["N"]) > time.time() + 86000
     assert "in_progress_expiration" in item
-    assert "sqsMessageId" in item["data"]["S"]
+    data = json.loads(item["data"]["S"])
+    assert data["done"] == ["app1"]
+    assert set(data["sqsMessageIds"]) == {"app1"}
 
 
 def test_partial_failure_retries_only_missing_target(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,8 +133,61 @@ def test_in_progress_lock_blocks_then_expires(aws_env: Env) -> None:
 def test_concurrent_attempt_is_transient(aws_env: Env) -> None:
     ses_id = aws_env.put_raw(simple_mime())
     store = IdempotencyStore(aws_env.ddb, "mf-idempotency", 3600, 120)
-    store.acquire(f"inbound#{ses_id}#app#app1")
+    store.acquire(f"inbound#{ses_id}")
     with pytest.raises(InProgressError):
         handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), None)
     assert aws_env.drain("app1") == []
     assert aws_env.drain("inboundDlq") == []
+
+
+def _writes(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    for name in ("put_item", "update_item", "delete_item"):
+        real = getattr(ddb, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(ddb, name, counted)
+    return calls
+
+
+def test_two_writes_per_email_whatever_the_number_of_apps(
+    aws_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ses_id = aws_env.put_raw(simple_mime())
+    event = ses_event(ses_record(ses_id, ["_app1@example.com", "_app2@example.com", "_zz@example.com"]))
+    handler(event, None)  # creates the clients
+    writes = _writes(clients.client("dynamodb"), monkeypatch)
+    ses_id2 = aws_env.put_raw(simple_mime())
+    handler(
+        ses_event(ses_record(ses_id2, ["_app1@example.com", "_app2@example.com", "_zz@example.com"])), None
+    )
+    assert len(writes) == 2
+    writes.clear()
+    handler(event, None)  # a redelivery: one conditional write that fails (record COMPLETED), then a read
+    assert writes == ["update_item"]
+
+
+def test_partial_record_lists_what_is_done(aws_env: Env) -> None:
+    now = [1_700_000_000.0]
+    store = IdempotencyStore(aws_env.ddb, "mf-idempotency", 3600, 120, clock=lambda: now[0])
+    assert store.acquire("p").data is None
+    store.release("p", {"done": ["a"]})
+    claim = store.acquire("p")
+    assert claim.acquired
+    assert claim.data == {"done": ["a"]}
+    with pytest.raises(InProgressError):
+        store.acquire("p")
+    now[0] += 121  # the attempt crashed: its lock expires, the done list survives
+    claim = store.acquire("p")
+    assert claim.acquired
+    assert claim.data == {"done": ["a"]}
+    store.release("p")
+    assert store.acquire("p").data is None
+    store.complete("p", {"done": ["a", "b"]}, partial=True)
+    now[0] += 3601  # an expired record's data is not trusted, even after a crashed takeover
+    assert store.acquire("p").data is None
+    now[0] += 121
+    assert store.acquire("p").data is None

@@ -295,3 +295,50 @@ def test_injected_subject_end_to_end_sends_nothing(aws_env: Env) -> None:
     status = aws_env.drain("app1")[0]
     assert status["error"]["reason"] == "header_injection"
     assert status["retry"] is False
+
+
+def test_two_idempotency_writes_per_sent_email(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    handler(sqs_event([request(subject="warm-up")]), None)  # creates the clients
+    ddb = clients.client("dynamodb")
+    writes: list[str] = []
+    for name in ("put_item", "update_item", "delete_item"):
+        real = getattr(ddb, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            writes.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(ddb, name, counted)
+    other = request()
+    other["correlationId"] = "writes-1"
+    handler(sqs_event([other]), None)
+    assert writes == ["update_item", "update_item"]
+
+
+def test_failed_status_message_is_retried_without_a_second_email(
+    aws_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler(sqs_event([request(subject="warm-up")]), None)
+    aws_env.drain("app1")
+    before = len(sent())
+    sqs = clients.client("sqs")
+    real = sqs.send_message
+
+    def failing(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "SendMessage")
+
+    doc = request()
+    doc["correlationId"] = "status-retry-1"
+    event = sqs_event([doc])
+    monkeypatch.setattr(sqs, "send_message", failing)
+    response = handler(event, None)
+    assert len(response["batchItemFailures"]) == 1
+    assert len(sent()) == before + 1
+    monkeypatch.setattr(sqs, "send_message", real)
+    assert handler(event, None) == {"batchItemFailures": []}
+    assert len(sent()) == before + 1
+    statuses = aws_env.drain("app1")
+    assert [(s["correlationId"], s["status"]) for s in statuses] == [("status-retry-1", "sent")]
+    handler(event, None)
+    assert len(sent()) == before + 1
+    assert aws_env.drain("app1") == []

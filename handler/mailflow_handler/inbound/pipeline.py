@@ -23,6 +23,7 @@ from .parse import Readable, parse_stream
 from .route import Route, route
 from .verdicts import Decision, decide
 
+_QUARANTINE = "@quarantine"  # in the record's done list; not a valid app name
 _SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -276,47 +277,58 @@ def _deliver(
     raw_key = f"{cfg.prefix_raw}{ses_id}"
     routes = route(_recipients(receipt), cfg)
     decision = decide(routes, receipt, str(mail.get("source") or ""), cfg)
-    if decision.quarantine:
-        key = f"inbound#{ses_id}#quarantine"
-        claim = store.acquire(key)
-        if claim.acquired:
-            try:
-                _quarantine(
-                    deps=deps, ses_id=ses_id, raw_key=raw_key, decision=decision, mail=mail, receipt=receipt
-                )
-            except Exception:
-                store.release(key)
-                raise
-            store.complete(key, {"apps": [r.app for r, _ in decision.quarantine]})
-            result.quarantined = [r.app for r, _ in decision.quarantine]
-        else:
-            result.duplicates.append("quarantine")
-    pending: list[tuple[Route, str]] = []
+    # One idempotency record per email covers every side effect (quarantine and each target app): two
+    # writes per email. A PARTIAL record from an earlier attempt lists what is already done.
+    key = f"inbound#{ses_id}"
+    claim = store.acquire(key)
+    done: set[str] = set()
+    if claim.data and isinstance(claim.data.get("done"), list):
+        done = {t for t in claim.data["done"] if isinstance(t, str)}
+    if not claim.acquired:
+        result.duplicates = (["quarantine"] if decision.quarantine else []) + [
+            r.app for r in decision.deliver
+        ]
+        return
+    newly: list[str] = []
+    sqs_ids: dict[str, Any] = dict(claim.data.get("sqsMessageIds") or {}) if claim.data else {}
+    pending: list[Route] = []
+    finished = False
     try:
+        if decision.quarantine and _QUARANTINE in done:
+            result.duplicates.append("quarantine")
+        elif decision.quarantine:
+            _quarantine(
+                deps=deps, ses_id=ses_id, raw_key=raw_key, decision=decision, mail=mail, receipt=receipt
+            )
+            newly.append(_QUARANTINE)
+            result.quarantined = [r.app for r, _ in decision.quarantine]
         for r in decision.deliver:
-            key = f"inbound#{ses_id}#app#{r.app}"
-            if store.acquire(key).acquired:
-                pending.append((r, key))
-            else:
+            if r.app in done:
                 result.duplicates.append(r.app)
-        if not pending:
-            return
-        builder = _Builder(deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)))
-        while pending:
-            r, key = pending[0]
-            body = builder.body_for(r, decision.security, mail, receipt)
-            sent = deps.sqs.send_message(QueueUrl=deps.queue_url(r.queue), MessageBody=body)
-            store.complete(key, {"sqsMessageId": sent.get("MessageId") if isinstance(sent, dict) else None})
-            pending.pop(0)
-            result.delivered.append(r.app)
-            result.sent.append({"app": r.app, "bytes": _size(body)})
-        result.claim_check = builder.claimed is not None
-        result.attachments = builder.attachments
-        result.size_bytes = builder.size_bytes
+            else:
+                pending.append(r)
+        if pending:
+            builder = _Builder(deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)))
+            while pending:
+                r = pending[0]
+                body = builder.body_for(r, decision.security, mail, receipt)
+                sent = deps.sqs.send_message(QueueUrl=deps.queue_url(r.queue), MessageBody=body)
+                newly.append(r.app)
+                sqs_ids[r.app] = sent.get("MessageId") if isinstance(sent, dict) else None
+                pending.pop(0)
+                result.delivered.append(r.app)
+                result.sent.append({"app": r.app, "bytes": _size(body)})
+            result.claim_check = builder.claimed is not None
+            result.attachments = builder.attachments
+            result.size_bytes = builder.size_bytes
+        finished = True
     finally:
-        result.unsent = [r.app for r, _ in pending]
-        for _, key in pending:
-            store.release(key)
+        result.unsent = [r.app for r in pending]
+        record = {"done": sorted(done.union(newly)), "sqsMessageIds": sqs_ids}
+        if finished:
+            store.complete(key, record)
+        else:
+            store.release(key, record if record["done"] else None)
 
 
 def _observe(result: InboundResult, ses_record: dict[str, Any], metrics: Metrics, elapsed: float) -> None:

@@ -30,6 +30,8 @@ class OutboundResult:
     reason: str | None = None
     error: str | None = None
     duplicate: bool = False
+    # The held outbound record, completed once the "sent" status message is out (one record covers both).
+    lock: str | None = None
 
 
 def _authorise(request: OutboundRequest, deps: Deps) -> None:
@@ -129,10 +131,14 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
         _authorise(request, deps)
         key = f"outbound#{result.source}#{request.correlation_id}"
         claim = store.acquire(key)
-        if not claim.acquired:
+        prior = claim.data or {}
+        if not claim.acquired or prior.get("sesMessageId"):
+            # COMPLETED: sent and the app told. PARTIAL: sent, the status message still to go.
             result.duplicate = True
             result.status = "sent"
-            result.ses_message_id = (claim.data or {}).get("sesMessageId")
+            result.ses_message_id = prior.get("sesMessageId")
+            if claim.acquired:
+                result.lock = key
         else:
             try:
                 raw = compose(request, _fetch_attachments(request, deps))
@@ -140,8 +146,8 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
             except Exception:
                 store.release(key)
                 raise
-            store.complete(key, {"sesMessageId": result.ses_message_id})
             result.status = "sent"
+            result.lock = key
     except Exception as exc:
         result.status = "failed"
         result.retry = is_transient(exc)
@@ -195,6 +201,20 @@ def _notify(result: OutboundResult, record: dict[str, Any], deps: Deps, attempt:
             store.release(key)
             raise
         store.complete(key)
+        return
+    if result.lock is not None:
+        sent = {"sesMessageId": result.ses_message_id, "status": "sent"}
+        try:
+            deps.sqs.send_message(
+                QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
+            )
+        except Exception:
+            # The email is out: keep that on record (PARTIAL) so the redelivery only sends the status.
+            store.release(result.lock, {"sesMessageId": result.ses_message_id})
+            raise
+        store.complete(result.lock, sent)
+        return
+    if result.duplicate:
         return
     key = f"outbound-status#{result.source}#{result.correlation_id}#{result.status}"
     if result.retry:

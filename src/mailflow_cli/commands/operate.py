@@ -5,6 +5,8 @@ This module only declares options and prints; the logic lives in ``mailflow_cli.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -216,7 +218,6 @@ RequiredDlqArgument = Annotated[
 ]
 
 
-@dlq_app.command("list")
 def dlq_list(
     *,
     json_output: JsonOption = False,
@@ -231,7 +232,6 @@ def dlq_list(
     dlq_command.list_queues(_open(config, profile, region, local), json_output=json_output)
 
 
-@dlq_app.command("show")
 def dlq_show(
     queue: DlqArgument = None,
     *,
@@ -248,7 +248,6 @@ def dlq_show(
     dlq_command.show(_open(config, profile, region, local), queue, limit=limit, json_output=json_output)
 
 
-@dlq_app.command("redrive")
 def dlq_redrive(
     queue: RequiredDlqArgument,
     *,
@@ -267,7 +266,6 @@ def dlq_redrive(
     dlq_command.redrive(_open(config, profile, region, local), queue, json_output=json_output)
 
 
-@dlq_app.command("purge")
 def dlq_purge(
     queue: RequiredDlqArgument,
     *,
@@ -340,11 +338,29 @@ def status(
         raise typer.Exit(1)
 
 
+def _help(command: Callable[..., None]) -> str:
+    """The docstring with each paragraph on one line, so that the terminal, not the source, wraps it."""
+    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("status")(status)
-    app.command("init")(init)
+    commands: tuple[tuple[str, Callable[..., None]], ...] = (
+        ("init", init),
+        ("verify-domain", verify_domain),
+        ("send-test", send_test),
+        ("tail", tail),
+        ("status", status),
+        ("logs", logs),
+    )
+    for name, command in commands:
+        app.command(name, help=_help(command))(command)
+    dlq_commands: tuple[tuple[str, Callable[..., None]], ...] = (
+        ("list", dlq_list),
+        ("show", dlq_show),
+        ("redrive", dlq_redrive),
+        ("purge", dlq_purge),
+    )
+    for name, command in dlq_commands:
+        dlq_app.command(name, help=_help(command))(command)
     app.add_typer(dlq_app, name="dlq")
-    app.command("logs")(logs)
-    app.command("send-test")(send_test)
-    app.command("verify-domain")(verify_domain)
-    app.command("tail")(tail)

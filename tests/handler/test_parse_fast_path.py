@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mailflow_handler.inbound import bigparse
 from mailflow_handler.inbound import message as msg
 from mailflow_handler.inbound import parse as parse_mod
 from mailflow_handler.inbound.attachments import store_attachments
@@ -42,7 +43,7 @@ def _outcome(raw: bytes) -> tuple[str, list[tuple[str, str, int]]]:
 
 def _both(raw: bytes, monkeypatch: pytest.MonkeyPatch, min_body: int) -> tuple[Any, Any, bool]:
     taken: list[bool] = []
-    real = parse_mod._fast_parse
+    real = bigparse.fast_parse
 
     def spy(*args: Any) -> Any:
         result = real(*args)
@@ -54,8 +55,8 @@ def _both(raw: bytes, monkeypatch: pytest.MonkeyPatch, min_body: int) -> tuple[A
         plain = _outcome(raw)
     with monkeypatch.context() as m:
         m.setattr(parse_mod, "FAST_MIN_MESSAGE", 0)
-        m.setattr(parse_mod, "FAST_MIN_BODY", min_body)
-        m.setattr(parse_mod, "_fast_parse", spy)
+        m.setattr(bigparse, "FAST_MIN_BODY", min_body)
+        m.setattr(bigparse, "fast_parse", spy)
         fast = _outcome(raw)
     return plain, fast, any(taken)
 
@@ -217,7 +218,7 @@ EXPECT_FAST = {
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_generated_big_messages_match(monkeypatch: pytest.MonkeyPatch, variant: str, nl: bytes) -> None:
     raw = _big(nl, variant)
-    plain, fast, taken = _both(raw, monkeypatch, parse_mod.FAST_MIN_BODY)
+    plain, fast, taken = _both(raw, monkeypatch, bigparse.FAST_MIN_BODY)
     assert fast == plain
     assert taken == (variant in EXPECT_FAST)
 
@@ -226,7 +227,7 @@ def test_fast_path_runs_on_a_big_attachment_at_default_thresholds(monkeypatch: p
     raw = _big(b"\r\n", "plain")
     assert len(raw) < parse_mod.FAST_MIN_MESSAGE
     raw = raw.replace(b"--BIG--", _b64(random.Random(2).randbytes(800_000), b"\r\n") + b"--BIG--", 1)
-    plain, fast, taken = _both(raw, monkeypatch, parse_mod.FAST_MIN_BODY)
+    plain, fast, taken = _both(raw, monkeypatch, bigparse.FAST_MIN_BODY)
     assert taken
     assert fast == plain
 

@@ -9,7 +9,7 @@ import unicodedata
 from email.message import Message
 from typing import Any
 
-from .parse import AttachmentPart, decode_body
+from .parse import AttachmentPart
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSIONS = {
@@ -77,7 +77,12 @@ def store_attachments(
     for index, att in enumerate(parts):
         body, att.body = att.body, None
         try:
-            data = decode_body(att.part, body) if body is not None else _payload_bytes(att.part)
+            if body is not None:
+                from .bigparse import decode_body  # loaded already: only the fast path sets `body`
+
+                data = decode_body(att.part, body)
+            else:
+                data = _payload_bytes(att.part)
         except Exception:
             data = (
                 bytes(body)

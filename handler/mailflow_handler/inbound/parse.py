@@ -6,17 +6,14 @@ used here; addresses go through `email.utils.getaddresses` and words through `em
 
 from __future__ import annotations
 
-import binascii
 import codecs
 import io
-import itertools
 import re
-import secrets
 from dataclasses import dataclass, field
+from email._policybase import compat32  # not email.policy: that imports headerregistry
 from email.feedparser import BytesFeedParser
 from email.header import decode_header
 from email.message import Message
-from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any, Protocol
 
@@ -26,12 +23,8 @@ _MSGID = re.compile(r"<([^<>]*)>")
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
 CHUNK = 1 << 20
-# The large-body fast path (see `_fast_parse`): messages of at least FAST_MIN_MESSAGE bytes whose leaf
-# bodies of at least FAST_MIN_BODY bytes are kept out of the line-based feed parser. Tests lower both.
+# Messages of at least this size take the large-body fast path (`bigparse.py`, imported only then).
 FAST_MIN_MESSAGE = 1 << 20
-FAST_MIN_BODY = 256 * 1024
-_PART_HEADER_LIMIT = 64 * 1024
-_NO_TRANSFER_DECODING = frozenset({"", "7bit", "8bit", "binary"})
 
 
 class Readable(Protocol):
@@ -40,7 +33,7 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start
 class BodyPart:
     content_type: str
     charset: str | None
@@ -48,7 +41,7 @@ class BodyPart:
     embedded: bool
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start
 class AttachmentPart:
     part: Message
     content_type: str
@@ -57,11 +50,11 @@ class AttachmentPart:
     disposition: str
     embedded: bool
     # The raw (still transfer-encoded) body when the fast path kept it out of the parser; decode it
-    # with `decode_body`. None: the body is the part's payload.
+    # with `bigparse.decode_body`. None: the body is the part's payload.
     body: memoryview | None = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start
 class ParsedEmail:
     size_bytes: int
     headers: list[tuple[str, str]]
@@ -240,29 +233,13 @@ def _clean_cid(value: str | None) -> str | None:
     return text[1:-1].strip() if text.startswith("<") and text.endswith(">") else text or None
 
 
-def decode_body(part: Message, body: memoryview) -> bytes:
-    """What `part.get_payload(decode=True)` returns when the part's payload is `body` (raw bytes)."""
-    cte = str(part.get("content-transfer-encoding", "")).lower()
-    if cte == "base64":
-        try:
-            return binascii.a2b_base64(body)
-        except binascii.Error:
-            pass
-    elif cte == "quoted-printable":
-        return binascii.a2b_qp(body)
-    elif cte in _NO_TRANSFER_DECODING:
-        return bytes(body)
-    # Bad base64 padding, uuencode, unknown encodings: exactly the stdlib's behaviour.
-    part.set_payload(bytes(body).decode("ascii", "surrogateescape"))
-    try:
-        payload = part.get_payload(decode=True)
-    finally:
-        part.set_payload("")
-    return payload if isinstance(payload, bytes) else bytes(body)
-
-
 def _part_text(part: Message, content_type: str, body: memoryview | None = None) -> tuple[str, str | None]:
-    payload = decode_body(part, body) if body is not None else part.get_payload(decode=True)
+    if body is not None:
+        from .bigparse import decode_body
+
+        payload: Any = decode_body(part, body)
+    else:
+        payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         payload = str(payload or "").encode("utf-8", "surrogateescape")
     try:
@@ -454,172 +431,6 @@ class _Replay:
         return head
 
 
-def _multipart_boundary(header_block: bytes) -> bytes | None:
-    """The boundary the feed parser would use for a part with these headers, if it is multipart."""
-    parser = BytesFeedParser(policy=compat32)
-    parser.feed(header_block)
-    try:
-        part = parser.close()
-        if part.get_content_maintype() != "multipart":
-            return None
-        boundary = part.get_boundary()
-    except Exception:
-        return None
-    return boundary.encode("ascii", "surrogateescape") if boundary else None
-
-
-def _leaf_type(header_block: bytes) -> str | None:
-    parser = BytesFeedParser(policy=compat32)
-    parser.feed(header_block)
-    try:
-        return parser.close().get_content_maintype()
-    except Exception:
-        return None
-
-
-def _boundary_line_end(buf: bytearray, start: int, delimiter: bytes) -> tuple[int, bool] | None:
-    """If a boundary line (`--b`, optional `--`, blanks, line end) starts at `start`: (index past the
-    line's end, closing?). The feed parser's boundary regex, on bytes."""
-    if not buf.startswith(delimiter, start):
-        return None
-    i = start + len(delimiter)
-    closing = buf.startswith(b"--", i)
-    if closing:
-        i += 2
-    n = len(buf)
-    while i < n and buf[i] in (0x20, 0x09):
-        i += 1
-    if i == n:
-        return i, closing
-    if buf[i] == 0x0D:
-        return (i + 2 if buf.startswith(b"\r\n", i) else i + 1), closing
-    if buf[i] == 0x0A:
-        return i + 1, closing
-    return None
-
-
-Span = tuple[int, int, tuple[tuple[int, bytes], ...]]
-
-
-def _scan(
-    buf: bytearray,
-    start: int,
-    end: int,
-    boundary: bytes,
-    *,
-    path: tuple[tuple[int, bytes], ...],
-    out: list[Span],
-) -> None:
-    """Collect big leaf bodies of the multipart body buf[start:end]: (body start, body end, path), where
-    path lists (child index, parent boundary) from the root. Anything unclear is simply not collected."""
-    if len(path) >= MAX_DEPTH:
-        return
-    delimiter = b"--" + boundary
-    lines: list[tuple[int, int, bool]] = []  # (line start, index past the line, closing)
-    at = _boundary_line_end(buf, start, delimiter)
-    if at is not None:
-        lines.append((start, at[0], at[1]))
-    search = start
-    while not (lines and lines[-1][2]):
-        found = buf.find(b"\n" + delimiter, search, end)
-        if found < 0:
-            break
-        at = _boundary_line_end(buf, found + 1, delimiter)
-        if at is not None:
-            lines.append((found + 1, at[0], at[1]))
-        search = found + 1
-    for index, ((_, part_start, closing), (next_line, _, _)) in enumerate(itertools.pairwise(lines)):
-        if closing:
-            return
-        part_end = next_line - 1  # the LF before the next boundary line belongs to the boundary
-        if part_end > part_start and buf[part_end - 1] == 0x0D:
-            part_end -= 1
-        if part_end - part_start < FAST_MIN_BODY:
-            continue
-        if buf.startswith((b"\r\n", b"\n"), part_start):
-            body_start = part_start + (2 if buf[part_start] == 0x0D else 1)
-        else:
-            limit = min(part_end, part_start + _PART_HEADER_LIMIT)
-            ends = [i + 2 for i in (buf.find(b"\n\n", part_start, limit),) if i >= 0]
-            ends += [i + 3 for i in (buf.find(b"\n\r\n", part_start, limit),) if i >= 0]
-            if not ends:
-                continue
-            body_start = min(ends)
-        if part_end - body_start < FAST_MIN_BODY:
-            continue
-        headers = bytes(buf[part_start:body_start])
-        here = (*path, (index, boundary))
-        inner = _multipart_boundary(headers)
-        if inner is not None:
-            _scan(buf, body_start, part_end, inner, path=here, out=out)
-            continue
-        if _leaf_type(headers) in (None, "multipart", "message"):
-            continue
-        if (
-            buf.startswith(b"--", body_start)
-            or buf.find(b"\n--", body_start, part_end) >= 0
-            or buf.find(b"\r--", body_start, part_end) >= 0
-        ):
-            continue
-        out.append((body_start, part_end, here))
-
-
-def _fast_parse(
-    buf: bytearray, header_end: int, max_total: int, max_field: int
-) -> tuple[Message, dict[int, memoryview]] | None:
-    """Parse with big leaf bodies replaced by unique one-line placeholders, then put the real bodies
-    back as views into `buf`. None when nothing was replaced or the parse tree does not show every
-    placeholder exactly where the scan expected it (the caller then parses the real bytes).
-
-    Sound because a placeholder's line and the body's lines are read the same way by the feed parser
-    when the body has no line starting with "--" (checked): they are plain body lines of that part.
-    """
-    boundary = _multipart_boundary(bytes(buf[:header_end]))
-    if boundary is None:
-        return None
-    spans: list[Span] = []
-    _scan(buf, header_end, len(buf), boundary, path=(), out=spans)
-    if not spans:
-        return None
-    token = secrets.token_hex(16)
-    pieces: list[bytes] = []
-    previous = 0
-    for number, (body_start, body_end, _) in enumerate(spans):
-        pieces.append(bytes(buf[previous:body_start]))
-        pieces.append(f"mailflowbody{token}x{number}".encode("ascii"))
-        previous = body_end
-    pieces.append(bytes(buf[previous:]))
-    skeleton = b"".join(pieces)
-    del pieces
-    msg, _, defects = _parse_message(io.BytesIO(skeleton), max_total, max_field)
-    if defects:
-        return None
-    del skeleton
-    view = memoryview(buf)
-    big: dict[int, memoryview] = {}
-    for number, (body_start, body_end, path) in enumerate(spans):
-        node: Message = msg
-        for index, parent_boundary in path:
-            if node.get_content_maintype() != "multipart" or node.get_boundary() != parent_boundary.decode(
-                "ascii", "surrogateescape"
-            ):
-                return None
-            children = node.get_payload()
-            child = children[index] if isinstance(children, list) and index < len(children) else None
-            if not isinstance(child, Message):
-                return None
-            node = child
-        if (
-            node.is_multipart()
-            or node.get_content_maintype() in ("multipart", "message")
-            or node.get_payload() != f"mailflowbody{token}x{number}"
-            or id(node) in big
-        ):
-            return None
-        big[id(node)] = view[body_start:body_end]
-    return msg, big
-
-
 def parse_stream(stream: Readable, max_header_bytes: int, max_header_field_bytes: int) -> ParsedEmail:
     """Parse MIME read from `stream` in chunks, so the raw bytes and a full decoded copy never coexist.
 
@@ -629,9 +440,14 @@ def parse_stream(stream: Readable, max_header_bytes: int, max_header_field_bytes
     """
     head = stream.read(max_header_bytes + 3) or b""
     header_end = _find_header_end(head, len(head))
+    fast = None
     if header_end >= 0 and cap_headers(head, max_header_bytes, max_header_field_bytes) == (head, []):
         rest = stream.read(FAST_MIN_MESSAGE) or b""
-        if len(head) + len(rest) >= FAST_MIN_MESSAGE and _multipart_boundary(head[:header_end]):
+        if len(head) + len(rest) >= FAST_MIN_MESSAGE:
+            from . import bigparse  # only large messages pay for compiling it
+
+            fast = bigparse if bigparse.multipart_boundary(head[:header_end]) else None
+        if fast is not None:
             buf = bytearray(head)
             buf += rest
             del rest
@@ -640,9 +456,9 @@ def parse_stream(stream: Readable, max_header_bytes: int, max_header_field_bytes
                 if not chunk:
                     break
                 buf += chunk
-            fast = _fast_parse(buf, header_end, max_header_bytes, max_header_field_bytes)
-            if fast is not None:
-                return _build(fast[0], len(buf), [], max_header_field_bytes, fast[1])
+            parsed = fast.fast_parse(buf, header_end, max_header_bytes, max_header_field_bytes)
+            if parsed is not None:
+                return _build(parsed[0], len(buf), [], max_header_field_bytes, parsed[1])
             stream = io.BytesIO(buf)
             del buf
         else:

@@ -19,7 +19,7 @@ STATUS_TYPE = "outbound.status"
 _TOO_LARGE = "attachments exceed outbound.maxAttachmentBytes"
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start
 class OutboundResult:
     message_id: str
     status: str

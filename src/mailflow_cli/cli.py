@@ -51,7 +51,14 @@ def main_options(
         os.environ["MAILFLOW_VERBOSE"] = "1"
 
 
+_registered = False
+
+
 def _register_commands() -> None:
+    global _registered  # noqa: PLW0603 - commands are added to the one typer app once per process
+    if _registered:
+        return
+    _registered = True
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"mailflow_cli.commands.{name}")

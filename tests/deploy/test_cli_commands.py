@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from deploy_helpers import ConfigWriter, aws_client
 
-from conftest import ConfigWriter, aws_client
 from mailflow_cli.cli import run
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from deploy_helpers import ConfigWriter, StackOpener
 
-from conftest import ConfigWriter, StackOpener
 from mailflow_cli.commands.stack import confirmer
 from mailflow_cli.deploy import deploy_stack, destroy_stack, read_outputs
 from mailflow_cli.errors import StackNotFoundError, UsageError

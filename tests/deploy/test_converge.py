@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from deploy_helpers import ConfigWriter, StackOpener, aws_client
 
-from conftest import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import deploy_stack, plan_stack
 from mailflow_cli.errors import MailflowError, UsageError
 

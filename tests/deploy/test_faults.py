@@ -7,8 +7,8 @@ from unittest import mock
 
 import pytest
 from botocore.exceptions import ClientError
+from deploy_helpers import ConfigWriter, StackOpener, aws_client
 
-from conftest import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import ProgressEvent, RetryPolicy, Status, deploy_stack
 from mailflow_cli.deploy.retry import NO_WAIT, mapping_in_use, role_not_yet_assumable
 from mailflow_cli.errors import AwsError, MailflowError

@@ -7,9 +7,9 @@ import json
 import zipfile
 from typing import Any
 
+from deploy_helpers import ConfigWriter, StackOpener, aws_client
 from moto.awslambda.models import lambda_backends
 
-from conftest import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import deploy_stack
 from mailflow_cli.naming import SES_PERMISSION_SID, SHARED_RULE_SET, is_owned
 

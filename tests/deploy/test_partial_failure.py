@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from deploy_helpers import CallRecorder, ConfigWriter, StackOpener, aws_client
 
-from conftest import CallRecorder, ConfigWriter, StackOpener, aws_client
 from mailflow_cli.context import StackContext
 from mailflow_cli.deploy import deploy_stack, destroy_stack, plan_stack
 from mailflow_cli.errors import MailflowError

@@ -1,7 +1,7 @@
 """The installed ``mailflow`` command against a moto server reached through AWS_ENDPOINT_URL.
 
 moto runs in this process (ThreadedMotoServer) with the compatibility patches of
-``mailflow_cli.deploy.moto_compat``; the CLI runs as a subprocess, exactly as a user runs it.
+``mailflow_cli.local.moto_patches``; the CLI runs as a subprocess, exactly as a user runs it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from mailflow_cli.deploy.moto_compat import install_moto_compat
+from mailflow_cli.local.moto_patches import install_moto_compat
 
 pytestmark = pytest.mark.e2e
 

@@ -19,12 +19,15 @@ REGION = "eu-west-1"
 def aws() -> Iterator[dict[str, Any]]:
     from moto import mock_aws
 
-    moto_patches.apply()
-    with mock_aws():
-        yield {
-            name: boto3.client(name, region_name=REGION)
-            for name in ("lambda", "logs", "sqs", "iam", "s3", "ses")
-        }
+    undo = moto_patches.install_moto_compat(emulator=True)
+    try:
+        with mock_aws():
+            yield {
+                name: boto3.client(name, region_name=REGION)
+                for name in ("lambda", "logs", "sqs", "iam", "s3", "ses")
+            }
+    finally:
+        undo()
 
 
 def make_zip(files: dict[str, str]) -> bytes:

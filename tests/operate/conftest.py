@@ -18,8 +18,8 @@ from operate_helpers import Cli, CliResult
 
 from mailflow_cli.context import StackContext, open_stack
 from mailflow_cli.deploy import RETRY_POLICY_KEY, deploy_stack
-from mailflow_cli.deploy.moto_compat import install_moto_compat
 from mailflow_cli.deploy.retry import NO_WAIT
+from mailflow_cli.local.moto_patches import install_moto_compat
 from mailflow_cli.operate import timing
 
 CONFIG_TEXT = """\

@@ -1,27 +1,40 @@
-"""Patches to moto that the emulator (and tests that use moto the same way) rely on.
+"""Patches to moto: the only place in Mailflow that knows the local endpoint is moto.
 
-Written against moto 5.2.x (pyproject pins ``moto<5.3``); each patch checks that the thing it replaces
-still looks the way it expects, and fails loudly otherwise, so a moto upgrade cannot silently undo it.
+Written against moto 5.2.x (pyproject pins ``moto<5.3``); each patch checks that what it replaces still
+looks the way it expects and fails loudly otherwise, so a moto upgrade cannot silently undo it.
 
-1. ``sqs.Queue.lambda_event_source_mappings``: moto delivers a message to every Lambda ESM of a queue
-   synchronously inside ``send_message`` (one message per invocation, ``batchItemFailures`` ignored, and
-   without Docker the invocation fails). The emulator runs event source mappings itself
-   (:mod:`mailflow_cli.local.esm_poller`), so the queue's mapping table is made permanently empty. The
-   mappings stay in the Lambda backend, where ``list_event_source_mappings`` reports them.
-2. ``ses.delete_receipt_rule``: not implemented by moto; added to the backend and the query API.
-3. ``s3.FakeBucket.get_permission``: moto evaluates bucket policies for object requests but ignores their
-   conditions, so the stack's ``Deny s3:* when aws:SecureTransport is false`` statement denies every
-   object request (moto cannot see TLS at all). Like AWS IAM policies, bucket policies are stored and
-   returned but not evaluated in the emulator (docs/local.md lists this).
-4. ``awslambda.LambdaFunction``: moto drops a function's ``DeadLetterConfig``; it is kept and reported
-   by GetFunctionConfiguration, so asynchronous invocations can use the dead-letter queue.
+Where moto differs from AWS (production code follows AWS; these make moto behave the same way):
+
+1. SES ``DeleteReceiptRule`` is not implemented (NotImplementedError; HTTP 500 in server mode). Added
+   with AWS's semantics: the set must exist; deleting a rule that is not there succeeds.
+2. S3 ``CreateBucket`` ignores ``CreateBucketConfiguration.Tags`` (AWS applies them atomically).
+3. Lambda drops ``DeadLetterConfig`` on create, get and update; it is kept and reported.
+4. S3 evaluates bucket policies but ignores their conditions, so the stack's
+   ``Deny s3:* when aws:SecureTransport is false`` denies every object request. That statement is left
+   out of the evaluation (moto cannot see TLS); the rest of the policy is still evaluated.
+
+What only the emulator needs:
+
+5. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
+   ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
+   invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
+   queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
+
+Tests install 1-4 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
+calls :func:`apply` once for its lifetime. Both work for ``mock_aws`` and an in-process
+``ThreadedMotoServer``.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import threading
+from collections.abc import Callable
 from typing import Any
+from xml.etree import ElementTree
 
+_MISSING = object()
 _applied = False
 _lock = threading.Lock()
 
@@ -30,108 +43,163 @@ class MotoPatchError(RuntimeError):
     """The installed moto no longer has the shape these patches were written for."""
 
 
-def _no_mappings(_queue: Any) -> dict[str, Any]:
-    return {}
+class _Patcher:
+    def __init__(self) -> None:
+        self.undo: list[tuple[type, str, Any]] = []
+
+    def set(self, owner: type, name: str, value: Any) -> None:
+        self.undo.append((owner, name, owner.__dict__.get(name, _MISSING)))
+        setattr(owner, name, value)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self.undo):
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self.undo.clear()
 
 
-def _discard_mappings(_queue: Any, _value: Any) -> None:
-    return None
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise MotoPatchError(what)
 
 
-def _disable_sqs_esm_delivery() -> None:
-    import inspect
-
-    from moto.sqs import models as sqs_models
-
-    source = inspect.getsource(sqs_models.Queue.add_message)
-    if "lambda_event_source_mappings" not in source:
-        raise MotoPatchError("moto.sqs.models.Queue.add_message no longer reads lambda_event_source_mappings")
-    setattr(sqs_models.Queue, "lambda_event_source_mappings", property(_no_mappings, _discard_mappings))  # noqa: B010
-
-
-def _delete_receipt_rule(backend: Any, rule_set_name: str, rule_name: str) -> None:
-    """AWS semantics: the set must exist; deleting a rule that does not exist succeeds."""
-    from moto.ses.exceptions import RuleSetDoesNotExist
-
-    rule_set = backend.receipt_rule_set.get(rule_set_name)
-    if rule_set is None:
-        raise RuleSetDoesNotExist(f"Rule set does not exist: {rule_set_name}")
-    rule_set.rules = [rule for rule in rule_set.rules if rule.get("Name") != rule_name]
-
-
-def _delete_receipt_rule_response(response: Any) -> Any:
+def _add_delete_receipt_rule(patch: _Patcher) -> None:
     from moto.core.responses import EmptyResult
+    from moto.ses.exceptions import RuleSetDoesNotExist
+    from moto.ses.models import SESBackend
+    from moto.ses.responses import EmailResponse
 
-    response.backend.delete_receipt_rule(response._get_param("RuleSetName"), response._get_param("RuleName"))
-    return EmptyResult()
+    _require(hasattr(SESBackend, "create_receipt_rule"), "moto.ses.models.SESBackend has no receipt rules")
 
+    def delete_receipt_rule(self: Any, rule_set_name: str, rule_name: str) -> None:
+        rule_set = self.receipt_rule_set.get(rule_set_name)
+        if rule_set is None:
+            raise RuleSetDoesNotExist(f"Rule set does not exist: {rule_set_name}")
+        rule_set.rules = [rule for rule in rule_set.rules if rule.get("Name") != rule_name]
 
-def _add_delete_receipt_rule() -> None:
-    from moto.ses import models as ses_models
-    from moto.ses import responses as ses_responses
+    def delete_receipt_rule_response(self: Any) -> Any:
+        self.backend.delete_receipt_rule(self._get_param("RuleSetName"), self._get_param("RuleName"))
+        return EmptyResult()
 
-    if not hasattr(ses_models.SESBackend, "receipt_rule_set") and not hasattr(
-        ses_models.SESBackend, "describe_receipt_rule_set"
-    ):
-        raise MotoPatchError("moto.ses.models.SESBackend has no receipt rule sets")
-    setattr(ses_models.SESBackend, "delete_receipt_rule", _delete_receipt_rule)  # noqa: B010
-    setattr(ses_responses.EmailResponse, "delete_receipt_rule", _delete_receipt_rule_response)  # noqa: B010
-
-
-def _neutral_permission(_bucket: Any, _action: str, _resource: str) -> Any:
-    from moto.iam.access_control import PermissionResult
-
-    return PermissionResult.NEUTRAL
+    patch.set(SESBackend, "delete_receipt_rule", delete_receipt_rule)
+    patch.set(EmailResponse, "delete_receipt_rule", delete_receipt_rule_response)
 
 
-def _ignore_bucket_policies() -> None:
-    from moto.s3 import models as s3_models
+def _tag_buckets_at_creation(patch: _Patcher) -> None:
+    from moto.s3.responses import S3Response
 
-    if not hasattr(s3_models.FakeBucket, "get_permission"):
-        raise MotoPatchError("moto.s3.models.FakeBucket.get_permission no longer exists")
-    setattr(s3_models.FakeBucket, "get_permission", _neutral_permission)  # noqa: B010
+    _require(hasattr(S3Response, "_bucket_response_put"), "moto.s3.responses.S3Response changed")
+    original = S3Response._bucket_response_put
+
+    def bucket_response_put(self: Any, request: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+        result = original(self, request, bucket_name, querystring)
+        if not querystring and self.body:
+            tags = {
+                element.findtext("{*}Key"): element.findtext("{*}Value")
+                for element in ElementTree.fromstring(self.body).iter()
+                if element.tag.endswith("}Tag") or element.tag == "Tag"
+            }
+            if tags:
+                self.backend.put_bucket_tagging(bucket_name, tags)
+        return result
+
+    patch.set(S3Response, "_bucket_response_put", bucket_response_put)
 
 
-def _keep_dead_letter_config() -> None:
-    from moto.awslambda import models as lambda_models
+def _keep_dead_letter_config(patch: _Patcher) -> None:
+    from moto.awslambda.models import LambdaFunction
 
-    cls = lambda_models.LambdaFunction
-    if getattr(cls, "_mailflow_dead_letter", False):
-        return
-    original_init = cls.__init__
-    original_get = cls.get_configuration
-    original_update = cls.update_configuration
+    original_init = LambdaFunction.__init__
+    original_get = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
 
     def init(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         original_init(self, account_id, spec, *args, **kwargs)
         self.mailflow_dead_letter_config = spec.get("DeadLetterConfig") or None
 
     def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        config: dict[str, Any] = original_get(self, *args, **kwargs)
+        configuration: dict[str, Any] = original_get(self, *args, **kwargs)
         dead_letter = getattr(self, "mailflow_dead_letter_config", None)
         if dead_letter and dead_letter.get("TargetArn"):
-            config["DeadLetterConfig"] = dead_letter
-        return config
+            configuration["DeadLetterConfig"] = dead_letter
+        return configuration
 
     def update_configuration(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
         if "DeadLetterConfig" in updates:
             self.mailflow_dead_letter_config = updates["DeadLetterConfig"] or None
-        return original_update(self, updates)
+        result: dict[str, Any] = original_update(self, updates)
+        return result
 
-    setattr(cls, "__init__", init)  # noqa: B010
-    setattr(cls, "get_configuration", get_configuration)  # noqa: B010
-    setattr(cls, "update_configuration", update_configuration)  # noqa: B010
-    setattr(cls, "_mailflow_dead_letter", True)  # noqa: B010
+    patch.set(LambdaFunction, "__init__", init)
+    patch.set(LambdaFunction, "get_configuration", get_configuration)
+    patch.set(LambdaFunction, "update_configuration", update_configuration)
+
+
+def _evaluate_bucket_policies_without_tls_deny(patch: _Patcher) -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    _require(hasattr(FakeBucket, "get_permission"), "moto.s3.models.FakeBucket.get_permission is gone")
+
+    def insecure_only(statement: dict[str, Any]) -> bool:
+        return statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
+        policy["Statement"] = [statement for statement in statements if not insecure_only(statement)]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    patch.set(FakeBucket, "get_permission", get_permission)
+
+
+def _disable_sqs_esm_delivery(patch: _Patcher) -> None:
+    from moto.sqs.models import Queue
+
+    _require(
+        "lambda_event_source_mappings" in inspect.getsource(Queue.add_message),
+        "moto.sqs.models.Queue.add_message no longer reads lambda_event_source_mappings",
+    )
+
+    def no_mappings(_queue: Any) -> dict[str, Any]:
+        return {}
+
+    def discard_mappings(_queue: Any, _value: Any) -> None:
+        return None
+
+    patch.set(Queue, "lambda_event_source_mappings", property(no_mappings, discard_mappings))
+
+
+_AWS_FIDELITY = (
+    _add_delete_receipt_rule,
+    _tag_buckets_at_creation,
+    _keep_dead_letter_config,
+    _evaluate_bucket_policies_without_tls_deny,
+)
+
+
+def install_moto_compat(*, emulator: bool = False) -> Callable[[], None]:
+    """Patch moto's classes in this process (1-4, and 5 with ``emulator``); return the undo function."""
+    patch = _Patcher()
+    try:
+        for install in _AWS_FIDELITY:
+            install(patch)
+        if emulator:
+            _disable_sqs_esm_delivery(patch)
+    except Exception:
+        patch.restore()
+        raise
+    return patch.restore
 
 
 def apply() -> None:
-    """Apply every patch once per process (idempotent, thread-safe)."""
+    """The emulator process: every patch, once, for the life of the process (thread-safe)."""
     global _applied  # noqa: PLW0603 - a process-wide, apply-once switch
     with _lock:
-        if _applied:
-            return
-        _disable_sqs_esm_delivery()
-        _add_delete_receipt_rule()
-        _ignore_bucket_policies()
-        _keep_dead_letter_config()
-        _applied = True
+        if not _applied:
+            install_moto_compat(emulator=True)
+            _applied = True

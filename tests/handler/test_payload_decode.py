@@ -52,3 +52,18 @@ def test_bad_padding_and_odd_encodings_fall_back_to_stdlib() -> None:
         for payload in ("YQ", "a=3Db\r\n", "caf\udce9 base64"):
             expected = _part(payload, cte).get_payload(decode=True)
             assert _payload_bytes(_part(payload, cte)) == expected, (cte, payload)
+
+
+def test_fast_path_body_decoder_matches_stdlib_for_every_encoding() -> None:
+    from mailflow_handler.inbound.bigparse import decode_body
+
+    rnd = random.Random(99)
+    samples = [s.encode("ascii") for s in _samples()[:1500]]
+    samples += [
+        bytes(rnd.choice(_ALPHABET + b"\xe9\xff\x00") for _ in range(rnd.randrange(0, 40)))
+        for _ in range(500)
+    ]
+    for raw in samples:
+        for cte in ("base64", "quoted-printable", "7bit", "8bit", "binary", "", "x-uuencode", "unknown"):
+            expected = _part(raw.decode("ascii", "surrogateescape"), cte).get_payload(decode=True)
+            assert decode_body(_part("placeholder", cte), memoryview(raw)) == expected, (cte, raw)

@@ -17,5 +17,5 @@ def test_nested_dicts_and_removed_keys() -> None:
     assert describe_diff("x", old, new) == ['x.tags.cost: "a" -> null']
 
 
-def test_a_new_resource_shows_its_value() -> None:
-    assert describe_diff("retentionInDays", None, 30) == ["retentionInDays: 30"]
+def test_a_value_set_for_the_first_time_says_it_was_unset() -> None:
+    assert describe_diff("retentionInDays", None, 30) == ["retentionInDays: (unset) -> 30"]

@@ -61,7 +61,7 @@ def _flatten(value: object, path: str, into: dict[str, object]) -> dict[str, obj
 def describe_diff(attribute: str, old: object, new: object) -> list[str]:
     """Only the leaves that differ: ``lifecycle[expire-raw].expirationDays: 7 -> 9``."""
     if old is None:
-        return [f"{attribute}: {_short(new)}"]
+        return [f"{attribute}: (unset) -> {_short(new)}"]
     before, after = _flatten(old, attribute, {}), _flatten(new, attribute, {})
     return [
         f"{path}: {_short(before.get(path))} -> {_short(after.get(path))}"
@@ -70,10 +70,14 @@ def describe_diff(attribute: str, old: object, new: object) -> list[str]:
     ]
 
 
-def render_plan(plan: Plan, *, show_unchanged: bool = True) -> None:
+def render_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    if not plan.pending and not show_unchanged:
+        out.print(f"No changes: all {len(plan.changes)} resources match the configuration.")
+        _render_conflicts(plan)
+        return
     table = Table(title="Plan", show_lines=False, header_style="bold", expand=False)
     table.add_column("action")
     table.add_column("resource")
@@ -93,6 +97,10 @@ def render_plan(plan: Plan, *, show_unchanged: bool = True) -> None:
     from mailflow_cli.deploy import Action
 
     out.print(", ".join(f"{plan.count(action)} {action.value}" for action in Action))
+    _render_conflicts(plan)
+
+
+def _render_conflicts(plan: Plan) -> None:
     for conflict in (*plan.conflicts, *plan.blocked):
         err.print(f"[bold red]Stop:[/] {conflict.kind} {conflict.name}: {conflict.reason}", highlight=False)
         if conflict.hint:
@@ -181,8 +189,9 @@ def confirmer(yes: bool, question: str, *, always_show: bool = False) -> Callabl
             return True
         if not sys.stdin.isatty():
             raise UsageError(
-                f"{question}: confirmation is needed and there is no terminal to ask in",
-                hint="pass --yes to confirm",
+                f"the plan deletes {len(plan.deletes)} resource{'s' if len(plan.deletes) != 1 else ''} "
+                "and there is no terminal to confirm it; nothing was changed",
+                hint="review the plan with `mailflow plan`, then pass --yes to confirm",
             )
         return typer.confirm(question, default=False, err=True)
 
@@ -196,6 +205,9 @@ def plan_command(
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit with status 2 when changes are pending.")
     ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List unchanged resources too (the JSON always lists them).")
+    ] = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     local: LocalOption = False,
@@ -207,7 +219,7 @@ def plan_command(
     if json_output:
         print_json(plan.to_json())
     else:
-        render_plan(plan)
+        render_plan(plan, show_unchanged=show_all)
     if plan.conflicts or plan.blocked:
         raise typer.Exit(1)
     if exit_code and plan.has_changes:

@@ -98,7 +98,7 @@ def _stop_on(plan: Plan) -> None:
     if plan.conflicts:
         first = plan.conflicts[0]
         raise MailflowError(
-            f"deploy stopped before changing anything: {first.kind} {first.name} {first.reason}",
+            f"deploy stopped before changing anything: {first.kind} {first.name}: {first.reason}",
             hint=first.hint,
             details=[f"{c.kind} {c.name}: {c.reason}" for c in plan.conflicts[1:]],
         )

@@ -5,7 +5,8 @@ Other commands and tests use these four functions; ``ctx`` is a :class:`~mailflo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +18,13 @@ from mailflow_cli.context import StackContext
 from mailflow_cli.deploy.desired import DesiredStack, desired_stack
 from mailflow_cli.deploy.execute import apply_plan
 from mailflow_cli.deploy.handlers.base import Services
-from mailflow_cli.deploy.handlers.registry import HandlerRegistry
+from mailflow_cli.deploy.handlers.registry import SERVICES, HandlerRegistry
 from mailflow_cli.deploy.model import Action, Change, Conflict, Plan
-from mailflow_cli.deploy.outputs import StackOutputs, read_outputs
+from mailflow_cli.deploy.outputs import KnownOutputs, StackOutputs, collect_outputs, read_outputs
 from mailflow_cli.deploy.plan import plan_deploy, plan_destroy
 from mailflow_cli.deploy.progress import ProgressCallback, ProgressEvent, Status, ignore_progress
+from mailflow_cli.deploy.resources.function import FunctionSpec
+from mailflow_cli.deploy.resources.queues import QueueSpec
 from mailflow_cli.deploy.retry import RetryPolicy
 from mailflow_cli.errors import AwsError, MailflowError, UsageError
 from mailflow_cli.packaging import build_bundle
@@ -74,10 +77,31 @@ def _check_region(ctx: StackContext) -> None:
         )
 
 
+def _create_clients(ctx: StackContext) -> threading.Thread:
+    """Create the engine's clients on a thread of their own while the account id is looked up: a new
+    client costs CPU, and the STS call is a wait that this work can fill. A client that fails here fails
+    again, with its error reported, where discovery first uses it."""
+
+    def create() -> None:
+        try:
+            for service in SERVICES:
+                ctx.clients.client(service)
+        except Exception:
+            return  # a warm-up: where the client is used, its error is reported
+
+    thread = threading.Thread(target=create, name="mailflow-clients", daemon=True)
+    thread.start()
+    return thread
+
+
 def _engine(ctx: StackContext) -> tuple[HandlerRegistry, DesiredStack]:
+    ctx.clients.client("sts")  # first, so that the account id lookup does not queue behind the others
+    creating = _create_clients(ctx)
     names = ctx.names
     registry = HandlerRegistry(Services(ctx.clients, names, ctx.config, _retry_policy(ctx)))
-    return registry, desired_stack(ctx.config, names, build_bundle(ctx.config, names))
+    desired = desired_stack(ctx.config, names, build_bundle(ctx.config, names))
+    creating.join()
+    return registry, desired
 
 
 def _reading(ctx: StackContext, action: Callable[[], Plan]) -> Plan:
@@ -131,8 +155,25 @@ def deploy_stack(
             )
         if not confirm(plan):
             raise UsageError("deploy cancelled; nothing was changed")
-    apply_plan(registry, plan, progress or ignore_progress)
-    return read_outputs(ctx)
+    learned: dict[str, Mapping[str, Any]] = {}
+    apply_plan(registry, plan, progress or ignore_progress, learned)
+    return collect_outputs(ctx, _known_outputs(plan, learned))
+
+
+def _known_outputs(plan: Plan, learned: Mapping[str, Mapping[str, Any]]) -> KnownOutputs:
+    """What the plan found and the creates returned, so that the outputs need no discovery of their own.
+    The deploy succeeded, so every resource now has its desired attributes: the rule set is active."""
+    urls: dict[str, str] = {}
+    function_arn: str | None = None
+    for change in plan.changes:
+        if change.action is Action.DELETE:
+            continue
+        handles = learned.get(change.key) or (change.observed.handle if change.observed else {})
+        if change.kind == QueueSpec.kind and "url" in handles:
+            urls[change.name] = str(handles["url"])
+        elif change.kind == FunctionSpec.kind and "arn" in handles:
+            function_arn = str(handles["arn"])
+    return KnownOutputs(queue_urls=urls, function_arn=function_arn, rule_set_active=True)
 
 
 def destroy_plan(ctx: StackContext, *, force: bool = False) -> Plan:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mailflow_cli.aws import error_code, translate_client_error
 from mailflow_cli.context import StackContext
+from mailflow_cli.deploy.handlers.base import fan_out, paginate
+from mailflow_cli.deploy.handlers.queues import LIST_QUEUES_PAGE
 from mailflow_cli.deploy.handlers.receipt_rule import active_rule_set
 from mailflow_cli.deploy.resources.receipt_rule import target_rule_set
 from mailflow_cli.errors import StackNotFoundError
@@ -57,9 +60,37 @@ def _not_deployed(ctx: StackContext, what: str) -> StackNotFoundError:
     )
 
 
-def read_outputs(ctx: StackContext) -> StackOutputs:
+def _queue_names(ctx: StackContext) -> list[str]:
+    """Every queue the outputs name, in the order a missing one is reported."""
     names = ctx.names
+    return [
+        *(names.app_queue(app) for app in ctx.config.app_names),
+        names.default_queue,
+        names.outbound_queue,
+        *names.dead_letter_queues,
+    ]
+
+
+def _queue_urls(ctx: StackContext, known: Mapping[str, str]) -> dict[str, str]:
+    """Name -> URL of every queue the outputs name: ``known`` first, then one ``ListQueues`` by the
+    stack's prefix (all pages), then ``GetQueueUrl`` only for a queue neither had (``ListQueues`` is
+    eventually consistent); a queue that does not exist means the stack is not deployed."""
+    wanted = _queue_names(ctx)
+    urls = {name: known[name] for name in wanted if name in known}
     sqs = ctx.clients.client("sqs")
+    if len(urls) < len(wanted):
+        try:
+            listed = paginate(
+                sqs,
+                "list_queues",
+                "QueueUrls",
+                QueueNamePrefix=ctx.names.queue_name_prefix,
+                PaginationConfig={"PageSize": LIST_QUEUES_PAGE},
+            )
+        except ClientError as exc:
+            raise translate_client_error(exc, f"the queues of {ctx.names.prefix}") from exc
+        by_name = {str(url).rsplit("/", 1)[-1]: str(url) for url in listed}
+        urls.update({name: by_name[name] for name in wanted if name in by_name and name not in urls})
 
     def url(queue: str) -> str:
         try:
@@ -69,30 +100,74 @@ def read_outputs(ctx: StackContext) -> StackOutputs:
                 raise _not_deployed(ctx, f"queue {queue}") from None
             raise translate_client_error(exc, f"queue {queue}") from exc
 
+    unlisted = [name for name in wanted if name not in urls]
+    urls.update(zip(unlisted, fan_out(url, unlisted), strict=True))
+    return urls
+
+
+def _function_arn(ctx: StackContext) -> str:
+    name = ctx.names.function
     try:
-        function = ctx.clients.client("lambda").get_function_configuration(FunctionName=names.function)
+        function = ctx.clients.client("lambda").get_function_configuration(FunctionName=name)
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            raise _not_deployed(ctx, f"function {names.function}") from None
-        raise translate_client_error(exc, f"function {names.function}") from exc
+            raise _not_deployed(ctx, f"function {name}") from None
+        raise translate_client_error(exc, f"function {name}") from exc
+    return str(function["FunctionArn"])
+
+
+@dataclass(frozen=True)
+class KnownOutputs:
+    """What a deploy already knows when it prints its outputs: the URLs and the ARN that discovery found
+    or the creates returned, and whether its rule set is active (a deploy that succeeded made it so)."""
+
+    queue_urls: Mapping[str, str] = field(default_factory=dict)
+    function_arn: str | None = None
+    rule_set_active: bool | None = None
+
+
+def read_outputs(ctx: StackContext) -> StackOutputs:
+    """Read the stack's outputs from AWS (read-only; the function, queue and rule-set reads run at the
+    same time)."""
+    return collect_outputs(ctx, KnownOutputs())
+
+
+def collect_outputs(ctx: StackContext, known: KnownOutputs) -> StackOutputs:
+    """The outputs, reading from AWS only what ``known`` does not hold."""
+    names = ctx.names
     rule_set = target_rule_set(ctx.config)
+
+    def read_function() -> str:
+        return known.function_arn if known.function_arn is not None else _function_arn(ctx)
+
+    def read_queues() -> dict[str, str]:
+        return _queue_urls(ctx, known.queue_urls)
+
+    def read_active() -> bool:
+        if known.rule_set_active is not None:
+            return known.rule_set_active
+        return active_rule_set(ctx.clients.client("ses")) == rule_set
+
+    # In this order, so that a missing function is reported before a missing queue.
+    reads: list[Callable[[], Any]] = [read_function, read_queues, read_active]
+    arn, urls, active = fan_out(lambda read: read(), reads)
     email = ctx.config.alarms.email if ctx.config.alarms.enabled else None
     return StackOutputs(
         environment=ctx.config.environment,
         region=ctx.config.region,
-        app_queue_urls={app: url(names.app_queue(app)) for app in ctx.config.app_names},
-        default_queue_url=url(names.default_queue),
-        outbound_queue_url=url(names.outbound_queue),
+        app_queue_urls={app: urls[names.app_queue(app)] for app in ctx.config.app_names},
+        default_queue_url=urls[names.default_queue],
+        outbound_queue_url=urls[names.outbound_queue],
         dead_letter_queue_urls={
-            "apps": url(names.apps_dlq),
-            "outbound": url(names.outbound_dlq),
-            "inbound": url(names.inbound_dlq),
+            "apps": urls[names.apps_dlq],
+            "outbound": urls[names.outbound_dlq],
+            "inbound": urls[names.inbound_dlq],
         },
         lambda_function_name=names.function,
-        lambda_function_arn=str(function["FunctionArn"]),
+        lambda_function_arn=arn,
         raw_emails_bucket_name=names.bucket,
         idempotency_table_name=names.table,
         receipt_rule_set=rule_set,
-        receipt_rule_set_active=active_rule_set(ctx.clients.client("ses")) == rule_set,
+        receipt_rule_set_active=active,
         alarm_topic_arn=names.topic_arn if email else None,
     )

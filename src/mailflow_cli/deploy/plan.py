@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from mailflow_cli.deploy.handlers.base import Discovery, ResourceHandler
 from mailflow_cli.deploy.handlers.registry import HandlerRegistry
 from mailflow_cli.deploy.model import (
     Action,
@@ -18,15 +20,17 @@ from mailflow_cli.deploy.model import (
     canonical,
 )
 
-DISCOVERY_WORKERS = 8
 T = TypeVar("T")
 U = TypeVar("U")
 
 
-def _parallel(function: Callable[[T], U], items: Sequence[T]) -> list[U]:
+def _per_kind(function: Callable[[T], U], items: Sequence[T]) -> list[U]:
+    """One thread per resource kind, so every kind's discovery starts at once; each kind fans its own
+    per-resource reads out on a pool of its own (``handlers.base.fan_out``), so nothing waits in a queue
+    behind another kind's work."""
     if len(items) <= 1:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=DISCOVERY_WORKERS, thread_name_prefix="mailflow-discover") as pool:
+    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="mailflow-discover") as pool:
         return list(pool.map(function, items))
 
 
@@ -38,30 +42,42 @@ def diff_attributes(desired: dict[str, Any], observed: dict[str, Any]) -> tuple[
     )
 
 
-def find_strays(registry: HandlerRegistry, desired: Sequence[Resource]) -> list[Resource]:
-    def strays_of(entry: tuple[type[Resource], Any]) -> list[Resource]:
+@dataclass(frozen=True)
+class Survey:
+    """Discovery of the whole stack: strays (in handler order), what was found, and conflicts."""
+
+    strays: tuple[Resource, ...]
+    observed: dict[str, Observed | None]
+    conflicts: dict[str, Conflict | None] = field(default_factory=dict)
+
+
+def survey(registry: HandlerRegistry, desired: Sequence[Resource], *, assess: bool) -> Survey:
+    """Discover every desired resource and every stray, kind by kind and all kinds at once; with
+    ``assess``, each kind's desired resources are also checked for conflicts as soon as that kind is
+    discovered (no kind waits for the slowest)."""
+
+    def one_kind(
+        entry: tuple[type[Resource], ResourceHandler[Any]],
+    ) -> tuple[Discovery[Any], dict[str, Conflict | None]]:
         resource_type, handler = entry
-        return list(handler.strays([r for r in desired if type(r) is resource_type]))
+        mine = [r for r in desired if type(r) is resource_type]
+        found = handler.discover_all(mine)
+        conflicts = handler.assess_all(mine, found) if assess else {}
+        return found, conflicts
 
-    return [stray for found in _parallel(strays_of, registry.items()) for stray in found]
-
-
-def discover(registry: HandlerRegistry, resources: Sequence[Resource]) -> dict[str, Observed | None]:
-    found = _parallel(lambda r: registry.for_resource(r).discover(r), resources)
-    return {resource.key: observed for resource, observed in zip(resources, found, strict=True)}
-
-
-def _assess(
-    registry: HandlerRegistry, resources: Sequence[Resource], observed: dict[str, Observed | None]
-) -> dict[str, Conflict | None]:
-    found = _parallel(lambda r: registry.for_resource(r).assess(r, observed[r.key]), resources)
-    return {resource.key: conflict for resource, conflict in zip(resources, found, strict=True)}
+    strays: list[Resource] = []
+    observed: dict[str, Observed | None] = {}
+    conflicts: dict[str, Conflict | None] = {}
+    for found, assessed in _per_kind(one_kind, registry.items()):
+        strays.extend(found.strays)
+        observed.update(found.observed)
+        conflicts.update(assessed)
+    return Survey(tuple(strays), observed, conflicts)
 
 
 def plan_deploy(registry: HandlerRegistry, desired: Sequence[Resource], *, allow_data_loss: bool) -> Plan:
-    strays = find_strays(registry, desired)
-    observed = discover(registry, [*desired, *strays])
-    conflicts = _assess(registry, desired, observed)
+    found = survey(registry, desired, assess=True)
+    strays, observed, conflicts = found.strays, found.observed, found.conflicts
     desired_keys = {resource.key for resource in desired}
     changes: list[Change] = []
     found_conflicts: list[Conflict] = []
@@ -101,8 +117,9 @@ def plan_deploy(registry: HandlerRegistry, desired: Sequence[Resource], *, allow
 
 
 def plan_destroy(registry: HandlerRegistry, desired: Sequence[Resource], *, force: bool) -> Plan:
-    resources = [*desired, *find_strays(registry, desired)]
-    observed = discover(registry, resources)
+    found = survey(registry, desired, assess=False)
+    resources = [*desired, *found.strays]
+    observed = found.observed
     changes: list[Change] = []
     foreign: list[Conflict] = []
     blocked: list[Conflict] = []

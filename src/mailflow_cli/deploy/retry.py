@@ -51,6 +51,12 @@ def mapping_in_use(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and error_code(exc) == "ResourceInUseException"
 
 
+def bucket_busy(exc: BaseException) -> bool:
+    """S3 answers 409 OperationAborted ("a conflicting conditional operation is currently in progress")
+    when two configuration calls on one bucket overlap; the call succeeds when repeated."""
+    return isinstance(exc, Exception) and error_code(exc) == "OperationAborted"
+
+
 def function_not_ready(exc: BaseException) -> bool:
     return role_not_yet_assumable(exc) or function_busy(exc)
 

@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mailflow_cli.deploy.handlers.base import ResourceHandler, paginate, tag_delta, tag_dict, tag_list
+from mailflow_cli.deploy.handlers.base import (
+    Discovery,
+    ResourceHandler,
+    fan_out,
+    paginate,
+    tag_delta,
+    tag_dict,
+    tag_list,
+)
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.alarms import AlarmSpec
 from mailflow_cli.deploy.resources.common import comparable_tags
 
+DESCRIBE_ALARMS_PAGE = 100  # the most DescribeAlarms returns per page
+
 
 class AlarmHandler(ResourceHandler[AlarmSpec]):
+    """Discovery lists the stack's alarms once (``DescribeAlarms`` by name prefix, all pages), then reads
+    the tags of the alarms that exist, concurrently; no per-alarm ``DescribeAlarms``."""
+
     resource_type = AlarmSpec
 
-    def discover(self, resource: AlarmSpec) -> Observed | None:
-        cloudwatch = self.client("cloudwatch")
-        found = cloudwatch.describe_alarms(AlarmNames=[resource.name], AlarmTypes=["MetricAlarm"])
-        alarm = next(iter(found.get("MetricAlarms", [])), None)
-        if alarm is None:
-            return None
+    def _listed(self, prefix: str) -> dict[str, dict[str, Any]]:
+        alarms = paginate(
+            self.client("cloudwatch"),
+            "describe_alarms",
+            "MetricAlarms",
+            AlarmNamePrefix=prefix,
+            AlarmTypes=["MetricAlarm"],
+            PaginationConfig={"PageSize": DESCRIBE_ALARMS_PAGE},
+        )
+        return {str(alarm["AlarmName"]): alarm for alarm in alarms}
+
+    def _observe(self, alarm: Mapping[str, Any]) -> Observed:
         arn = alarm["AlarmArn"]
-        tags = tag_dict(cloudwatch.list_tags_for_resource(ResourceARN=arn).get("Tags"))
+        tags = tag_dict(self.client("cloudwatch").list_tags_for_resource(ResourceARN=arn).get("Tags"))
         return Observed(
             {
                 "description": alarm.get("AlarmDescription", ""),
@@ -43,17 +62,28 @@ class AlarmHandler(ResourceHandler[AlarmSpec]):
             handle={"arn": arn},
         )
 
-    def strays(self, desired: Sequence[AlarmSpec]) -> Sequence[AlarmSpec]:
-        wanted = {alarm.name for alarm in desired}
-        prefix = self.names.alarm("")
-        alarms = paginate(
-            self.client("cloudwatch"),
-            "describe_alarms",
-            "MetricAlarms",
-            AlarmNamePrefix=prefix,
-            AlarmTypes=["MetricAlarm"],
+    def discover(self, resource: AlarmSpec) -> Observed | None:
+        found = self.client("cloudwatch").describe_alarms(
+            AlarmNames=[resource.name], AlarmTypes=["MetricAlarm"]
         )
-        return [AlarmSpec(name=a["AlarmName"]) for a in alarms if a["AlarmName"] not in wanted]
+        alarm = next(iter(found.get("MetricAlarms", [])), None)
+        return None if alarm is None else self._observe(alarm)
+
+    def discover_all(self, desired: Sequence[AlarmSpec]) -> Discovery[AlarmSpec]:
+        prefix = self.names.alarm("")
+        listed = self._listed(prefix)
+        wanted = {alarm.name for alarm in desired}
+        strays = tuple(AlarmSpec(name=name) for name in listed if name not in wanted)
+        resources = [*desired, *strays]
+
+        def observe(alarm: AlarmSpec) -> Observed | None:
+            if not alarm.name.startswith(prefix):  # not covered by the listing
+                return self.discover(alarm)
+            found = listed.get(alarm.name)
+            return None if found is None else self._observe(found)
+
+        observed = fan_out(observe, resources)
+        return Discovery({a.key: o for a, o in zip(resources, observed, strict=True)}, strays)
 
     def _put(self, resource: AlarmSpec, *, with_tags: bool) -> None:
         arguments: dict[str, Any] = {

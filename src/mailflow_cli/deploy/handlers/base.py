@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from mailflow_cli.aws import AwsClients, error_code
+from mailflow_cli.aws import MAX_POOL_CONNECTIONS, AwsClients, error_code
 from mailflow_cli.config import MailflowConfig
 from mailflow_cli.deploy.model import Conflict, Observed, Resource
 from mailflow_cli.deploy.progress import StepReporter
@@ -15,6 +16,46 @@ from mailflow_cli.deploy.retry import RetryPolicy
 from mailflow_cli.naming import StackNames, is_owned
 
 R = TypeVar("R", bound=Resource)
+T = TypeVar("T")
+U = TypeVar("U")
+A = TypeVar("A")
+B = TypeVar("B")
+
+FETCH_WORKERS = MAX_POOL_CONNECTIONS
+"""Threads of one fan-out: each client keeps this many connections, so more threads would only queue."""
+
+
+def fan_out(function: Callable[[T], U], items: Sequence[T]) -> list[U]:
+    """``map`` on a short-lived thread pool, results in order. Every call finishes before an exception
+    (the first in item order) is raised, so no call is left running behind the caller's back."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    workers = min(FETCH_WORKERS, len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailflow-fetch") as pool:
+        futures = [pool.submit(function, item) for item in items]
+    return [future.result() for future in futures]
+
+
+def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """Run two independent calls at the same time."""
+    results: list[Any] = fan_out(lambda call: call(), [first, second])
+    return results[0], results[1]
+
+
+def concurrently(*calls: Callable[[], object]) -> None:
+    """Run independent calls at the same time; each may be a sequence of calls of its own."""
+    fan_out(lambda call: call(), list(calls))
+
+
+@dataclass(frozen=True)
+class Discovery(Generic[R]):
+    """What discovery found for one kind: ``observed`` by key (desired resources and strays; ``None`` =
+    missing) and the strays (resources that follow the stack's naming but are no longer configured)."""
+
+    observed: Mapping[str, Observed | None]
+    strays: tuple[R, ...] = ()
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """Kind-wide things read on the way that :meth:`ResourceHandler.assess_all` may reuse."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +87,19 @@ class ResourceHandler(ABC, Generic[R]):
     @abstractmethod
     def discover(self, resource: R) -> Observed | None: ...
 
+    def discover_all(self, desired: Sequence[R]) -> Discovery[R]:
+        """Discover every desired resource of this kind and its strays, concurrently.
+
+        Kinds with many instances override this to list once (by the stack's name prefix) and then fetch
+        details only for the resources that exist."""
+        strays = tuple(self.strays(desired))
+        resources = [*desired, *strays]
+        found = fan_out(self.discover, resources)
+        return Discovery({r.key: o for r, o in zip(resources, found, strict=True)}, strays)
+
     @abstractmethod
-    def create(self, resource: R, step: StepReporter) -> None: ...
+    def create(self, resource: R, step: StepReporter) -> Mapping[str, Any] | None:
+        """Create the resource; may return handles learned on the way (a queue's URL, an ARN)."""
 
     @abstractmethod
     def update(
@@ -58,7 +110,8 @@ class ResourceHandler(ABC, Generic[R]):
     def delete(self, resource: R, observed: Observed, step: StepReporter) -> None: ...
 
     def strays(self, desired: Sequence[R]) -> Sequence[R]:
-        """Resources of this kind that follow the stack's naming but are no longer in the config."""
+        """Resources of this kind that follow the stack's naming but are no longer in the config
+        (used by the default :meth:`discover_all`)."""
         return ()
 
     def assess(self, resource: R, observed: Observed | None) -> Conflict | None:
@@ -71,6 +124,10 @@ class ResourceHandler(ABC, Generic[R]):
                 hint="rename or delete that resource, or deploy this stack under another environment name",
             )
         return None
+
+    def assess_all(self, desired: Sequence[R], found: Discovery[R]) -> dict[str, Conflict | None]:
+        """:meth:`assess` for every desired resource of this kind, given what discovery found."""
+        return {resource.key: self.assess(resource, found.observed[resource.key]) for resource in desired}
 
     def holds_data(self, observed: Observed) -> str | None:
         """A reason not to delete (mail still stored), or None."""

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mailflow_cli.deploy.handlers.base import ResourceHandler, missing, tag_dict, tag_list
+from mailflow_cli.deploy.handlers.base import (
+    ResourceHandler,
+    concurrently,
+    fan_out,
+    missing,
+    tag_dict,
+    tag_list,
+)
 from mailflow_cli.deploy.model import Conflict, Observed
 from mailflow_cli.deploy.policy import normalise_policy, policy_json
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.bucket import PUBLIC_ACCESS_BLOCK, BucketSpec, LifecycleRule
 from mailflow_cli.deploy.resources.common import comparable_tags
+from mailflow_cli.deploy.retry import bucket_busy
 
 _NOT_FOUND = ("404", "NoSuchBucket", "NotFound")
 _FOREIGN = ("403", "AccessDenied", "Forbidden")
 _DELETE_BATCH = 1000
+_CONFIGURATION = ("publicAccessBlock", "encryption", "lifecycle", "policy")
 
 
 def _lifecycle_rule(rule: LifecycleRule) -> dict[str, Any]:
@@ -60,16 +70,17 @@ class BucketHandler(ResourceHandler[BucketSpec]):
         tags = self._tags(resource.name)
         if not self.owns(tags):
             return Observed({"tags": tags}, owned=False)
-        return Observed(
-            {
-                "encryption": self._encryption(resource.name),
-                "publicAccessBlock": self._public_access_block(resource.name),
-                "lifecycle": self._lifecycle(resource.name),
-                "policy": self._policy(resource.name),
-                "tags": comparable_tags(tags),
-            },
-            handle={"hasObjects": self._has_objects(resource.name)},
-        )
+        bucket = resource.name
+        reads: dict[str, Callable[[str], Any]] = {
+            "encryption": self._encryption,
+            "publicAccessBlock": self._public_access_block,
+            "lifecycle": self._lifecycle,
+            "policy": self._policy,
+            "hasObjects": self._has_objects,
+        }
+        found = dict(zip(reads, fan_out(lambda read: read(bucket), list(reads.values())), strict=True))
+        has_objects = found.pop("hasObjects")
+        return Observed({**found, "tags": comparable_tags(tags)}, handle={"hasObjects": has_objects})
 
     def _tags(self, bucket: str) -> dict[str, str]:
         try:
@@ -143,37 +154,72 @@ class BucketHandler(ResourceHandler[BucketSpec]):
         s3.get_waiter("bucket_exists").wait(
             Bucket=resource.name, WaiterConfig=self.services.retry.waiter_config()
         )
-        s3.put_bucket_tagging(Bucket=resource.name, Tagging={"TagSet": tag_list(resource.tags)})
-        self._apply(resource, frozenset({"publicAccessBlock", "encryption", "lifecycle", "policy"}))
+        self._apply(resource, frozenset({"tags", *_CONFIGURATION}), step)
 
     def update(
         self, resource: BucketSpec, observed: Observed, changed: frozenset[str], step: StepReporter
     ) -> None:
-        self._apply(resource, changed)
+        self._apply(resource, changed, step)
 
-    def _apply(self, resource: BucketSpec, changed: frozenset[str]) -> None:
+    def _apply(self, resource: BucketSpec, changed: frozenset[str], step: StepReporter) -> None:
+        """The changed configuration calls, concurrently once the bucket exists. The public-access block
+        goes before the policy: the pair is the one most often reported to overlap into OperationAborted,
+        which any of these calls is retried on."""
         s3 = self.client("s3")
         bucket = resource.name
-        if "publicAccessBlock" in changed:
-            s3.put_public_access_block(
-                Bucket=bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK)
+
+        def retried(call: Callable[[], object]) -> None:
+            self.services.retry.call(
+                call,
+                when=bucket_busy,
+                waiting=step.waiting,
+                what="a conflicting configuration call on the bucket to finish",
             )
+
+        def public_access_then_policy() -> None:
+            if "publicAccessBlock" in changed:
+                retried(
+                    lambda: s3.put_public_access_block(
+                        Bucket=bucket, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK)
+                    )
+                )
+            if "policy" in changed:
+                retried(
+                    lambda: s3.put_bucket_policy(Bucket=bucket, Policy=policy_json(dict(resource.policy)))
+                )
+
+        calls: list[Callable[[], object]] = []
+        if changed & {"publicAccessBlock", "policy"}:
+            calls.append(public_access_then_policy)
         if "encryption" in changed:
-            s3.put_bucket_encryption(
-                Bucket=bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
+            calls.append(
+                lambda: retried(
+                    lambda: s3.put_bucket_encryption(
+                        Bucket=bucket,
+                        ServerSideEncryptionConfiguration={
+                            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                        },
+                    )
+                )
             )
         if "lifecycle" in changed:
-            s3.put_bucket_lifecycle_configuration(
-                Bucket=bucket,
-                LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in resource.lifecycle]},
+            calls.append(
+                lambda: retried(
+                    lambda: s3.put_bucket_lifecycle_configuration(
+                        Bucket=bucket,
+                        LifecycleConfiguration={
+                            "Rules": [_lifecycle_rule(rule) for rule in resource.lifecycle]
+                        },
+                    )
+                )
             )
-        if "policy" in changed:
-            s3.put_bucket_policy(Bucket=bucket, Policy=policy_json(dict(resource.policy)))
         if "tags" in changed:
-            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(resource.tags)})
+            calls.append(
+                lambda: retried(
+                    lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_list(resource.tags)})
+                )
+            )
+        concurrently(*calls)
 
     def delete(self, resource: BucketSpec, observed: Observed, step: StepReporter) -> None:
         s3 = self.client("s3")

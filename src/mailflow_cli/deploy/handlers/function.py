@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -63,9 +64,9 @@ class FunctionHandler(ResourceHandler[FunctionSpec]):
             FunctionName=resource.name, WaiterConfig=self.services.retry.waiter_config()
         )
 
-    def create(self, resource: FunctionSpec, step: StepReporter) -> None:
+    def create(self, resource: FunctionSpec, step: StepReporter) -> Mapping[str, Any]:
         lambda_ = self.client("lambda")
-        self.services.retry.call(
+        created = self.services.retry.call(
             lambda: lambda_.create_function(
                 FunctionName=resource.name,
                 Code={"ZipFile": resource.zip_bytes},
@@ -78,11 +79,13 @@ class FunctionHandler(ResourceHandler[FunctionSpec]):
             waiting=step.waiting,
             what="the new IAM role to become assumable by Lambda",
         )
-        self._wait(resource, "function_active_v2", "function to become Active", step)
+        if created.get("State") != "Active":  # AWS answers Pending; no poll for a state already reported
+            self._wait(resource, "function_active_v2", "function to become Active", step)
         if resource.reserved_concurrency is not None:
             lambda_.put_function_concurrency(
                 FunctionName=resource.name, ReservedConcurrentExecutions=resource.reserved_concurrency
             )
+        return {"arn": created.get("FunctionArn", resource.arn)}
 
     def update(
         self, resource: FunctionSpec, observed: Observed, changed: frozenset[str], step: StepReporter

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mailflow_cli.deploy.handlers.base import ResourceHandler, missing, paginate, tag_delta
+from mailflow_cli.deploy.handlers.base import (
+    Discovery,
+    ResourceHandler,
+    fan_out,
+    missing,
+    paginate,
+    tag_delta,
+)
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.queues import MANAGED_QUEUE_ATTRIBUTES, QueueSpec
 
 _MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+LIST_QUEUES_PAGE = 1000  # ListQueues returns a NextToken only when MaxResults (1-1000) is given
 _MESSAGE_COUNTS = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -33,16 +41,29 @@ def _redrive(text: str | None) -> dict[str, Any] | None:
 
 
 class QueueHandler(ResourceHandler[QueueSpec]):
+    """Discovery lists the stack's queues once (``ListQueues`` by name prefix: existence and URL), then
+    reads attributes and tags of the queues that exist, concurrently; no per-queue ``GetQueueUrl``."""
+
     resource_type = QueueSpec
 
-    def discover(self, resource: QueueSpec) -> Observed | None:
+    def _listed(self, prefix: str) -> dict[str, str]:
+        """Queue name -> URL of every queue whose name starts with ``prefix`` (all pages)."""
+        urls = paginate(
+            self.client("sqs"),
+            "list_queues",
+            "QueueUrls",
+            QueueNamePrefix=prefix,
+            PaginationConfig={"PageSize": LIST_QUEUES_PAGE},
+        )
+        return {str(url).rsplit("/", 1)[-1]: str(url) for url in urls}
+
+    def _describe(self, url: str) -> Observed | None:
         sqs = self.client("sqs")
         try:
-            url = sqs.get_queue_url(QueueName=resource.name)["QueueUrl"]
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         except ClientError as exc:
-            if missing(exc, *_MISSING):
+            if missing(exc, *_MISSING):  # deleted since it was listed
                 return None
             raise
         messages = sum(int(attributes.get(name, 0)) for name in _MESSAGE_COUNTS)
@@ -51,12 +72,30 @@ class QueueHandler(ResourceHandler[QueueSpec]):
         observed["tags"] = comparable_tags(tags)
         return Observed(observed, owned=self.owns(tags), handle={"url": url, "messages": messages})
 
-    def strays(self, desired: Sequence[QueueSpec]) -> Sequence[QueueSpec]:
+    def discover(self, resource: QueueSpec) -> Observed | None:
+        url = self._listed(resource.name).get(resource.name)
+        return None if url is None else self._describe(url)
+
+    def discover_all(self, desired: Sequence[QueueSpec]) -> Discovery[QueueSpec]:
+        prefix = self.names.queue_name_prefix
+        listed = self._listed(prefix)
         wanted = {queue.name for queue in desired}
-        prefix = self.names.app_queue("")
-        urls = paginate(self.client("sqs"), "list_queues", "QueueUrls", QueueNamePrefix=prefix)
-        found = sorted({url.rsplit("/", 1)[-1] for url in urls})
-        return [QueueSpec(name=name) for name in found if name.startswith(prefix) and name not in wanted]
+        app_prefix = self.names.app_queue("")
+        strays = tuple(
+            QueueSpec(name=name)
+            for name in sorted(listed)
+            if name.startswith(app_prefix) and name not in wanted
+        )
+        resources = [*desired, *strays]
+
+        def observe(queue: QueueSpec) -> Observed | None:
+            if not queue.name.startswith(prefix):  # not covered by the listing
+                return self.discover(queue)
+            url = listed.get(queue.name)
+            return None if url is None else self._describe(url)
+
+        found = fan_out(observe, resources)
+        return Discovery({q.key: o for q, o in zip(resources, found, strict=True)}, strays)
 
     def holds_data(self, observed: Observed) -> str | None:
         messages = int(observed.handle.get("messages", 0))
@@ -71,10 +110,11 @@ class QueueHandler(ResourceHandler[QueueSpec]):
             selected.pop("RedrivePolicy")
         return selected
 
-    def create(self, resource: QueueSpec, step: StepReporter) -> None:
-        self.client("sqs").create_queue(
+    def create(self, resource: QueueSpec, step: StepReporter) -> Mapping[str, Any]:
+        created = self.client("sqs").create_queue(
             QueueName=resource.name, Attributes=self._attributes(resource), tags=dict(resource.tags)
         )
+        return {"url": created["QueueUrl"]}
 
     def update(
         self, resource: QueueSpec, observed: Observed, changed: frozenset[str], step: StepReporter

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mailflow_cli.deploy.handlers.base import ResourceHandler, missing
+from mailflow_cli.deploy.handlers.base import Discovery, ResourceHandler, both, fan_out, missing
 from mailflow_cli.deploy.model import Conflict, Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.receipt_rule import ReceiptRuleSpec, RuleSetSpec, normalise_rule
@@ -31,21 +31,54 @@ def active_rule_set(ses: Any) -> str | None:
 class RuleSetHandler(ResourceHandler[RuleSetSpec]):
     resource_type = RuleSetSpec
 
-    def discover(self, resource: RuleSetSpec) -> Observed | None:
-        ses = self.client("ses")
-        active = active_rule_set(ses)
+    def _rules(self, rule_set: str) -> list[str] | None:
+        """The rule names in the set, or None when the set does not exist."""
         try:
-            rules = ses.describe_receipt_rule_set(RuleSetName=resource.name).get("Rules", [])
+            rules = self.client("ses").describe_receipt_rule_set(RuleSetName=rule_set).get("Rules", [])
         except ClientError as exc:
             if missing(exc, *_NO_SET):
                 return None
             raise
-        return Observed(
-            {"active": active == resource.name},
-            handle={"activeSet": active, "rules": [rule["Name"] for rule in rules]},
+        return [rule["Name"] for rule in rules]
+
+    def _observed(
+        self, resource: RuleSetSpec, active: str | None, rules: list[str] | None
+    ) -> Observed | None:
+        if rules is None:
+            return None
+        return Observed({"active": active == resource.name}, handle={"activeSet": active, "rules": rules})
+
+    def discover(self, resource: RuleSetSpec) -> Observed | None:
+        active, rules = both(lambda: active_rule_set(self.client("ses")), lambda: self._rules(resource.name))
+        return self._observed(resource, active, rules)
+
+    def discover_all(self, desired: Sequence[RuleSetSpec]) -> Discovery[RuleSetSpec]:
+        """The active set is read once, at the same time as the sets, and kept for :meth:`assess_all`
+        (which then needs no read of its own when the set does not exist yet)."""
+        active, rules = both(
+            lambda: active_rule_set(self.client("ses")),
+            lambda: fan_out(lambda rule_set: self._rules(rule_set.name), desired),
+        )
+        return Discovery(
+            {r.key: self._observed(r, active, found) for r, found in zip(desired, rules, strict=True)},
+            facts={"activeSet": active},
         )
 
     def assess(self, resource: RuleSetSpec, observed: Observed | None) -> Conflict | None:
+        active = observed.handle.get("activeSet") if observed else active_rule_set(self.client("ses"))
+        return self._assess(resource, observed, active)
+
+    def assess_all(
+        self, desired: Sequence[RuleSetSpec], found: Discovery[RuleSetSpec]
+    ) -> dict[str, Conflict | None]:
+        if "activeSet" not in found.facts:
+            return super().assess_all(desired, found)
+        active = found.facts["activeSet"]
+        return {r.key: self._assess(r, found.observed[r.key], active) for r in desired}
+
+    def _assess(
+        self, resource: RuleSetSpec, observed: Observed | None, active: str | None
+    ) -> Conflict | None:
         if observed is None and not resource.managed:
             return Conflict(
                 resource.kind,
@@ -53,7 +86,6 @@ class RuleSetHandler(ResourceHandler[RuleSetSpec]):
                 "ses.ruleSet names a receipt rule set that does not exist in this account and region",
                 hint="create it in the SES console, or remove ses.ruleSet to use Mailflow's shared set",
             )
-        active = observed.handle.get("activeSet") if observed else active_rule_set(self.client("ses"))
         if active and active != resource.name and not resource.may_replace_active:
             return Conflict(
                 resource.kind,

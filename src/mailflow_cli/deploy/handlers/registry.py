@@ -33,6 +33,9 @@ HANDLER_CLASSES: tuple[type[ResourceHandler[Any]], ...] = (
     AlarmHandler,
 )
 
+SERVICES = ("s3", "sqs", "dynamodb", "iam", "logs", "lambda", "ses", "sns", "cloudwatch")
+"""The AWS services the handlers call."""
+
 
 class HandlerRegistry:
     def __init__(self, services: Services) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import ClientError
 
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
+    both,
+    fan_out,
     missing,
     paginate,
     tag_delta,
@@ -30,15 +34,20 @@ class RoleHandler(ResourceHandler[RoleSpec]):
             if missing(exc, "NoSuchEntity"):
                 return None
             raise
-        tags = tag_dict(paginate(iam, "list_role_tags", "Tags", RoleName=resource.name))
+        tag_items, policy_names = both(
+            lambda: paginate(iam, "list_role_tags", "Tags", RoleName=resource.name),
+            lambda: paginate(iam, "list_role_policies", "PolicyNames", RoleName=resource.name),
+        )
+        tags = tag_dict(tag_items)
         if not self.owns(tags):
             return Observed({"tags": comparable_tags(tags)}, owned=False)
-        policies = {
-            name: normalise_policy(
+
+        def document(name: str) -> dict[str, Any] | None:
+            return normalise_policy(
                 iam.get_role_policy(RoleName=resource.name, PolicyName=name)["PolicyDocument"]
             )
-            for name in paginate(iam, "list_role_policies", "PolicyNames", RoleName=resource.name)
-        }
+
+        policies = dict(zip(policy_names, fan_out(document, policy_names), strict=True))
         return Observed(
             {
                 "trustPolicy": normalise_policy(role["AssumeRolePolicyDocument"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from mailflow_cli.deploy.handlers.base import ResourceHandler, missing, tag_delta, tag_dict, tag_list
+from mailflow_cli.deploy.handlers.base import ResourceHandler, both, missing, tag_delta, tag_dict, tag_list
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
@@ -23,8 +23,11 @@ class TableHandler(ResourceHandler[TableSpec]):
                 return None
             raise
         arn = table.get("TableArn", resource.arn)
-        tags = tag_dict(dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags"))
-        ttl = dynamodb.describe_time_to_live(TableName=resource.name).get("TimeToLiveDescription", {})
+        tag_items, ttl = both(
+            lambda: dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags"),
+            lambda: dynamodb.describe_time_to_live(TableName=resource.name).get("TimeToLiveDescription", {}),
+        )
+        tags = tag_dict(tag_items)
         ttl_attribute = (
             ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"} else None
         )
@@ -37,17 +40,18 @@ class TableHandler(ResourceHandler[TableSpec]):
 
     def create(self, resource: TableSpec, step: StepReporter) -> None:
         dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
+        created = dynamodb.create_table(
             TableName=resource.name,
             AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
             KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
             BillingMode=BILLING_MODE,
             Tags=tag_list(resource.tags),
         )
-        step.waiting("table to become ACTIVE")
-        dynamodb.get_waiter("table_exists").wait(
-            TableName=resource.name, WaiterConfig=self.services.retry.waiter_config()
-        )
+        if created.get("TableDescription", {}).get("TableStatus") != "ACTIVE":  # AWS answers CREATING
+            step.waiting("table to become ACTIVE")
+            dynamodb.get_waiter("table_exists").wait(
+                TableName=resource.name, WaiterConfig=self.services.retry.waiter_config()
+            )
         dynamodb.update_time_to_live(
             TableName=resource.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
         )

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
+    both,
     missing,
     paginate,
     tag_delta,
@@ -33,11 +34,13 @@ class TopicHandler(ResourceHandler[TopicSpec]):
             if missing(exc, "NotFound", "NotFoundException"):
                 return None
             raise
-        tags = tag_dict(sns.list_tags_for_resource(ResourceArn=resource.arn).get("Tags"))
+        tag_items, listed = both(
+            lambda: sns.list_tags_for_resource(ResourceArn=resource.arn).get("Tags"),
+            lambda: paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=resource.arn),
+        )
+        tags = tag_dict(tag_items)
         subscriptions = {
-            sub["Endpoint"]: sub["SubscriptionArn"]
-            for sub in paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=resource.arn)
-            if sub.get("Protocol") == "email"
+            sub["Endpoint"]: sub["SubscriptionArn"] for sub in listed if sub.get("Protocol") == "email"
         }
         return Observed(
             {"emailSubscriptions": sorted(subscriptions), "tags": comparable_tags(tags)},

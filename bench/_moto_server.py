@@ -23,7 +23,12 @@ READ_PREFIXES = ("Get", "List", "Describe", "Head")
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """Start ``ThreadedMotoServer`` on 127.0.0.1 (a free port) and point ``AWS_ENDPOINT_URL`` at it."""
+    """Start ``ThreadedMotoServer`` on 127.0.0.1 (a free port) and point ``AWS_ENDPOINT_URL`` at it.
+
+    The server runs with the same moto compatibility patches as the tests and the emulator
+    (``mailflow_cli.local.moto_patches``): without them moto drops a function's DeadLetterConfig and
+    every re-deploy would see one change that AWS would not.
+    """
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -34,6 +39,9 @@ def moto_server() -> Iterator[str]:
     os.environ.pop("AWS_PROFILE", None)
     from moto.server import ThreadedMotoServer
 
+    from mailflow_cli.local.moto_patches import install_moto_compat
+
+    undo = install_moto_compat()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -45,6 +53,7 @@ def moto_server() -> Iterator[str]:
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         server.stop()
+        undo()
 
 
 def reset(endpoint: str) -> None:

@@ -83,7 +83,7 @@ def measured_workload() -> tuple[Any, list[str]]:
             work,
             attachments=means["attachments"],
             inbound_s3_reads=means["raw_reads"],
-            inbound_idempotency_writes_per_target=means["idempotency_writes"],
+            inbound_idempotency_writes=means["idempotency_writes"],
             outbound_idempotency_writes=outbound["idempotency_writes"],
             outbound_status_messages=outbound["status_messages"],
         )

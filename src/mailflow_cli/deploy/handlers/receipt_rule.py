@@ -118,14 +118,14 @@ class RuleSetHandler(ResourceHandler[RuleSetSpec]):
         self.client("ses").set_active_receipt_rule_set(RuleSetName=resource.name)
 
     def delete(self, resource: RuleSetSpec, observed: Observed, step: StepReporter) -> None:
-        ses = self.client("ses")
-        remaining = ses.describe_receipt_rule_set(RuleSetName=resource.name).get("Rules", [])
-        if remaining:
-            step.note(f"kept: still holds {len(remaining)} rule(s) of other stacks")
+        rules = self._rules(resource.name)
+        if rules is None:
+            step.note("already removed with this stack's rule")
             return
-        if active_rule_set(ses) == resource.name:
-            ses.set_active_receipt_rule_set()
-        ses.delete_receipt_rule_set(RuleSetName=resource.name)
+        if rules:
+            step.note(f"kept: still holds {len(rules)} rule(s) of other stacks")
+            return
+        delete_shared_rule_set(self.client("ses"))
 
 
 class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
@@ -159,4 +159,19 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
         self.client("ses").update_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule())
 
     def delete(self, resource: ReceiptRuleSpec, observed: Observed, step: StepReporter) -> None:
-        self.client("ses").delete_receipt_rule(RuleSetName=resource.rule_set, RuleName=resource.rule_name)
+        """The last rule in Mailflow's shared set goes with the set, which would otherwise stay empty."""
+        ses = self.client("ses")
+        if resource.rule_set == SHARED_RULE_SET:
+            rules = ses.describe_receipt_rule_set(RuleSetName=resource.rule_set).get("Rules", [])
+            if [rule["Name"] for rule in rules] == [resource.rule_name]:
+                delete_shared_rule_set(ses)
+                step.note(f"deleted with {SHARED_RULE_SET}, which held no other rule")
+                return
+        ses.delete_receipt_rule(RuleSetName=resource.rule_set, RuleName=resource.rule_name)
+
+
+def delete_shared_rule_set(ses: Any) -> None:
+    """Deactivate Mailflow's shared set if it is the active one, then delete it (and any rules in it)."""
+    if active_rule_set(ses) == SHARED_RULE_SET:
+        ses.set_active_receipt_rule_set()
+    ses.delete_receipt_rule_set(RuleSetName=SHARED_RULE_SET)

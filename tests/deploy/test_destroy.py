@@ -109,3 +109,20 @@ def test_destroy_of_a_stack_never_deployed_deletes_nothing(
     assert report.deleted == ()
     assert recorder.mutating == []
     assert SHARED_RULE_SET not in str(leftovers())
+
+
+def test_what_hangs_off_a_foreign_function_is_left_alone(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    """Event source mappings and permissions cannot be tagged: they follow their function's owner."""
+    dev, _ = open_recorded(write_config())
+    deploy_stack(dev)
+    function_arn = client("lambda").get_function(FunctionName=dev.names.function)["Configuration"][
+        "FunctionArn"
+    ]
+    client("lambda").tag_resource(Resource=function_arn, Tags={"mailflow:environment": "prod"})
+    report = destroy_stack(dev)
+    left_alone = {item.kind for item in report.left_alone}
+    assert left_alone == {"lambda-function", "event-source-mapping", "lambda-permission"}
+    assert client("lambda").list_event_source_mappings(FunctionName=dev.names.function)["EventSourceMappings"]
+    assert "mailflow-ses-invoke" in client("lambda").get_policy(FunctionName=dev.names.function)["Policy"]

@@ -28,6 +28,10 @@ class Resource:
         """The managed attributes in the normalised form that discovery reports them in."""
         return {}
 
+    def owned_through(self) -> str | None:
+        """For a resource that cannot carry tags: the key of the resource whose owner it follows."""
+        return None
+
 
 @dataclass(frozen=True)
 class Observed:

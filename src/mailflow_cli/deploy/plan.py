@@ -125,6 +125,7 @@ def plan_destroy(registry: HandlerRegistry, desired: Sequence[Resource], *, forc
     blocked: list[Conflict] = []
     kept: list[Conflict] = []
     keys = {resource.key for resource in resources}
+    not_ours = {key for key, current in observed.items() if current is not None and not current.owned}
     for resource in resources:
         current = observed[resource.key]
         if current is None:
@@ -134,6 +135,16 @@ def plan_destroy(registry: HandlerRegistry, desired: Sequence[Resource], *, forc
             foreign.append(
                 Conflict(
                     resource.kind, resource.name, "left alone: it does not carry this stack's ownership tags"
+                )
+            )
+            continue
+        foreign_parent = resource.owned_through()
+        if foreign_parent in not_ours:
+            foreign.append(
+                Conflict(
+                    resource.kind,
+                    resource.name,
+                    f"left alone: it belongs to {foreign_parent}, which this stack does not own",
                 )
             )
             continue

@@ -27,6 +27,9 @@ class EventSourceSpec(Resource):
     def depends_on(self) -> tuple[str, ...]:
         return self.dependencies
 
+    def owned_through(self) -> str:
+        return f"{FunctionSpec.kind}:{self.function_name}"
+
     def attributes(self) -> dict[str, Any]:
         return {
             "batchSize": self.batch_size,

@@ -25,6 +25,9 @@ class PermissionSpec(Resource):
     def depends_on(self) -> tuple[str, ...]:
         return self.dependencies
 
+    def owned_through(self) -> str:
+        return f"{FunctionSpec.kind}:{self.function_name}"
+
     def attributes(self) -> dict[str, Any]:
         return {
             "principal": SES_PRINCIPAL,

@@ -13,14 +13,18 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
    ``Deny s3:* when aws:SecureTransport is false`` denies every object request. That statement is left
    out of the evaluation (moto cannot see TLS); the rest of the policy is still evaluated.
 
+5. SQS ``StartMessageMoveTask`` is not implemented (NotImplementedError in process, HTTP 500 in server
+   mode). It answers with an ``UnsupportedOperation`` error instead, as an endpoint without the API
+   would, so ``mailflow dlq redrive`` takes its copy-back path as it would there.
+
 What only the emulator needs:
 
-5. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
+6. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
    ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
    invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
    queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
 
-Tests install 1-4 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
+Tests install 1-5 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
 calls :func:`apply` once for its lifetime. Both work for ``mock_aws`` and an in-process
 ``ThreadedMotoServer``.
 """
@@ -157,6 +161,21 @@ def _evaluate_bucket_policies_without_tls_deny(patch: _Patcher) -> None:
     patch.set(FakeBucket, "get_permission", get_permission)
 
 
+def _answer_move_task_unsupported(patch: _Patcher) -> None:
+    from moto.sqs.exceptions import SQSException
+    from moto.sqs.responses import SQSResponse
+
+    _require(
+        not hasattr(SQSResponse, "start_message_move_task"),
+        "moto.sqs implements StartMessageMoveTask now: drop this patch",
+    )
+
+    def start_message_move_task(_self: Any) -> Any:
+        raise SQSException("UnsupportedOperation", "StartMessageMoveTask is not available at this endpoint")
+
+    patch.set(SQSResponse, "start_message_move_task", start_message_move_task)
+
+
 def _disable_sqs_esm_delivery(patch: _Patcher) -> None:
     from moto.sqs.models import Queue
 
@@ -179,11 +198,12 @@ _AWS_FIDELITY = (
     _tag_buckets_at_creation,
     _keep_dead_letter_config,
     _evaluate_bucket_policies_without_tls_deny,
+    _answer_move_task_unsupported,
 )
 
 
 def install_moto_compat(*, emulator: bool = False) -> Callable[[], None]:
-    """Patch moto's classes in this process (1-4, and 5 with ``emulator``); return the undo function."""
+    """Patch moto's classes in this process (1-5, and 6 with ``emulator``); return the undo function."""
     patch = _Patcher()
     try:
         for install in _AWS_FIDELITY:

@@ -141,7 +141,7 @@ def _start_move_task(ctx: StackContext, queue: QueueRef) -> tuple[str | None, st
 
 
 def single_try_client(ctx: StackContext, service: str) -> Any:
-    """A client that does not retry: an API the endpoint lacks (a 500 from moto) fails at once."""
+    """A client that does not retry: an API the endpoint lacks fails at once instead of after backoff."""
     from botocore.config import Config
 
     target = ctx.clients.target
@@ -158,7 +158,7 @@ def start_move_task(sqs: Any, dlq_arn: str) -> tuple[str | None, str | None]:
 
     try:
         response = sqs.start_message_move_task(SourceArn=dlq_arn)
-    except (ClientError, BotoCoreError, NotImplementedError) as exc:
+    except (ClientError, BotoCoreError) as exc:
         return None, f"StartMessageMoveTask is unavailable here ({_describe_failure(exc)})"
     return str(response["TaskHandle"]), None
 

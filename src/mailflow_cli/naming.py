@@ -96,8 +96,8 @@ class StackNames:
         return f"{self.prefix}-inbound"
 
     @property
-    def queue_name_prefix(self) -> str:
-        """Every queue of this stack, and no queue of another environment, starts with this."""
+    def name_prefix(self) -> str:
+        """Every queue and alarm of this stack, and none of another environment, starts with this."""
         return f"{self.prefix}-"
 
     def alarm(self, what: str) -> str:

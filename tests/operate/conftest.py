@@ -114,7 +114,7 @@ def _drain(sqs: Any, url: str) -> None:
 
 def _reset(context: StackContext) -> None:
     sqs = context.clients.client("sqs")
-    for url in sqs.list_queues(QueueNamePrefix=context.names.queue_name_prefix).get("QueueUrls", []):
+    for url in sqs.list_queues(QueueNamePrefix=context.names.name_prefix).get("QueueUrls", []):
         _drain(sqs, url)
     logs = context.clients.client("logs")
     group = context.names.log_group

@@ -84,7 +84,7 @@ def _queue_urls(ctx: StackContext, known: Mapping[str, str]) -> dict[str, str]:
                 sqs,
                 "list_queues",
                 "QueueUrls",
-                QueueNamePrefix=ctx.names.queue_name_prefix,
+                QueueNamePrefix=ctx.names.name_prefix,
                 PaginationConfig={"PageSize": LIST_QUEUES_PAGE},
             )
         except ClientError as exc:

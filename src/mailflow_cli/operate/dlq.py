@@ -1,7 +1,7 @@
 """``mailflow dlq``: what failed and why, moving it back (redrive), or throwing it away (purge).
 
 Redrive of the apps and outbound DLQs first asks SQS to move the messages back to their source queues
-(StartMessageMoveTask). Where that API is unavailable (moto, older endpoints, missing permission), it
+(StartMessageMoveTask). Where that API is unavailable (an endpoint without it, a missing permission), it
 copies them itself: receive, send to the source queue, delete. The source queue of an apps-DLQ message
 is its ``DeadLetterQueueSourceArn`` attribute when SQS provides it, else the ``app`` in its body (the
 default queue for ``default`` or an app no longer configured).

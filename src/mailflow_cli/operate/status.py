@@ -264,10 +264,10 @@ def _oldest_ages(ctx: StackContext, queue_names: list[str], now: float) -> dict[
 def check_alarms(ctx: StackContext, report: StatusReport) -> None:
     cloudwatch = ctx.clients.client("cloudwatch")
     for page in cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=ctx.names.prefix, StateValue="ALARM"
+        AlarmNamePrefix=ctx.names.name_prefix, StateValue="ALARM"
     ):
         for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-            if alarm.get("StateValue") != "ALARM":  # moto ignores StateValue next to AlarmNamePrefix
+            if alarm.get("StateValue") != "ALARM":  # not every endpoint applies both filters
                 continue
             name = str(alarm["AlarmName"])
             report.alarms.append(name)

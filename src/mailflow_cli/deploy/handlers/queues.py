@@ -77,7 +77,7 @@ class QueueHandler(ResourceHandler[QueueSpec]):
         return None if url is None else self._describe(url)
 
     def discover_all(self, desired: Sequence[QueueSpec]) -> Discovery[QueueSpec]:
-        prefix = self.names.queue_name_prefix
+        prefix = self.names.name_prefix
         listed = self._listed(prefix)
         wanted = {queue.name for queue in desired}
         app_prefix = self.names.app_queue("")

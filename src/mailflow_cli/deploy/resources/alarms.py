@@ -88,7 +88,7 @@ def alarms(config: MailflowConfig, names: StackNames, topic: TopicSpec | None) -
     for dlq in names.dead_letter_queues:
         result.append(
             AlarmSpec(
-                name=names.alarm(f"{dlq.removeprefix(names.queue_name_prefix)}-not-empty"),
+                name=names.alarm(f"{dlq.removeprefix(names.name_prefix)}-not-empty"),
                 description=f"Messages are waiting in the dead-letter queue {dlq}.",
                 namespace="AWS/SQS",
                 metric="ApproximateNumberOfMessagesVisible",

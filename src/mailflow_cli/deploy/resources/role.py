@@ -59,7 +59,7 @@ def _attachment_source_arns(config: MailflowConfig) -> list[str]:
 def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
     """Every queue of the stack matches one ARN pattern, so 1 app and 1,000 apps give the same policy."""
     bucket = names.bucket_arn
-    stack_queues = names.queue_arn(f"{names.queue_name_prefix}*")
+    stack_queues = names.queue_arn(f"{names.name_prefix}*")
     region, account = names.region, names.account_id
     return {
         "Version": "2012-10-17",

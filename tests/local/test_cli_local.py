@@ -97,3 +97,20 @@ def test_demo_exits_zero(home: Path) -> None:
     assert "outbound.status on app1's queue" in result.stdout
     assert '"status": "sent"' in result.stdout
     assert "mailflow-dev-outbound-dlq" in result.stdout
+
+
+def test_start_and_demo_name_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installation without the `local` extra gets the pip command, not an ImportError."""
+    import importlib.util
+
+    from mailflow_cli.commands import local as local_commands
+    from mailflow_cli.errors import MailflowError
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "aiosmtpd" else real_find_spec(name, *a)
+    )
+    for command in (local_commands.start, local_commands.demo):
+        with pytest.raises(MailflowError, match="needs aiosmtpd") as missing:
+            command()
+        assert "mailflow[local]" in (missing.value.hint or "")

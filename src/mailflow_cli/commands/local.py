@@ -39,6 +39,18 @@ def _default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
 
 
+def _require_emulator_packages() -> None:
+    """The emulator's packages are an extra (``mailflow[local]``): say so instead of an ImportError."""
+    import importlib.util
+
+    missing = [name for name in ("moto", "aiosmtpd") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MailflowError(
+            f"the local emulator needs {' and '.join(missing)}, which this installation lacks",
+            hint="install the extra: pip install 'mailflow[local]' (from a clone: pip install '.[local]')",
+        )
+
+
 @local_app.command("start")
 def start(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The AWS endpoint's port.")] = 4566,
@@ -59,6 +71,7 @@ def start(
     ] = False,
 ) -> None:
     """Start the local emulator on 127.0.0.1 (in the background unless --foreground)."""
+    _require_emulator_packages()
     from mailflow_cli.local import control
     from mailflow_cli.local.server import EmulatorOptions, run
 
@@ -242,6 +255,7 @@ def demo(
     ] = None,
 ) -> None:
     """Run the whole mail path offline: private emulator, deploy, inbound mail, outbound mail, teardown."""
+    _require_emulator_packages()
     from mailflow_cli.local.demo import run_demo
 
     raise typer.Exit(run_demo(config))

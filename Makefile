@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck unit bench clean
+.PHONY: help install demo test lint typecheck unit bench handler-pythons clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,5 +36,15 @@ test: lint typecheck unit ## Everything CI runs: lint, type check, the whole tes
 bench: $(STAMP) ## Run every benchmark under bench/ and write bench/results/*.json
 	$(BIN)/python bench/run_all.py
 
+HANDLER_PYTHONS ?= python3.12 python3.13
+handler-pythons: ## The handler's tests on other Pythons (HANDLER_PYTHONS="python3.12 python3.13"), a venv each
+	@for py in $(HANDLER_PYTHONS); do \
+	  version=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])') || exit 1; \
+	  echo "== handler tests on Python $$version ($$py)"; \
+	  test -x .venv-py$$version/bin/python || $$py -m venv .venv-py$$version || exit 1; \
+	  .venv-py$$version/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' || exit 1; \
+	  .venv-py$$version/bin/python -m pytest -q -p no:cacheprovider tests/handler || exit 1; \
+	done
+
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build
+	rm -rf $(VENV) .venv-py3.* .mypy_cache .ruff_cache .pytest_cache dist build

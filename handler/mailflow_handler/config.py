@@ -22,6 +22,8 @@ class AppConfig:
     queue: str
     senders: frozenset[str]
     allowed_sender_domains: frozenset[str]
+    # IAM unique ids (AROA.../AIDA...) allowed to send as this app; empty = any writer of the queue.
+    sender_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,11 @@ def parse_config(doc: dict[str, Any]) -> Config:
         raise ConfigError("apps must be an object")
     apps: dict[str, AppConfig] = {}
     for name, app in apps_doc.items():
+        sender_ids = _get(app, "senderIds", default=[], required=False) or []
+        if not isinstance(sender_ids, list) or not all(
+            isinstance(i, str) and i and ":" not in i for i in sender_ids
+        ):
+            raise ConfigError(f"apps.{name}.senderIds must be a list of IAM unique ids")
         apps[name.lower()] = AppConfig(
             name=name.lower(),
             queue=str(_get(app, "queue")),
@@ -103,6 +110,7 @@ def parse_config(doc: dict[str, Any]) -> Config:
             allowed_sender_domains=frozenset(
                 d.lower().rstrip(".") for d in _get(app, "allowedSenderDomains", default=[], required=False)
             ),
+            sender_ids=tuple(sender_ids),
         )
     virus = _get(doc, "security", "virusFail", default="quarantine", required=False)
     if virus != "quarantine":

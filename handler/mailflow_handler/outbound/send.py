@@ -34,10 +34,25 @@ class OutboundResult:
     lock: str | None = None
 
 
-def _authorise(request: OutboundRequest, deps: Deps) -> None:
+def _principal_allowed(sender_id: Any, allowed: tuple[str, ...]) -> bool:
+    """`SenderId` is the writer's IAM unique id: a user id, or `<role id>:<session name>`."""
+    if not isinstance(sender_id, str) or not sender_id:
+        return False
+    return any(sender_id == i or sender_id.startswith(f"{i}:") for i in allowed)
+
+
+def _authorise(request: OutboundRequest, deps: Deps, record: dict[str, Any]) -> None:
     app = deps.config.apps.get(request.source.lower())
     if app is None:
         raise PermanentError(f"unknown source app {request.source!r}", reason="unknown_source")
+    if app.sender_ids:
+        attributes = record.get("attributes")
+        sender_id = attributes.get("SenderId") if isinstance(attributes, dict) else None
+        if not _principal_allowed(sender_id, app.sender_ids):
+            raise PermanentError(
+                f"principal {sender_id!r} may not send as app {app.name!r}",
+                reason="unauthorised_principal",
+            )
     if request.sender.address.lower() not in app.senders:
         raise PermanentError(
             f"app {request.source!r} may not send from {redact(request.sender.address)}",
@@ -128,7 +143,7 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
             result.correlation_id = cid if isinstance(cid, str) else None
         request = validate(document, deps.config.max_recipients)
         result.source, result.correlation_id = request.source.lower(), request.correlation_id
-        _authorise(request, deps)
+        _authorise(request, deps, record)
         key = f"outbound#{result.source}#{request.correlation_id}"
         claim = store.acquire(key)
         prior = claim.data or {}

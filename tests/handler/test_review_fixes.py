@@ -1,0 +1,91 @@
+"""Regression tests for the review findings (S*/C* in the handler review)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from moto.ses.models import ses_backends
+
+from mailflow_handler import handler
+from mailflow_handler.config import ConfigError, parse_config
+
+from .conftest import ACCOUNT, BUCKET, REGION, Env, make_config, sqs_event
+
+EXAMPLE: dict[str, Any] = {
+    "version": "1.0",
+    "correlationId": "review-1",
+    "source": "app1",
+    "email": {
+        "from": {"address": "_app1@example.com"},
+        "to": [{"address": "recipient@example.com"}],
+        "subject": "s",
+        "body": {"text": "t"},
+    },
+}
+
+
+def sent() -> list[Any]:
+    return list(ses_backends[ACCOUNT][REGION].sent_messages)
+
+
+def request(**email: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["email"].update(email)
+    return doc
+
+
+def with_sender_id(event: dict[str, Any], sender_id: str | None) -> dict[str, Any]:
+    for record in event["Records"]:
+        if sender_id is None:
+            record["attributes"].pop("SenderId", None)
+        else:
+            record["attributes"]["SenderId"] = sender_id
+    return event
+
+
+def _apps_with_sender_ids(ids: list[str]) -> dict[str, Any]:
+    apps = make_config()["apps"]
+    apps["app1"]["senderIds"] = ids
+    return apps
+
+
+# S1: the SQS SenderId must be one of the claimed app's senderIds.
+
+
+@pytest.mark.parametrize("sender_id", ["AROAOTHERAPP999:session", "AROAEXAMPLE1234", "AIDAEXAMPLE123X", None])
+def test_s1_foreign_principal_cannot_send_as_app(aws_env: Env, sender_id: str | None) -> None:
+    aws_env.write_config(apps=_apps_with_sender_ids(["AROAEXAMPLE123", "AIDAEXAMPLE123"]))
+    event = with_sender_id(sqs_event([EXAMPLE]), sender_id)
+    assert handler(event, None) == {"batchItemFailures": []}
+    assert sent() == []
+    status = aws_env.drain("app1")
+    assert len(status) == 1
+    assert status[0]["status"] == "failed"
+    assert status[0]["retry"] is False
+    assert status[0]["error"]["reason"] == "unauthorised_principal"
+
+
+@pytest.mark.parametrize("sender_id", ["AROAEXAMPLE123:lambda-session", "AIDAEXAMPLE123"])
+def test_s1_listed_principal_sends(aws_env: Env, sender_id: str) -> None:
+    aws_env.write_config(apps=_apps_with_sender_ids(["AROAEXAMPLE123", "AIDAEXAMPLE123"]))
+    assert handler(with_sender_id(sqs_event([EXAMPLE]), sender_id), None) == {"batchItemFailures": []}
+    assert len(sent()) == 1
+    assert aws_env.drain("app1")[0]["status"] == "sent"
+
+
+def test_s1_without_sender_ids_any_principal_sends(aws_env: Env) -> None:
+    aws_env.write_config(apps=_apps_with_sender_ids([]))
+    assert handler(with_sender_id(sqs_event([EXAMPLE]), "AROASOMEONE:x"), None) == {"batchItemFailures": []}
+    assert len(sent()) == 1
+
+
+def test_s1_sender_ids_must_be_a_list_of_ids() -> None:
+    doc = make_config()
+    doc["apps"]["app1"]["senderIds"] = "AROAEXAMPLE123"
+    with pytest.raises(ConfigError):
+        parse_config(doc)
+    doc["apps"]["app1"]["senderIds"] = ["AROAEXAMPLE123"]
+    assert parse_config(doc).apps["app1"].sender_ids == ("AROAEXAMPLE123",)

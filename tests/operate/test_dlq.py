@@ -16,6 +16,20 @@ OUTBOUND_DLQ = "mailflow-dev-outbound-dlq"
 SES_EVENT = {"Records": [{"eventSource": "aws:ses", "ses": {"mail": {"messageId": "abc"}, "receipt": {}}}]}
 
 
+# The handler's inbound.failure record (docs/schemas/inbound-failure.schema.json), here without sesRecord.
+INBOUND_FAILURE = {
+    "version": "1.0",
+    "type": "inbound.failure",
+    "timestamp": "2025-01-01T00:00:00Z",
+    "reason": "parse_error",
+    "sesMessageId": "m1",
+    "s3Bucket": "mailflow-dev-bucket",
+    "s3ObjectKey": "raw/m1",
+    "error": "no body",
+    "targets": ["app1"],
+}
+
+
 def put_lambda_failure(ctx: StackContext) -> None:
     """What Lambda puts on a function's DLQ after failed asynchronous invocations: the event, and why."""
     sqs = ctx.clients.client("sqs")
@@ -35,7 +49,7 @@ def failures(stack: StackContext) -> StackContext:
     put(stack, APPS_DLQ, inbound_message("app1", "Also never read"))
     put(stack, APPS_DLQ, inbound_message("default", "For nobody"))
     put(stack, APPS_DLQ, status_message("corr-1"))
-    put(stack, INBOUND_DLQ, {"reason": "parse_error", "error": "no body", "messageId": "m1"})
+    put(stack, INBOUND_DLQ, INBOUND_FAILURE)
     put_lambda_failure(stack)
     put(stack, OUTBOUND_DLQ, {"version": "1.0", "correlationId": "c-1", "source": "app2", "email": {}})
     return stack
@@ -170,3 +184,21 @@ def test_missing_stack(ghost: StackContext, cli: Cli) -> None:
     result = cli("dlq", "list")
     assert result.exit_code == 1
     assert "the stack mailflow-ghost is not deployed" in result.stderr
+
+
+def test_recorded_event_accepts_every_shape_the_handler_and_lambda_write() -> None:
+    record = SES_EVENT["Records"][0]
+    assert dlq.recorded_event(SES_EVENT) == SES_EVENT
+    assert dlq.recorded_event({**INBOUND_FAILURE, "sesRecord": record}) == {"Records": [record]}
+    assert dlq.recorded_event({**INBOUND_FAILURE, "event": SES_EVENT}) == SES_EVENT
+    assert dlq.recorded_event(INBOUND_FAILURE) is None
+    assert dlq.recorded_event({**INBOUND_FAILURE, "sesRecord": "not a record"}) is None
+
+
+def test_redrive_inbound_replays_the_ses_record_of_a_handler_failure(stack: StackContext, cli: Cli) -> None:
+    put(stack, INBOUND_DLQ, {**INBOUND_FAILURE, "sesRecord": SES_EVENT["Records"][0]})
+    result = cli("dlq", "redrive", "inbound", "--json")
+    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert report["moved"] == {"mailflow-dev-handler": 1}
+    assert report["left"] == []
+    assert depth(stack, INBOUND_DLQ) == (0, 0)

@@ -226,13 +226,23 @@ def _copyable_attributes(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def recorded_event(body: Any) -> dict[str, Any] | None:
-    """The SES event of an inbound DLQ entry: the body itself (Lambda's async DLQ) or its ``event``."""
+    """The SES event of an inbound DLQ entry.
+
+    Lambda's asynchronous DLQ holds the event itself; the handler's ``inbound.failure`` record holds
+    the bare SES record as ``sesRecord`` (wrapped here as ``{"Records": [record]}``) or the whole
+    event as ``event``.
+    """
     if not isinstance(body, dict):
         return None
     if isinstance(body.get("Records"), list):
         return body
     event = body.get("event")
-    return event if isinstance(event, dict) and isinstance(event.get("Records"), list) else None
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        return event
+    record = body.get("sesRecord")
+    if isinstance(record, dict):
+        return {"Records": [record]}
+    return None
 
 
 def _reinvoke_inbound(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResult:

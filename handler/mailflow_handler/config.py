@@ -87,6 +87,24 @@ def _policy(value: Any, key: str) -> str:
     return str(value)
 
 
+def _attachment_sources(value: Any) -> tuple[AttachmentSource, ...]:
+    """Each source needs a non-empty key prefix ending in `/`: an empty one would open the whole bucket
+    (including `raw/`), and `out` would also match `outbox/...`."""
+    if not isinstance(value, list):
+        raise ConfigError("outbound.attachmentSources must be a list")
+    sources = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("bucket"), str) or not item["bucket"]:
+            raise ConfigError(f"outbound.attachmentSources[{i}] needs a bucket")
+        prefix = item.get("prefix")
+        if not isinstance(prefix, str) or not prefix or not prefix.endswith("/"):
+            raise ConfigError(
+                f"outbound.attachmentSources[{i}].prefix must be a non-empty key prefix ending in '/'"
+            )
+        sources.append(AttachmentSource(bucket=item["bucket"], prefix=prefix))
+    return tuple(sources)
+
+
 def parse_config(doc: dict[str, Any]) -> Config:
     if not isinstance(doc, dict):
         raise ConfigError("config document must be a JSON object")
@@ -145,9 +163,8 @@ def parse_config(doc: dict[str, Any]) -> Config:
             _get(doc, "security", "dmarcReject", default="quarantine", required=False), "dmarcReject"
         ),
         virus_fail="quarantine",
-        attachment_sources=tuple(
-            AttachmentSource(bucket=str(s["bucket"]), prefix=str(s.get("prefix", "")))
-            for s in _get(doc, "outbound", "attachmentSources", default=[], required=False)
+        attachment_sources=_attachment_sources(
+            _get(doc, "outbound", "attachmentSources", default=[], required=False)
         ),
         max_recipients=int(_get(doc, "outbound", "maxRecipients", default=50, required=False)),
         max_attachment_bytes=int(

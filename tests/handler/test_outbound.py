@@ -143,13 +143,13 @@ def test_attachments_from_allowed_source(aws_env: Env) -> None:
     [
         ({"bucket": BUCKET, "key": "raw/secret", "filename": "x.bin"}, "attachment_not_allowed"),
         ({"bucket": "other-bucket", "key": "outbound/x", "filename": "x.bin"}, "attachment_not_allowed"),
-        ({"bucket": BUCKET, "key": "outbound/missing.pdf", "filename": "x.pdf"}, "attachment_missing"),
-        ({"bucket": BUCKET, "key": "outbound/big.bin", "filename": "big.bin"}, "attachments_too_large"),
+        ({"bucket": BUCKET, "key": "outbound/app1/missing.pdf", "filename": "x.pdf"}, "attachment_missing"),
+        ({"bucket": BUCKET, "key": "outbound/app1/big.bin", "filename": "big.bin"}, "attachments_too_large"),
     ],
 )
 def test_attachment_failures_are_permanent(aws_env: Env, attachment: dict[str, Any], reason: str) -> None:
     aws_env.s3.put_object(Bucket=BUCKET, Key="raw/secret", Body=b"x")
-    aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/big.bin", Body=b"x" * (1048576 + 1))
+    aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/big.bin", Body=b"x" * (1048576 + 1))
     assert handler(sqs_event([request(attachments=[attachment])]), None) == {"batchItemFailures": []}
     assert sent() == []
     status = aws_env.drain("app1")[0]

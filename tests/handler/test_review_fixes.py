@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import pytest
@@ -89,3 +88,45 @@ def test_s1_sender_ids_must_be_a_list_of_ids() -> None:
         parse_config(doc)
     doc["apps"]["app1"]["senderIds"] = ["AROAEXAMPLE123"]
     assert parse_config(doc).apps["app1"].sender_ids == ("AROAEXAMPLE123",)
+
+
+# S2: attachments only from the sending app's own folder; no empty or unterminated source prefixes.
+
+
+def test_s2_app_cannot_attach_another_apps_upload(aws_env: Env) -> None:
+    aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app2/secret.pdf", Body=b"%PDF app2")
+    doc = request(attachments=[{"bucket": BUCKET, "key": "outbound/app2/secret.pdf", "filename": "s.pdf"}])
+    assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
+    assert sent() == []
+    assert aws_env.drain("app1")[0]["error"]["reason"] == "attachment_not_allowed"
+
+
+def test_s2_app_attaches_its_own_upload(aws_env: Env) -> None:
+    aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/own.pdf", Body=b"%PDF app1")
+    doc = request(attachments=[{"bucket": BUCKET, "key": "outbound/app1/own.pdf", "filename": "o.pdf"}])
+    assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
+    assert len(sent()) == 1
+
+
+def test_s2_extra_source_keeps_prefix_matching(aws_env: Env) -> None:
+    aws_env.s3.put_object(Bucket=BUCKET, Key="shared/logo.png", Body=b"\x89PNG")
+    aws_env.write_config(
+        outbound={
+            "attachmentSources": [
+                {"bucket": BUCKET, "prefix": "outbound/"},
+                {"bucket": BUCKET, "prefix": "shared/"},
+            ]
+        }
+    )
+    doc = request(attachments=[{"bucket": BUCKET, "key": "shared/logo.png", "filename": "logo.png"}])
+    assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
+    assert len(sent()) == 1
+
+
+@pytest.mark.parametrize("prefix", ["", "outbound", None])
+def test_s2_source_prefix_must_be_non_empty_and_end_in_slash(prefix: str | None) -> None:
+    source: dict[str, Any] = {"bucket": BUCKET}
+    if prefix is not None:
+        source["prefix"] = prefix
+    with pytest.raises(ConfigError):
+        parse_config(make_config(outbound={"attachmentSources": [source]}))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clients import Deps
+from ..config import AttachmentSource, Config
 from ..errors import PermanentError, error_code, is_aws_error, is_transient
 from ..idempotency import store_for
 from ..inbound.message import message_id_for, now_iso
@@ -60,12 +61,23 @@ def _authorise(request: OutboundRequest, deps: Deps, record: dict[str, Any]) -> 
         )
 
 
+def _source_allows(src: AttachmentSource, bucket: str, key: str, app: str, cfg: Config) -> bool:
+    """The stack's own outbound prefix is split per app (`<prefixes.outbound><app>/`); other configured
+    sources are plain prefixes (validated at config load: non-empty, ending in `/`)."""
+    if bucket != src.bucket:
+        return False
+    if bucket == cfg.bucket and src.prefix == cfg.prefix_outbound:
+        return key.startswith(f"{src.prefix}{app}/")
+    return key.startswith(src.prefix)
+
+
 def _fetch_attachments(request: OutboundRequest, deps: Deps) -> list[bytes]:
     cfg = deps.config
     total = 0
     blobs: list[bytes] = []
+    source = request.source.lower()
     for ref in request.attachments:
-        if not any(ref.bucket == s.bucket and ref.key.startswith(s.prefix) for s in cfg.attachment_sources):
+        if not any(_source_allows(s, ref.bucket, ref.key, source, cfg) for s in cfg.attachment_sources):
             raise PermanentError(
                 f"attachment s3://{ref.bucket}/{ref.key} is outside the allowed attachment sources",
                 reason="attachment_not_allowed",

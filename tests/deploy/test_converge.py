@@ -100,3 +100,54 @@ def test_removing_an_app_whose_queue_holds_mail_needs_allow_data_loss(
     assert recorder.mutating == []
     deploy_stack(shrunk, allow_data_loss=True)
     assert not plan_stack(shrunk).has_changes
+
+
+def test_ttl_is_enabled_again_when_it_was_disabled(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    path = write_config()
+    ctx, _ = open_recorded(path)
+    deploy_stack(ctx)
+    dynamodb = aws_client("dynamodb")
+    table = "mailflow-dev-idempotency"
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": False, "AttributeName": "expiration"}
+    )
+    again, recorder = open_recorded(path)
+    deploy_stack(again)
+    assert [operation for _, operation in recorder.mutating] == ["UpdateTimeToLive"]
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiration"}
+
+
+def test_ttl_on_another_attribute_stops_instead_of_making_doomed_calls(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    """AWS allows one UpdateTimeToLive per table per hour: disable-then-enable in one run always fails."""
+    path = write_config()
+    ctx, _ = open_recorded(path)
+    deploy_stack(ctx)
+    dynamodb = aws_client("dynamodb")
+    table = "mailflow-dev-idempotency"
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": False, "AttributeName": "expiration"}
+    )
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
+    )
+    again, recorder = open_recorded(path)
+    with pytest.raises(MailflowError, match="TTL ENABLED on 'expiresAt'") as stopped:
+        deploy_stack(again)
+    assert "wait up to an hour" in (stopped.value.hint or "")
+    assert ("dynamodb", "UpdateTimeToLive") not in recorder.mutating
+
+
+def test_ttl_that_is_still_disabling_stops_the_deploy() -> None:
+    from mailflow_cli.deploy.handlers.table import TableHandler
+    from mailflow_cli.deploy.model import Observed
+
+    handler = TableHandler.__new__(TableHandler)
+    observed = Observed({"ttlAttribute": None}, handle={"ttlStatus": "DISABLING", "ttlAttribute": "expiration"})
+    resource = type("Spec", (), {"name": "mailflow-dev-idempotency"})()
+    with pytest.raises(MailflowError, match="TTL DISABLING"):
+        handler._enable_ttl(resource, observed)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.table import BILLING_MODE, KEY_ATTRIBUTE, TTL_ATTRIBUTE, TableSpec
+from mailflow_cli.errors import MailflowError
 
 
 class TableHandler(ResourceHandler[TableSpec]):
@@ -35,7 +36,11 @@ class TableHandler(ResourceHandler[TableSpec]):
         return Observed(
             {"billingMode": billing, "ttlAttribute": ttl_attribute, "tags": comparable_tags(tags)},
             owned=self.owns(tags),
-            handle={"arn": arn},
+            handle={
+                "arn": arn,
+                "ttlStatus": ttl.get("TimeToLiveStatus", "DISABLED"),
+                "ttlAttribute": ttl.get("AttributeName"),
+            },
         )
 
     def create(self, resource: TableSpec, step: StepReporter) -> None:
@@ -67,16 +72,7 @@ class TableHandler(ResourceHandler[TableSpec]):
                 TableName=resource.name, WaiterConfig=self.services.retry.waiter_config()
             )
         if "ttlAttribute" in changed:
-            current = observed.attributes.get("ttlAttribute")
-            if current:
-                dynamodb.update_time_to_live(
-                    TableName=resource.name,
-                    TimeToLiveSpecification={"Enabled": False, "AttributeName": current},
-                )
-            dynamodb.update_time_to_live(
-                TableName=resource.name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-            )
+            self._enable_ttl(resource, observed)
         if "tags" in changed:
             arn = observed.handle["arn"]
             to_set, to_remove = tag_delta(observed.attributes.get("tags", {}), comparable_tags(resource.tags))
@@ -84,6 +80,25 @@ class TableHandler(ResourceHandler[TableSpec]):
                 dynamodb.tag_resource(ResourceArn=arn, Tags=tag_list(to_set))
             if to_remove:
                 dynamodb.untag_resource(ResourceArn=arn, TagKeys=to_remove)
+
+    def _enable_ttl(self, resource: TableSpec, observed: Observed) -> None:
+        """Enable TTL where none is set. DynamoDB allows one UpdateTimeToLive per table per hour or so,
+        and refuses it while TTL is DISABLING: moving TTL to another attribute cannot be done in one run."""
+        status = observed.handle.get("ttlStatus", "DISABLED")
+        if status != "DISABLED":
+            attribute = observed.handle.get("ttlAttribute") or "another attribute"
+            raise MailflowError(
+                f"the table {resource.name} has TTL {status} on {attribute!r}, not on {TTL_ATTRIBUTE!r}",
+                hint=(
+                    f"disable TTL on {resource.name} (aws dynamodb update-time-to-live), wait up to an hour "
+                    "until it reads DISABLED, then deploy again: DynamoDB allows one TTL change per table "
+                    "per hour"
+                ),
+            )
+        self.client("dynamodb").update_time_to_live(
+            TableName=resource.name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
 
     def delete(self, resource: TableSpec, observed: Observed, step: StepReporter) -> None:
         self.client("dynamodb").delete_table(TableName=resource.name)

@@ -147,7 +147,9 @@ def test_ttl_that_is_still_disabling_stops_the_deploy() -> None:
     from mailflow_cli.deploy.model import Observed
 
     handler = TableHandler.__new__(TableHandler)
-    observed = Observed({"ttlAttribute": None}, handle={"ttlStatus": "DISABLING", "ttlAttribute": "expiration"})
+    observed = Observed(
+        {"ttlAttribute": None}, handle={"ttlStatus": "DISABLING", "ttlAttribute": "expiration"}
+    )
     resource = type("Spec", (), {"name": "mailflow-dev-idempotency"})()
     with pytest.raises(MailflowError, match="TTL DISABLING"):
         handler._enable_ttl(resource, observed)  # type: ignore[arg-type]

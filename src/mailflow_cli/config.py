@@ -26,6 +26,7 @@ APP_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+PRINCIPAL_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 TAG_KEY_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
 
 # Names that address or back the stack's own queues; an app may never claim them.
@@ -104,6 +105,11 @@ class AppConfig(_Model):
     allowed_sender_domains: tuple[str, ...] = Field(
         default=(), description="When set, inbound mail from other sender domains is quarantined."
     )
+    sender_principals: tuple[str, ...] = Field(
+        default=(),
+        description="IAM role or user ARNs allowed to send outbound mail as this app. When set, an "
+        "outbound message claiming this app from any other principal is refused.",
+    )
 
     @field_validator("name", mode="before")
     @classmethod
@@ -130,6 +136,17 @@ class AppConfig(_Model):
             if not EMAIL_PATTERN.match(address):
                 raise ValueError(f"{address!r} is not an e-mail address (for example: billing@example.com)")
         return tuple(address.lower() for address in value)
+
+    @field_validator("sender_principals")
+    @classmethod
+    def _check_principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not PRINCIPAL_ARN_PATTERN.match(arn):
+                raise ValueError(
+                    f"{arn!r} is not an IAM role or user ARN "
+                    "(for example: arn:aws:iam::123456789012:role/billing-service)"
+                )
+        return value
 
     @field_validator("allowed_sender_domains")
     @classmethod
@@ -389,7 +406,6 @@ def _line_index(node: yaml.Node | None) -> dict[tuple[str | int, ...], int]:
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
                 key = key_node.value
-                index[(*path, key)] = key_node.start_mark.line + 1
                 walk(value_node, (*path, key))
                 index[(*path, key)] = key_node.start_mark.line + 1
         elif isinstance(current, yaml.SequenceNode):

@@ -12,6 +12,7 @@ import importlib.resources
 import io
 import json
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,15 @@ def handler_source_dir() -> Path:
     )
 
 
-def runtime_config(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
-    """The document described in docs/runtime-config.md."""
-    apps = {
+def runtime_config(
+    config: MailflowConfig, names: StackNames, sender_ids: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """The document described in docs/runtime-config.md.
+
+    ``sender_ids``: per app, the IAM unique ids of its ``senderPrincipals`` (resolved by the deploy
+    engine); an app without principals gets no ``senderIds`` key.
+    """
+    apps: dict[str, dict[str, Any]] = {
         app.name: {
             "queue": names.app_queue(app.name),
             "senders": sorted({f"_{app.name}@{domain}" for domain in config.domains} | set(app.send_as)),
@@ -76,6 +83,9 @@ def runtime_config(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
         }
         for app in config.apps
     }
+    for app_name, ids in (sender_ids or {}).items():
+        if ids:
+            apps[app_name]["senderIds"] = sorted(ids)
     sources = [{"bucket": names.bucket, "prefix": OUTBOUND_PREFIX}]
     for location in config.outbound.attachment_sources:
         bucket, _, prefix = location.removeprefix("s3://").partition("/")
@@ -145,9 +155,14 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def build_bundle(config: MailflowConfig, names: StackNames, source: Path | None = None) -> LambdaBundle:
+def build_bundle(
+    config: MailflowConfig,
+    names: StackNames,
+    source: Path | None = None,
+    sender_ids: Mapping[str, Sequence[str]] | None = None,
+) -> LambdaBundle:
     root = source or handler_source_dir()
-    document = json.dumps(runtime_config(config, names), indent=2, sort_keys=True).encode("utf-8")
+    document = json.dumps(runtime_config(config, names, sender_ids), indent=2, sort_keys=True).encode("utf-8")
     entries = [(name, path.read_bytes()) for name, path in _source_files(root)]
     entries.append((RUNTIME_CONFIG_NAME, document))
     buffer = io.BytesIO()

@@ -27,6 +27,7 @@ from mailflow_cli.deploy.resources.function import FunctionSpec
 from mailflow_cli.deploy.resources.queues import QueueSpec
 from mailflow_cli.deploy.retry import RetryPolicy
 from mailflow_cli.errors import AwsError, MailflowError, UsageError
+from mailflow_cli.deploy.principals import resolve_sender_ids
 from mailflow_cli.packaging import build_bundle
 
 __all__ = [
@@ -99,7 +100,8 @@ def _engine(ctx: StackContext) -> tuple[HandlerRegistry, DesiredStack]:
     creating = _create_clients(ctx)
     names = ctx.names
     registry = HandlerRegistry(Services(ctx.clients, names, ctx.config, _retry_policy(ctx)))
-    desired = desired_stack(ctx.config, names, build_bundle(ctx.config, names))
+    bundle = build_bundle(ctx.config, names, sender_ids=resolve_sender_ids(ctx.clients, ctx.config))
+    desired = desired_stack(ctx.config, names, bundle)
     creating.join()
     return registry, desired
 

@@ -39,6 +39,7 @@ LONG_FORM_EXAMPLE = """\
   # - name: billing
   #   sendAs: []                 # extra From addresses (besides _billing@<each domain>)
   #   allowedSenderDomains: []   # when set, mail from other sender domains is quarantined
+  #   senderPrincipals: []       # IAM role/user ARNs that alone may send outbound mail as billing
 """
 
 

@@ -130,3 +130,46 @@ def test_s2_source_prefix_must_be_non_empty_and_end_in_slash(prefix: str | None)
         source["prefix"] = prefix
     with pytest.raises(ConfigError):
         parse_config(make_config(outbound={"attachmentSources": [source]}))
+
+
+# C1: an unsafe (e.g. non-ASCII) attachment content type becomes application/octet-stream.
+
+
+def test_c1_non_ascii_content_type_is_octet_stream(aws_env: Env) -> None:
+    from .conftest import ses_event, ses_record
+
+    raw = (
+        b"From: a@sender.org\r\nTo: _app1@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+        b'--b\r\nContent-Type: application/p\xe9df\r\nContent-Disposition: attachment; filename="x.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n"
+    )
+    ses_id = aws_env.put_raw(raw)
+    handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), None)
+    assert aws_env.drain("inboundDlq") == []
+    messages = aws_env.drain("app1")
+    assert len(messages) == 1
+    atts = messages[0]["email"]["attachments"]
+    assert [a["contentType"] for a in atts] == ["application/octet-stream"]
+    stored = aws_env.s3.get_object(Bucket=BUCKET, Key=atts[0]["s3Key"])
+    assert stored["ContentType"] == "application/octet-stream"
+    assert stored["Body"].read() == b"%PDF-"
+
+
+def test_c1_upload_never_sends_an_unsafe_content_type() -> None:
+    from email.message import Message
+
+    from mailflow_handler.inbound.attachments import store_attachments
+    from mailflow_handler.inbound.parse import AttachmentPart
+
+    part = Message()
+    part.set_payload(b"data".decode())
+    calls: list[dict[str, Any]] = []
+
+    class S3:
+        def put_object(self, **kwargs: Any) -> None:
+            calls.append(kwargs)
+
+    att = AttachmentPart(part, "application/p\ufffddf", "x.pdf", None, "attachment", False)
+    store_attachments([att], S3(), BUCKET, "attachments/", "sesid")
+    assert calls[0]["ContentType"] == "application/octet-stream"

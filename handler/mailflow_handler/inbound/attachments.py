@@ -12,6 +12,8 @@ from typing import Any
 from .parse import AttachmentPart
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+_OCTET = "application/octet-stream"
 _EXTENSIONS = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -96,7 +98,9 @@ def store_attachments(
             Bucket=bucket,
             Key=key,
             Body=data,
-            ContentType=att.content_type,
+            # Belt and braces: the parser already maps unsafe types to application/octet-stream, and a
+            # non-ASCII header value would fail in botocore (not retryable, but it looked transient).
+            ContentType=att.content_type if _SAFE_TYPE.fullmatch(att.content_type) else _OCTET,
         )
         described.append(
             {

@@ -22,6 +22,8 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MSGID = re.compile(r"<([^<>]*)>")
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
+# A content type that is safe as an HTTP header value (S3 ContentType) and in JSON consumers.
+_SAFE_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 CHUNK = 1 << 20
 # Messages of at least this size take the large-body fast path (`bigparse.py`, imported only then).
 FAST_MIN_MESSAGE = 1 << 20
@@ -220,10 +222,15 @@ def _safe_type(part: Message, max_field: int, defects: list[str]) -> tuple[str, 
             defects.append(f"oversized_part_header:{name.lower()}")
             return "application/octet-stream", False
     try:
-        return part.get_content_type(), True
+        content_type = part.get_content_type()
     except Exception:
         defects.append("bad_content_type")
         return "application/octet-stream", False
+    if not _SAFE_TYPE.fullmatch(content_type):
+        # Non-ASCII (U+FFFD from a latin-1 byte), spaces, quotes...: never let it reach an HTTP header.
+        defects.append("bad_content_type")
+        return "application/octet-stream", True
+    return content_type, True
 
 
 def _clean_cid(value: str | None) -> str | None:

@@ -132,3 +132,14 @@ def test_file_level_problems(text: str, expected: str) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("location", ["s3://shared-files", "s3://shared-files/", "s3://shared-files/mail"])
+def test_an_attachment_source_must_name_a_prefix_ending_in_a_slash(location: str) -> None:
+    found = problems(VALID + f"outbound:\n  attachmentSources: [{location}]\n")
+    assert any("outbound.attachmentSources" in p and "ends in '/'" in p for p in found)
+
+
+def test_an_attachment_source_with_a_prefix_is_accepted() -> None:
+    config = parse_config(VALID + "outbound:\n  attachmentSources: [s3://shared-files/mail/]\n")
+    assert config.outbound.attachment_sources == ("s3://shared-files/mail/",)

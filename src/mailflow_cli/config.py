@@ -200,8 +200,11 @@ class OutboundConfig(_Model):
     @classmethod
     def _check_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for source in value:
-            if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", source):
-                raise ValueError(f"{source!r} is not an s3://bucket/prefix location")
+            if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+/$", source):
+                raise ValueError(
+                    f"{source!r} is not an s3://bucket/prefix/ location: name a bucket and a prefix that "
+                    "ends in '/' (a whole bucket cannot be granted), for example s3://shared-files/mail/"
+                )
         return value
 
 

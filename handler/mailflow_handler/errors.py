@@ -23,6 +23,8 @@ _TRANSIENT_CODES = frozenset(
         "InternalServerError",
         "RequestTimeout",
         "RequestTimeoutException",
+        # SES sending paused for the account or configuration set: account-wide, lifted by an operator,
+        # not a fault of the message; retried (the request ends in the outbound DLQ if it lasts).
         "AccountSendingPausedException",
         "SendingPausedException",
         "TransactionInProgressException",
@@ -78,11 +80,32 @@ def is_transient(exc: BaseException) -> bool:
             return True
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return isinstance(status, int) and status >= 500
-    try:
-        from botocore.exceptions import BotoCoreError
-    except ImportError:  # pragma: no cover - botocore is always present on Lambda
-        return False
-    return isinstance(exc, BotoCoreError)
+    return isinstance(exc, _network_errors())
+
+
+_NETWORK: tuple[type[BaseException], ...] | None = None
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The botocore errors that mean the network failed, not the request: connection refused/reset or
+    timed out, a read timeout, a connection closed mid-response, a truncated body. Other BotoCoreErrors
+    (a generic HTTPClientError such as a header value botocore cannot encode, ParamValidationError,
+    NoRegionError, NoCredentialsError) fail the same way on every retry, so they are permanent."""
+    global _NETWORK  # noqa: PLW0603
+    if _NETWORK is None:
+        try:
+            from botocore import exceptions as bce
+        except ImportError:  # pragma: no cover - botocore is always present on Lambda
+            _NETWORK = ()
+            return _NETWORK
+        _NETWORK = (
+            bce.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError
+            bce.ReadTimeoutError,
+            bce.ConnectionClosedError,
+            bce.ResponseStreamingError,
+            bce.IncompleteReadError,
+        )
+    return _NETWORK
 
 
 def is_aws_error(exc: BaseException) -> bool:

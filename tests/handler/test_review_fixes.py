@@ -173,3 +173,29 @@ def test_c1_upload_never_sends_an_unsafe_content_type() -> None:
     att = AttachmentPart(part, "application/p\ufffddf", "x.pdf", None, "attachment", False)
     store_attachments([att], S3(), BUCKET, "attachments/", "sesid")
     assert calls[0]["ContentType"] == "application/octet-stream"
+
+
+# C2: only network failures among BotoCoreErrors are transient.
+
+
+def test_c2_only_network_botocore_errors_are_transient() -> None:
+    from botocore import exceptions as bce
+
+    from mailflow_handler.errors import is_transient
+
+    transient = [
+        bce.EndpointConnectionError(endpoint_url="https://x"),
+        bce.ConnectTimeoutError(endpoint_url="https://x"),
+        bce.ReadTimeoutError(endpoint_url="https://x"),
+        bce.ConnectionClosedError(endpoint_url="https://x"),
+        bce.ResponseStreamingError(error="reset"),
+        bce.IncompleteReadError(actual_bytes=1, expected_bytes=2),
+    ]
+    permanent = [
+        bce.HTTPClientError(error=UnicodeEncodeError("latin-1", "\ufffd", 0, 1, "x")),
+        bce.ParamValidationError(report="bad"),
+        bce.NoRegionError(),
+        bce.NoCredentialsError(),
+    ]
+    assert [is_transient(e) for e in transient] == [True] * len(transient)
+    assert [is_transient(e) for e in permanent] == [False] * len(permanent)

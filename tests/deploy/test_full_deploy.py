@@ -133,8 +133,24 @@ def test_role_policy_is_least_privilege(
         assert all("*" not in action for action in actions), statement
         assert "*" not in resources, statement
     by_sid = {statement["Sid"]: statement for statement in statements}
-    assert by_sid["SendMailFromConfiguredDomains"]["Resource"] == [
-        f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"
+    # the SES sandbox also checks the recipient's identity: any identity, but only From the domains
+    send = by_sid["SendMailFromConfiguredDomains"]
+    assert send["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
+    assert send["Resource"] == f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/*"
+    assert send["Condition"] == {"StringLike": {"ses:FromAddress": ["*@example.com"]}}
+    read = by_sid["ReadMail"]["Resource"]
+    assert not any("/claims/" in arn for arn in read), read
+    assert by_sid["ListMailPrefixes"] == {
+        "Sid": "ListMailPrefixes",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": f"arn:aws:s3:::{BUCKET}",
+        "Condition": {"StringLike": {"s3:prefix": ["raw/*", "outbound/*"]}},
+    }
+    assert sorted(by_sid["ConsumeOutboundQueue"]["Action"]) == [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
     ]
     assert (
         by_sid["WriteOwnLogs"]["Resource"]

@@ -71,9 +71,16 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
                 "Resource": [
                     f"{bucket}/{RAW_PREFIX}*",
                     f"{bucket}/{OUTBOUND_PREFIX}*",
-                    f"{bucket}/{CLAIMS_PREFIX}*",
                     *_attachment_source_arns(config),
                 ],
+            },
+            {
+                # Without ListBucket, S3 answers AccessDenied instead of NoSuchKey for a missing object.
+                "Sid": "ListMailPrefixes",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket,
+                "Condition": {"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*", f"{OUTBOUND_PREFIX}*"]}},
             },
             {
                 "Sid": "WriteDerivedObjects",
@@ -94,12 +101,8 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
             {
                 "Sid": "ConsumeOutboundQueue",
                 "Effect": "Allow",
-                "Action": [
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:ChangeMessageVisibility",
-                ],
+                # what Lambda's SQS event source mapping needs; the handler itself calls none of them
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 "Resource": names.queue_arn(names.outbound_queue),
             },
             {
@@ -114,12 +117,15 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
                 "Resource": names.table_arn,
             },
             {
+                # In the SES sandbox, SES also authorises against the recipient's identity, so the
+                # resource is every identity and the From address is what is restricted.
                 "Sid": "SendMailFromConfiguredDomains",
                 "Effect": "Allow",
                 "Action": ["ses:SendEmail", "ses:SendRawEmail"],
-                "Resource": [
-                    f"arn:aws:ses:{region}:{account}:identity/{domain}" for domain in config.domains
-                ],
+                "Resource": f"arn:aws:ses:{region}:{account}:identity/*",
+                "Condition": {
+                    "StringLike": {"ses:FromAddress": [f"*@{domain}" for domain in config.domains]}
+                },
             },
             {
                 "Sid": "WriteOwnLogs",

@@ -202,3 +202,52 @@ def test_redrive_inbound_replays_the_ses_record_of_a_handler_failure(stack: Stac
     assert report["moved"] == {"mailflow-dev-handler": 1}
     assert report["left"] == []
     assert depth(stack, INBOUND_DLQ) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "code", ["AccessDenied", "AWS.SimpleQueueService.UnsupportedOperation", "InvalidAction"]
+)
+def test_move_task_not_available_falls_back_to_copying(code: str) -> None:
+    client = boto3.client("sqs", region_name="eu-west-1")
+    arn = "arn:aws:sqs:eu-west-1:123456789012:mailflow-dev-apps-dlq"
+    with Stubber(client) as stubber:
+        stubber.add_client_error("start_message_move_task", service_error_code=code, http_status_code=400)
+        handle, why = dlq.start_move_task(client, arn)
+    assert handle is None
+    assert why is not None
+    assert code in why
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("RequestThrottled", "Rate exceeded"),
+        ("AWS.SimpleQueueService.InvalidParameterValue", "There is already a task running"),
+    ],
+)
+def test_other_move_task_errors_stop_the_redrive(code: str, message: str) -> None:
+    from mailflow_cli.errors import MailflowError
+
+    client = boto3.client("sqs", region_name="eu-west-1")
+    arn = "arn:aws:sqs:eu-west-1:123456789012:mailflow-dev-apps-dlq"
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "start_message_move_task", service_error_code=code, service_message=message, http_status_code=400
+        )
+        with pytest.raises(
+            MailflowError, match=f"StartMessageMoveTask failed for mailflow-dev-apps-dlq: {code}"
+        ):
+            dlq.start_move_task(client, arn)
+
+
+def test_a_move_task_error_leaves_the_dlq_untouched(
+    failures: StackContext, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = boto3.client("sqs", region_name="eu-west-1")
+    monkeypatch.setattr(dlq, "single_try_client", lambda ctx, service: client)
+    with Stubber(client) as stubber:
+        stubber.add_client_error("start_message_move_task", service_error_code="RequestThrottled")
+        result = cli("dlq", "redrive", "apps")
+    assert result.exit_code == 1
+    assert "StartMessageMoveTask failed" in result.stderr
+    assert depth(failures, APPS_DLQ) == (4, 0)

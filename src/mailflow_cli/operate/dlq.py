@@ -20,6 +20,7 @@ from typing import Any
 
 from mailflow_cli.aws import error_code
 from mailflow_cli.context import StackContext
+from mailflow_cli.errors import AwsError
 from mailflow_cli.operate.peek import QueuePeeker
 from mailflow_cli.operate.render import MessageView, parse_body, view_message
 from mailflow_cli.operate.stack import QueueRef, describe, queue_url
@@ -152,14 +153,37 @@ def single_try_client(ctx: StackContext, service: str) -> Any:
     )
 
 
+# Error codes meaning "this endpoint or these credentials cannot use StartMessageMoveTask": copying the
+# messages back is the way round them. Any other error (throttling, a move task already running on the
+# queue, a missing queue) stops the redrive instead: copying meanwhile would race the move task.
+MOVE_TASK_UNAVAILABLE = frozenset(
+    {
+        "UnsupportedOperation",
+        "AWS.SimpleQueueService.UnsupportedOperation",
+        "AccessDenied",
+        "AccessDeniedException",
+        "InvalidAction",
+        "NotImplemented",
+    }
+)
+
+
 def start_move_task(sqs: Any, dlq_arn: str) -> tuple[str | None, str | None]:
-    """The task handle, or why the move-task API could not be used."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """The task handle, or why the move-task API could not be used (then the caller copies instead)."""
+    from botocore.exceptions import ClientError
 
     try:
         response = sqs.start_message_move_task(SourceArn=dlq_arn)
-    except (ClientError, BotoCoreError) as exc:
-        return None, f"StartMessageMoveTask is unavailable here ({_describe_failure(exc)})"
+    except ClientError as exc:
+        if error_code(exc) in MOVE_TASK_UNAVAILABLE:
+            return None, f"StartMessageMoveTask is unavailable here ({_describe_failure(exc)})"
+        message = str(exc.response.get("Error", {}).get("Message", "")).strip()
+        raise AwsError(
+            f"StartMessageMoveTask failed for {dlq_arn.rsplit(':', 1)[-1]}: {error_code(exc) or 'error'}"
+            + (f": {message}" if message else ""),
+            hint="nothing was moved; if a move task is already running, wait for it "
+            f"(aws sqs list-message-move-tasks --source-arn {dlq_arn}), otherwise run the redrive again",
+        ) from exc
     return str(response["TaskHandle"]), None
 
 

@@ -19,6 +19,19 @@ _deps: Deps | None = None
 _session: Any = None
 
 
+def _client_options(service: str) -> dict[str, Any]:
+    """Standard retries everywhere except SES: SendEmail has no idempotency token, so a retry after a
+    read timeout (the request may have been accepted) could send the email twice. One attempt, and a
+    longer read timeout so a slow but successful send is not cut off."""
+    if service == "sesv2":
+        return {
+            "retries": {"mode": "standard", "total_max_attempts": 1},
+            "connect_timeout": 5,
+            "read_timeout": 60,
+        }
+    return {"retries": {"mode": "standard", "max_attempts": 3}, "connect_timeout": 5, "read_timeout": 20}
+
+
 def client(service: str) -> Any:
     """A cached boto3 client for `service` in the configured region."""
     found = _clients.get(service)
@@ -35,13 +48,7 @@ def client(service: str) -> Any:
                 _session = boto3.session.Session()
             region = config_module.get_config().region
             found = _session.client(
-                service,
-                region_name=region,
-                config=BotoConfig(
-                    retries={"mode": "standard", "max_attempts": 3},
-                    connect_timeout=5,
-                    read_timeout=20,
-                ),
+                service, region_name=region, config=BotoConfig(**_client_options(service))
             )
             _clients[service] = found
     return found

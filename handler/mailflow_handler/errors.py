@@ -86,6 +86,25 @@ def is_transient(exc: BaseException) -> bool:
 _NETWORK: tuple[type[BaseException], ...] | None = None
 
 
+def outcome_unknown(exc: BaseException) -> bool:
+    """True when the request may have reached the service and been acted on: the connection broke or
+    timed out after the request was sent (a read timeout, a closed connection, a cut-off response).
+    Connect failures are not in this set: nothing was sent."""
+    try:
+        from botocore import exceptions as bce
+    except ImportError:  # pragma: no cover - botocore is always present on Lambda
+        return False
+    return isinstance(
+        exc,
+        (
+            bce.ReadTimeoutError,
+            bce.ConnectionClosedError,
+            bce.ResponseStreamingError,
+            bce.IncompleteReadError,
+        ),
+    )
+
+
 def _network_errors() -> tuple[type[BaseException], ...]:
     """The botocore errors that mean the network failed, not the request: connection refused/reset or
     timed out, a read timeout, a connection closed mid-response, a truncated body. Other BotoCoreErrors

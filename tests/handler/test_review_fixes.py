@@ -199,3 +199,61 @@ def test_c2_only_network_botocore_errors_are_transient() -> None:
     ]
     assert [is_transient(e) for e in transient] == [True] * len(transient)
     assert [is_transient(e) for e in permanent] == [False] * len(permanent)
+
+
+# C3: SES is never retried by botocore, and an unknown outcome keeps the lock.
+
+
+def test_c3_ses_client_makes_one_attempt_with_a_long_read_timeout(aws_env: Env) -> None:
+    from mailflow_handler import clients
+
+    ses = clients.client("sesv2")
+    # botocore turns retries.max_attempts (retries after the first call) into total_max_attempts
+    assert ses.meta.config.retries["total_max_attempts"] == 1
+    assert ses.meta.config.read_timeout >= 60
+    assert clients.client("sqs").meta.config.retries["total_max_attempts"] > 1
+
+
+def _record(aws_env: Env, key: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = aws_env.ddb.get_item(
+        TableName="mf-idempotency", Key={"id": {"S": key}}
+    ).get("Item")
+    return item
+
+
+def test_c3_read_timeout_on_send_keeps_the_lock(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from mailflow_handler import clients
+
+    ses = clients.client("sesv2")
+
+    def timeout(**kwargs: Any) -> Any:
+        raise ReadTimeoutError(endpoint_url="https://email.eu-west-1.amazonaws.com")
+
+    monkeypatch.setattr(ses, "send_email", timeout)
+    event = sqs_event([EXAMPLE])
+    assert handler(event, None)["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    item = _record(aws_env, "outbound#app1#review-1")
+    assert item is not None
+    assert item["status"]["S"] == "INPROGRESS"
+    # An immediate redelivery does not send (the lock is held) and is retried later.
+    monkeypatch.undo()
+    again = sqs_event([EXAMPLE], receive_count=2)
+    assert handler(again, None)["batchItemFailures"] == [{"itemIdentifier": again["Records"][0]["messageId"]}]
+    assert sent() == []
+
+
+def test_c3_connect_failure_releases_the_lock(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from mailflow_handler import clients
+
+    ses = clients.client("sesv2")
+
+    def refused(**kwargs: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://email.eu-west-1.amazonaws.com")
+
+    monkeypatch.setattr(ses, "send_email", refused)
+    handler(sqs_event([EXAMPLE]), None)
+    assert _record(aws_env, "outbound#app1#review-1") is None

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..clients import Deps
 from ..config import AttachmentSource, Config
-from ..errors import PermanentError, error_code, is_aws_error, is_transient
+from ..errors import PermanentError, error_code, is_aws_error, is_transient, outcome_unknown
 from ..idempotency import store_for
 from ..inbound.message import message_id_for, now_iso
 from ..observability import Metrics, logger, redact
@@ -169,9 +169,17 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
         else:
             try:
                 raw = compose(request, _fetch_attachments(request, deps))
-                result.ses_message_id = _send(request, raw, deps)
             except Exception:
                 store.release(key)
+                raise
+            try:
+                result.ses_message_id = _send(request, raw, deps)
+            except Exception as exc:
+                # A read timeout after the request went out: SES may have sent it. Keep the INPROGRESS
+                # lock (it expires after the in-progress period) so an immediate redelivery does not
+                # send a second copy; a later one, after the expiry, sends again.
+                if not outcome_unknown(exc):
+                    store.release(key)
                 raise
             result.status = "sent"
             result.lock = key

@@ -251,3 +251,16 @@ def test_a_move_task_error_leaves_the_dlq_untouched(
     assert result.exit_code == 1
     assert "StartMessageMoveTask failed" in result.stderr
     assert depth(failures, APPS_DLQ) == (4, 0)
+
+
+def test_refusing_the_purge_prompt_exits_2_and_changes_nothing(
+    failures: StackContext, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr(typer, "confirm", lambda *args, **kwargs: False)
+    result = cli("dlq", "purge", "apps")
+    assert result.exit_code == 2
+    assert f"purge cancelled; {APPS_DLQ} was not changed" in result.stderr
+    assert depth(failures, APPS_DLQ) == (4, 0)

@@ -105,7 +105,7 @@ def purge(ctx: StackContext, queue: str, *, assume_yes: bool, json_output: bool)
                 hint="run it in a terminal, or pass --yes",
             )
         if not typer.confirm(f"Delete every message in {ref.name}?", default=False, err=True):
-            raise typer.Abort()
+            raise UsageError(f"purge cancelled; {ref.name} was not changed")
     count = dlq.purge(ctx.clients.client("sqs"), ref)
     if json_output:
         print_json({"queue": ref.label, "name": ref.name, "purged": count})

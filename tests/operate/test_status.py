@@ -88,3 +88,18 @@ def test_missing_stack(ghost: StackContext, cli: Cli) -> None:
     result = cli("status")
     assert result.exit_code == 1
     assert "the stack mailflow-ghost is not deployed in eu-west-1" in result.stderr
+
+
+def test_oldest_ages_are_asked_for_in_batches_of_500_queries(stack: StackContext) -> None:
+    """GetMetricData accepts at most 500 MetricDataQueries per call (moto does not enforce it)."""
+    from mailflow_cli.operate import status
+
+    sizes: list[int] = []
+    cloudwatch = stack.clients.client("cloudwatch")
+    cloudwatch.meta.events.register(
+        "provide-client-params.cloudwatch.GetMetricData",
+        lambda params, **_: sizes.append(len(params["MetricDataQueries"])),
+    )
+    names = [f"mailflow-dev-app-a{index}" for index in range(1201)]
+    assert status._oldest_ages(stack, names, 1_800_000_000.0) == {}
+    assert sizes == [500, 500, 201]

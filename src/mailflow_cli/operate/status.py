@@ -308,15 +308,23 @@ def check_handler(ctx: StackContext, report: StatusReport, now: float) -> None:
         )
 
 
+METRIC_QUERIES_PER_CALL = 500  # GetMetricData refuses more MetricDataQueries in one call
+
+
 def _metric_data(
     ctx: StackContext, queries: list[dict[str, Any]], now: float, window: timedelta
 ) -> dict[str, list[float]]:
     end = datetime.fromtimestamp(now, tz=UTC)
     results: dict[str, list[float]] = {}
     cloudwatch = ctx.clients.client("cloudwatch")
-    for page in cloudwatch.get_paginator("get_metric_data").paginate(
-        MetricDataQueries=queries, StartTime=end - window, EndTime=end, ScanBy="TimestampDescending"
-    ):
-        for result in page.get("MetricDataResults", []):
-            results.setdefault(str(result["Id"]), []).extend(float(v) for v in result.get("Values", []))
+    paginator = cloudwatch.get_paginator("get_metric_data")
+    for first in range(0, len(queries), METRIC_QUERIES_PER_CALL):
+        for page in paginator.paginate(
+            MetricDataQueries=queries[first : first + METRIC_QUERIES_PER_CALL],
+            StartTime=end - window,
+            EndTime=end,
+            ScanBy="TimestampDescending",
+        ):
+            for result in page.get("MetricDataResults", []):
+                results.setdefault(str(result["Id"]), []).extend(float(v) for v in result.get("Values", []))
     return results

@@ -30,6 +30,12 @@ def redact(address: str | None) -> str:
     return f"***@{domain.lower()}" if at and domain else "***"
 
 
+def current_request_id() -> str | None:
+    """The Lambda request id of the current invocation (None outside Lambda)."""
+    value = _state.get("request_id")
+    return value if isinstance(value, str) and value else None
+
+
 def start_invocation(context: Any) -> bool:
     """Record the request id; returns whether this invocation is the container's cold start."""
     cold = bool(_state["cold_start"])

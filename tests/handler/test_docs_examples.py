@@ -92,6 +92,7 @@ def generate(env: Env) -> dict[str, Any]:
     handler(ses_event(ses_record("missing-raw-object", ["_app2@example.com"])), None)
     failure = env.drain("inboundDlq")[0]
     failure.pop("sesRecord", None)
+    failure.pop("event", None)
     return {"inbound": inbound, "outbound": OUTBOUND, "status": status, "failure": failure}
 
 

@@ -257,3 +257,35 @@ def test_c3_connect_failure_releases_the_lock(aws_env: Env, monkeypatch: pytest.
     monkeypatch.setattr(ses, "send_email", refused)
     handler(sqs_event([EXAMPLE]), None)
     assert _record(aws_env, "outbound#app1#review-1") is None
+
+
+# C4: the inbound failure record carries a redrivable event, and a redriven event can dead-letter again.
+
+
+class _Context:
+    function_name = "mailflow-test"
+
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+def test_c4_failure_record_is_redrivable_and_redrive_dead_letters_again(
+    aws_env: Env, failure_validator: Any
+) -> None:
+    from .conftest import ses_event, ses_record
+
+    record = ses_record("gone-raw", ["_app1@example.com"])
+    handler(ses_event(record), _Context("req-1"))
+    handler(ses_event(record), _Context("req-1"))  # Lambda's own retry: same request id, recorded once
+    first = aws_env.drain("inboundDlq")
+    assert len(first) == 1
+    failure_validator.validate(first[0])
+    assert first[0]["event"] == {"Records": [record]}
+    # `mailflow dlq redrive inbound` invokes the function with `event`: a new request id.
+    handler(first[0]["event"], _Context("req-2"))
+    again = aws_env.drain("inboundDlq")
+    assert len(again) == 1
+    assert again[0]["reason"] == "raw_missing"

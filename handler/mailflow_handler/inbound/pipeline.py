@@ -16,7 +16,7 @@ from typing import Any
 from ..clients import Deps
 from ..errors import PermanentError, error_code, is_aws_error, is_transient
 from ..idempotency import store_for
-from ..observability import Metrics, logger, redact
+from ..observability import Metrics, current_request_id, logger, redact
 from . import message as msg
 from .attachments import store_attachments
 from .parse import Readable, parse_stream
@@ -140,6 +140,8 @@ def dead_letter(
     }
     event_json = json.dumps(ses_record, default=str)
     if len(event_json) < 200_000:
+        # `event` is what `mailflow dlq redrive inbound` replays; `sesRecord` is the bare record.
+        body["event"] = {"Records": [ses_record]}
         body["sesRecord"] = ses_record
     deps.sqs.send_message(QueueUrl=deps.queue_url(cfg.inbound_dlq), MessageBody=json.dumps(body, default=str))
 
@@ -240,7 +242,10 @@ def run(
             if isinstance(exc, PermanentError)
             else ("aws_error" if is_aws_error(exc) else "internal_error")
         )
-        key = f"inbound#{ses_id or 'invalid'}#dlq"
+        # Scoped to the Lambda request: Lambda's own retries of the event keep the request id (one record),
+        # while a redriven event is a new invocation that may dead-letter again.
+        request_id = current_request_id()
+        key = f"inbound#{ses_id or 'invalid'}#dlq" + (f"#{request_id}" if request_id else "")
         claim = store.acquire(key)
         if claim.acquired:
             try:

@@ -289,3 +289,30 @@ def test_c4_failure_record_is_redrivable_and_redrive_dead_letters_again(
     again = aws_env.drain("inboundDlq")
     assert len(again) == 1
     assert again[0]["reason"] == "raw_missing"
+
+
+# C5: a large non-JSON outbound body still reaches the outbound DLQ, cut, with its size and hash.
+
+
+def test_c5_large_non_json_body_reaches_the_dlq_truncated(aws_env: Env) -> None:
+    import hashlib
+
+    body = "not json " + "\u00e9\U0001f600" * 120_000  # ~0.7 MB UTF-8, ~1.7 MB once JSON-escaped
+    event = sqs_event([body])
+    assert handler(event, None) == {"batchItemFailures": []}
+    dlq = aws_env.drain("outboundDlq")
+    assert len(dlq) == 1
+    assert dlq[0]["reason"] == "invalid_json"
+    assert dlq[0]["originalTruncated"] is True
+    assert body.startswith(dlq[0]["original"])
+    assert len(dlq[0]["original"]) > 10_000
+    data = body.encode("utf-8")
+    assert dlq[0]["originalSize"] == len(data)
+    assert dlq[0]["originalSha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_c5_small_non_json_body_is_kept_whole(aws_env: Env) -> None:
+    handler(sqs_event(["{nope"]), None)
+    dlq = aws_env.drain("outboundDlq")
+    assert dlq[0]["original"] == "{nope"
+    assert "originalTruncated" not in dlq[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -206,6 +207,27 @@ def _attempt(record: dict[str, Any]) -> int:
         return 1
 
 
+_ORIGINAL_MAX = 200_000  # characters of the JSON-escaped original kept in an outbound.failure record
+
+
+def _original(body: Any) -> dict[str, Any]:
+    """The original body for the failure record, cut so its JSON escaping (up to 12 bytes per character)
+    stays within _ORIGINAL_MAX and the record always fits in an SQS message; a cut original comes with
+    its full size and sha256."""
+    if not isinstance(body, str) or len(json.dumps(body)) <= _ORIGINAL_MAX:
+        return {"original": body}
+    data = body.encode("utf-8", "surrogatepass")
+    cut = min(len(body), _ORIGINAL_MAX)
+    while (escaped := len(json.dumps(body[:cut]))) > _ORIGINAL_MAX:
+        cut = max(0, cut * _ORIGINAL_MAX // escaped - 1)
+    return {
+        "original": body[:cut],
+        "originalTruncated": True,
+        "originalSize": len(data),
+        "originalSha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
 def _notify(result: OutboundResult, record: dict[str, Any], deps: Deps, attempt: int) -> None:
     """Tell the source app (once per outcome); without a known app the original goes to the outbound DLQ."""
     cfg = deps.config
@@ -228,7 +250,7 @@ def _notify(result: OutboundResult, record: dict[str, Any], deps: Deps, attempt:
                         "reason": result.reason or "unknown_source",
                         "error": result.error,
                         "sqsMessageId": record.get("messageId"),
-                        "original": record.get("body"),
+                        **_original(record.get("body")),
                     }
                 ),
             )

@@ -126,3 +126,79 @@ def test_iam_propagation_delays_are_retried(message: str) -> None:
     assert not role_not_yet_assumable(
         client_error("InvalidParameterValueException", "Runtime is not supported")
     )
+
+
+def _refuse_twice(client: Any, operation: str, code: str, message: str) -> Any:
+    real = getattr(client, operation)
+    refusals = iter([client_error(code, message, operation)] * 2)
+
+    def call(**kwargs: Any) -> Any:
+        refusal = next(refusals, None)
+        if refusal is not None:
+            raise refusal
+        return real(**kwargs)
+
+    return mock.patch.object(client, operation, side_effect=call)
+
+
+def _waits(events: list[ProgressEvent], key: str) -> list[str]:
+    return [e.detail for e in events if e.status is Status.WAITING and e.key == key]
+
+
+def test_a_queue_name_deleted_recently_is_retried(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    sleeps: list[float] = []
+    ctx.extras["retry_policy"] = RetryPolicy(sleep=sleeps.append, waiter_delay=0)
+    sqs = ctx.clients.client("sqs")
+    events: list[ProgressEvent] = []
+    code = "AWS.SimpleQueueService.QueueDeletedRecently"
+    with _refuse_twice(sqs, "create_queue", code, "You must wait 60 seconds after deleting a queue"):
+        deploy_stack(ctx, progress=events.append)
+    assert len(sleeps) == 2
+    waiting = [e.detail for e in events if e.status is Status.WAITING and e.key.startswith("sqs-queue:")]
+    assert "SQS needs 60 s after deleting a queue before its name can be reused" in waiting
+    assert (
+        "mailflow-dev-inbound-dlq"
+        in aws_client("sqs").get_queue_url(QueueName="mailflow-dev-inbound-dlq")["QueueUrl"]
+    )
+
+
+@pytest.mark.parametrize("code", ["InvalidS3Configuration", "InvalidLambdaFunction"])
+def test_the_receipt_rule_waits_for_the_bucket_policy_and_permission(
+    code: str, aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config())
+    sleeps: list[float] = []
+    ctx.extras["retry_policy"] = RetryPolicy(sleep=sleeps.append, waiter_delay=0)
+    ses = ctx.clients.client("ses")
+    events: list[ProgressEvent] = []
+    with _refuse_twice(ses, "create_receipt_rule", code, "Could not write to bucket"):
+        deploy_stack(ctx, progress=events.append)
+    assert len(sleeps) == 2
+    assert any(
+        "propagate" in detail
+        for detail in _waits(events, "ses-receipt-rule:mailflow-receipt-rules/mailflow-dev-inbound")
+    )
+    assert aws_client("ses").describe_receipt_rule(
+        RuleSetName="mailflow-receipt-rules", RuleName="mailflow-dev-inbound"
+    )["Rule"]["Enabled"]
+
+
+def test_a_receipt_rule_update_waits_too(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    first, _ = open_recorded(write_config())
+    deploy_stack(first)
+    ctx, _ = open_recorded(write_config(domains=["example.com", "example.net"]))
+    sleeps: list[float] = []
+    ctx.extras["retry_policy"] = RetryPolicy(sleep=sleeps.append, waiter_delay=0)
+    ses = ctx.clients.client("ses")
+    with _refuse_twice(ses, "update_receipt_rule", "InvalidLambdaFunction", "Could not invoke"):
+        deploy_stack(ctx)
+    assert len(sleeps) == 2
+    rule = aws_client("ses").describe_receipt_rule(
+        RuleSetName="mailflow-receipt-rules", RuleName="mailflow-dev-inbound"
+    )["Rule"]
+    assert sorted(rule["Recipients"]) == ["example.com", "example.net"]

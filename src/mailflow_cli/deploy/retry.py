@@ -57,6 +57,20 @@ def bucket_busy(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and error_code(exc) == "OperationAborted"
 
 
+def queue_deleted_recently(exc: BaseException) -> bool:
+    """SQS refuses a queue name for 60 s after a queue of that name was deleted."""
+    return isinstance(exc, Exception) and error_code(exc) == "AWS.SimpleQueueService.QueueDeletedRecently"
+
+
+def receipt_targets_not_ready(exc: BaseException) -> bool:
+    """SES test-writes to the bucket and checks its permission on the function when a rule is written;
+    right after the bucket policy or the Lambda permission was put, they may not have propagated yet."""
+    return isinstance(exc, Exception) and error_code(exc) in {
+        "InvalidS3Configuration",
+        "InvalidLambdaFunction",
+    }
+
+
 def function_not_ready(exc: BaseException) -> bool:
     return role_not_yet_assumable(exc) or function_busy(exc)
 

@@ -20,6 +20,7 @@ from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.queues import MANAGED_QUEUE_ATTRIBUTES, QueueSpec
+from mailflow_cli.deploy.retry import queue_deleted_recently
 
 _MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 LIST_QUEUES_PAGE = 1000  # ListQueues returns a NextToken only when MaxResults (1-1000) is given
@@ -111,8 +112,14 @@ class QueueHandler(ResourceHandler[QueueSpec]):
         return selected
 
     def create(self, resource: QueueSpec, step: StepReporter) -> Mapping[str, Any]:
-        created = self.client("sqs").create_queue(
-            QueueName=resource.name, Attributes=self._attributes(resource), tags=dict(resource.tags)
+        sqs = self.client("sqs")
+        created = self.services.retry.call(
+            lambda: sqs.create_queue(
+                QueueName=resource.name, Attributes=self._attributes(resource), tags=dict(resource.tags)
+            ),
+            when=queue_deleted_recently,
+            waiting=step.waiting,
+            what="SQS needs 60 s after deleting a queue before its name can be reused",
         )
         return {"url": created["QueueUrl"]}
 

@@ -16,9 +16,13 @@ from mailflow_cli.deploy.handlers.base import Discovery, ResourceHandler, both, 
 from mailflow_cli.deploy.model import Conflict, Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.receipt_rule import ReceiptRuleSpec, RuleSetSpec, normalise_rule
+from mailflow_cli.deploy.retry import receipt_targets_not_ready
 from mailflow_cli.naming import SHARED_RULE_SET
 
 _NO_SET = ("RuleSetDoesNotExist", "RuleSetDoesNotExistException")
+_TARGETS_PROPAGATING = (
+    "SES to accept the bucket policy and the Lambda permission (they propagate for a few seconds)"
+)
 _NO_RULE = ("RuleDoesNotExist", "RuleDoesNotExistException", *_NO_SET)
 
 
@@ -151,12 +155,24 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
         ]
 
     def create(self, resource: ReceiptRuleSpec, step: StepReporter) -> None:
-        self.client("ses").create_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule())
+        ses = self.client("ses")
+        self.services.retry.call(
+            lambda: ses.create_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule()),
+            when=receipt_targets_not_ready,
+            waiting=step.waiting,
+            what=_TARGETS_PROPAGATING,
+        )
 
     def update(
         self, resource: ReceiptRuleSpec, observed: Observed, changed: frozenset[str], step: StepReporter
     ) -> None:
-        self.client("ses").update_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule())
+        ses = self.client("ses")
+        self.services.retry.call(
+            lambda: ses.update_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule()),
+            when=receipt_targets_not_ready,
+            waiting=step.waiting,
+            what=_TARGETS_PROPAGATING,
+        )
 
     def delete(self, resource: ReceiptRuleSpec, observed: Observed, step: StepReporter) -> None:
         """The last rule in Mailflow's shared set goes with the set, which would otherwise stay empty."""

@@ -126,3 +126,41 @@ def test_what_hangs_off_a_foreign_function_is_left_alone(
     assert left_alone == {"lambda-function", "event-source-mapping", "lambda-permission"}
     assert client("lambda").list_event_source_mappings(FunctionName=dev.names.function)["EventSourceMappings"]
     assert "mailflow-ses-invoke" in client("lambda").get_policy(FunctionName=dev.names.function)["Policy"]
+
+
+def test_destroy_empties_a_bucket_written_to_after_the_plan(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function runs until its receipt rule is gone: the bucket may fill between plan and delete."""
+    from mailflow_cli.deploy.handlers.bucket import BucketHandler
+
+    ctx, _ = open_recorded(write_config())
+    outputs = deploy_stack(ctx)
+    client("s3").put_object(Bucket=outputs.raw_emails_bucket_name, Key="raw/late", Body=b"mail")
+    monkeypatch.setattr(BucketHandler, "_has_objects", lambda self, bucket: False)  # empty when planned
+    destroy_stack(ctx)
+    assert leftovers() == {}
+
+
+def test_destroy_empties_again_when_objects_arrive_during_the_delete(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    from unittest import mock
+
+    ctx, recorder = open_recorded(write_config())
+    outputs = deploy_stack(ctx)
+    bucket = outputs.raw_emails_bucket_name
+    s3 = ctx.clients.client("s3")
+    real_delete = s3.delete_bucket
+    arrivals = iter([b"late mail"])
+
+    def delete_bucket(**kwargs: object) -> object:
+        late = next(arrivals, None)
+        if late is not None:  # the function writes just before the delete reaches S3
+            client("s3").put_object(Bucket=bucket, Key="raw/late", Body=late)
+        return real_delete(**kwargs)
+
+    with mock.patch.object(s3, "delete_bucket", side_effect=delete_bucket):
+        destroy_stack(ctx)
+    assert leftovers() == {}
+    assert recorder.calls.count(("s3", "DeleteBucket")) == 2

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.aws import error_code
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
     concurrently,
@@ -222,11 +223,19 @@ class BucketHandler(ResourceHandler[BucketSpec]):
         concurrently(*calls)
 
     def delete(self, resource: BucketSpec, observed: Observed, step: StepReporter) -> None:
+        # Empty even a bucket that was empty when planned: the function, still running until its
+        # receipt rule is gone, may have written meanwhile. Once more if S3 still finds it not empty.
         s3 = self.client("s3")
-        if observed.handle.get("hasObjects"):
-            step.waiting("the bucket to be emptied (all object versions)")
+        step.waiting("the bucket to be emptied (all object versions)")
+        self._empty(resource.name)
+        try:
+            s3.delete_bucket(Bucket=resource.name)
+        except ClientError as exc:
+            if error_code(exc) != "BucketNotEmpty":
+                raise
+            step.waiting("the bucket to be emptied again: objects arrived while it was being deleted")
             self._empty(resource.name)
-        s3.delete_bucket(Bucket=resource.name)
+            s3.delete_bucket(Bucket=resource.name)
 
     def _empty(self, bucket: str) -> None:
         s3 = self.client("s3")

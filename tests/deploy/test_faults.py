@@ -202,3 +202,19 @@ def test_a_receipt_rule_update_waits_too(
         RuleSetName="mailflow-receipt-rules", RuleName="mailflow-dev-inbound"
     )["Rule"]
     assert sorted(rule["Recipients"]) == ["example.com", "example.net"]
+
+
+def test_a_bucket_answering_403_is_a_conflict_naming_both_causes(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    from mailflow_cli.deploy import plan_stack
+
+    ctx, _ = open_recorded(write_config())
+    s3 = ctx.clients.client("s3")
+    forbidden = ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
+    with mock.patch.object(s3, "head_bucket", side_effect=forbidden):
+        plan = plan_stack(ctx)
+    [conflict] = [c for c in plan.conflicts if c.kind == "s3-bucket"]
+    assert "not accessible: another AWS account owns this name, or these credentials lack s3:ListBucket" in (
+        conflict.reason
+    )

@@ -137,8 +137,10 @@ class BucketHandler(ResourceHandler[BucketSpec]):
             return Conflict(
                 resource.kind,
                 resource.name,
-                "the bucket name is taken by another AWS account",
-                hint="this should not happen (the name contains your account id); check the account in use",
+                "the bucket is not accessible: another AWS account owns this name, or these credentials "
+                "lack s3:ListBucket on it",
+                hint="the name contains your account id, so check the account in use and the permissions "
+                "in docs/permissions.md",
             )
         return super().assess(resource, observed)
 

@@ -129,3 +129,52 @@ def test_bad_since_is_a_usage_error(stack: StackContext, cli: Cli) -> None:
     result = cli("logs", "--since", "yesterday")
     assert result.exit_code == 2
     assert "--since: 'yesterday' is not a duration" in result.stderr
+
+
+def test_follow_prints_an_event_that_arrives_after_newer_ones(
+    stack: StackContext, cli: Cli, now: float, clock: FakeClock
+) -> None:
+    """CloudWatch may make an event searchable after newer ones (another stream, a late batch)."""
+    write(stack, (now - 1, record("INFO", "first")))
+    logs = stack.clients.client("logs")
+
+    def late_event_then_stop(sleeps: int) -> None:
+        if sleeps == 1:
+            logs.create_log_stream(logGroupName=GROUP, logStreamName="late")
+            logs.put_log_events(
+                logGroupName=GROUP,
+                logStreamName="late",
+                logEvents=[{"timestamp": int((now - 30) * 1000), "message": record("INFO", "late")}],
+            )
+        if sleeps == 3:
+            raise KeyboardInterrupt
+
+    clock.on_sleep = late_event_then_stop
+    result = cli("logs", "--follow", "--since", "5m")
+    assert result.exit_code == 0
+    assert [line.split("INFO")[1].strip() for line in result.stdout.splitlines()] == ["first", "late"]
+
+
+def test_the_reader_forgets_events_older_than_the_window() -> None:
+    from mailflow_cli.operate.logs import LogReader
+
+    class Pages:
+        def __init__(self, events: list[dict[str, object]]) -> None:
+            self.events = events
+
+        def get_paginator(self, _name: str) -> Pages:
+            return self
+
+        def paginate(self, **arguments: object) -> list[dict[str, object]]:
+            start = arguments["startTime"]
+            assert isinstance(start, int)
+            return [{"events": [e for e in self.events if int(str(e["timestamp"])) >= start]}]
+
+    events: list[dict[str, object]] = [
+        {"eventId": "a", "timestamp": 1_000},
+        {"eventId": "b", "timestamp": 90_000},
+    ]
+    reader = LogReader(Pages(events), GROUP)
+    assert [e["eventId"] for e in reader.events_since(0)] == ["a", "b"]
+    assert [e["eventId"] for e in reader.events_since(30_000)] == []
+    assert reader._seen == {"b": 90_000}

@@ -14,6 +14,7 @@ from mailflow_cli.aws import error_code
 from mailflow_cli.operate.timing import Clock
 
 FOLLOW_INTERVAL_SECONDS = 2.0
+LATE_EVENTS_MS = 60_000  # --follow looks back this far for events that arrive late
 HIDDEN_FIELDS = frozenset(
     {
         "level",
@@ -45,13 +46,18 @@ class LogReader:
     logs: Any
     group: str
     filter_pattern: str | None = None
-    _seen: set[str] | None = None
+    _seen: dict[str, int] | None = None
 
     def events_since(self, start_ms: int) -> list[dict[str, Any]]:
-        """Every event from ``start_ms`` on that this reader has not returned before, oldest first."""
+        """Every event from ``start_ms`` on that this reader has not returned before, oldest first.
+
+        Only the ids of events at or after ``start_ms`` are remembered: older ones cannot come back.
+        """
         from botocore.exceptions import ClientError
 
-        seen = self._seen if self._seen is not None else set()
+        seen = self._seen if self._seen is not None else {}
+        for event_id in [key for key, at in seen.items() if at < start_ms]:
+            del seen[event_id]
         self._seen = seen
         arguments: dict[str, Any] = {"logGroupName": self.group, "startTime": start_ms, "interleaved": True}
         if self.filter_pattern:
@@ -61,7 +67,7 @@ class LogReader:
             for page in self.logs.get_paginator("filter_log_events").paginate(**arguments):
                 for event in page.get("events", []):
                     if event["eventId"] not in seen:
-                        seen.add(event["eventId"])
+                        seen[event["eventId"]] = int(event["timestamp"])
                         events.append(event)
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
@@ -78,13 +84,18 @@ def follow(
     emit: Callable[[dict[str, Any]], None],
     interval: float = FOLLOW_INTERVAL_SECONDS,
 ) -> None:
-    """Emit events as they are written, until interrupted (Ctrl-C); a missing group is waited for."""
-    since = start_ms
+    """Emit events as they are written, until interrupted (Ctrl-C); a missing group is waited for.
+
+    CloudWatch Logs may make an event searchable after newer ones (another log stream, a late batch),
+    so each poll looks back ``LATE_EVENTS_MS`` before the newest event seen; the reader skips the
+    events it has already returned.
+    """
+    newest = start_ms
     while True:
         try:
-            for event in reader.events_since(since):
+            for event in reader.events_since(max(start_ms, newest - LATE_EVENTS_MS)):
                 emit(event)
-                since = max(since, int(event["timestamp"]))
+                newest = max(newest, int(event["timestamp"]))
         except LogGroupMissing:
             pass
         clock.sleep(interval)

@@ -69,12 +69,22 @@ class IdempotencyStore:
         ttl_seconds: int,
         in_progress_seconds: int,
         clock: Callable[[], float] = time.time,
+        *,
+        remaining_millis: Callable[[], int | None] | None = None,
     ) -> None:
         self._ddb = dynamodb
         self._table = table
         self._ttl = ttl_seconds
         self._in_progress = in_progress_seconds
         self._clock = clock
+        self._remaining = remaining_millis
+        self._mine: dict[str, str] = {}  # key -> the in_progress_expiration this store wrote
+
+    def _lock_millis(self) -> int:
+        """How long the INPROGRESS lock lasts: the rest of the Lambda invocation when known (the attempt
+        cannot outlive it; Powertools does the same), else idempotency.inProgressSeconds."""
+        remaining = self._remaining() if self._remaining is not None else None
+        return remaining if remaining else self._in_progress * 1000
 
     def acquire(self, key: str) -> Claim:
         """Take the INPROGRESS lock for `key` (one conditional UpdateItem), or report it COMPLETED.
@@ -84,6 +94,7 @@ class IdempotencyStore:
         """
         for _ in range(5):
             now = self._clock()
+            ipe = str(int(now * 1000) + self._lock_millis())
             try:
                 response = self._ddb.update_item(
                     TableName=self._table,
@@ -102,10 +113,11 @@ class IdempotencyStore:
                         ":inprogress": {"S": INPROGRESS},
                         ":partial": {"S": PARTIAL},
                         ":exp": {"N": str(int(now) + self._ttl)},
-                        ":ipe": {"N": str(int(now * 1000) + self._in_progress * 1000)},
+                        ":ipe": {"N": ipe},
                     },
                     ReturnValues="ALL_OLD",
                 )
+                self._mine[key] = ipe
                 return Claim(key=key, acquired=True, data=_data(response.get("Attributes"), now))
             except Exception as exc:
                 if not _conditional_failure(exc):
@@ -125,6 +137,16 @@ class IdempotencyStore:
     def complete(self, key: str, data: dict[str, Any] | None = None, *, partial: bool = False) -> None:
         """Record the outcome: COMPLETED, or PARTIAL (`data` lists what is done; a retry may take the
         record again and skips that). Retried a few times because failing here risks a duplicate later."""
+        self._mine.pop(key, None)
+        self._write(key, data, partial=partial, mine=None)
+
+    def _write(self, key: str, data: dict[str, Any] | None, *, partial: bool, mine: str | None) -> None:
+        """The outcome update; with `mine`, only while the record still holds that lock."""
+        condition: dict[str, Any] = {}
+        if mine is not None:
+            condition = {
+                "ConditionExpression": "#status = :inprogress AND in_progress_expiration = :mine",
+            }
         now = self._clock()
         expiration = str(int(now) + self._ttl)
         for attempt in range(3):
@@ -140,22 +162,39 @@ class IdempotencyStore:
                         ":status": {"S": PARTIAL if partial else COMPLETED},
                         ":exp": {"N": expiration},
                         ":data": {"S": json.dumps(data or {}, separators=(",", ":"))},
+                        **(
+                            {":inprogress": {"S": INPROGRESS}, ":mine": {"N": mine}}
+                            if mine is not None
+                            else {}
+                        ),
                     },
+                    **condition,
                 )
                 return
             except Exception as exc:
+                if mine is not None and _conditional_failure(exc):
+                    return  # our lock expired and another attempt holds the record now: leave it alone
                 if attempt == 2 or not is_transient(exc):
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
     def release(self, key: str, done: dict[str, Any] | None = None) -> None:
         """After a failed attempt: delete the INPROGRESS record so a retry can start at once, or, when
-        some side effects are done (`done`), leave it PARTIAL listing them."""
+        some side effects are done (`done`), leave it PARTIAL listing them. Both only while the record
+        still holds this store's own lock: after it expired, another attempt may have taken it over."""
+        mine = self._mine.pop(key, None)
         if done:
-            self.complete(key, done, partial=True)
+            self._write(key, done, partial=True, mine=mine)
             return
+        condition: dict[str, Any] = {}
+        if mine is not None:
+            condition = {
+                "ConditionExpression": "#status = :inprogress AND in_progress_expiration = :mine",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":inprogress": {"S": INPROGRESS}, ":mine": {"N": mine}},
+            }
         try:
-            self._ddb.delete_item(TableName=self._table, Key={"id": {"S": key}})
+            self._ddb.delete_item(TableName=self._table, Key={"id": {"S": key}}, **condition)
         except Exception:
             return
 
@@ -177,6 +216,12 @@ def store_for(deps: Any) -> IdempotencyStore | NoIdempotency:
     if deps.dynamodb is None:
         return NoIdempotency()
     cfg = deps.config
+    from .observability import remaining_millis
+
     return IdempotencyStore(
-        deps.dynamodb, cfg.idempotency_table, cfg.idempotency_ttl_seconds, cfg.idempotency_in_progress_seconds
+        deps.dynamodb,
+        cfg.idempotency_table,
+        cfg.idempotency_ttl_seconds,
+        cfg.idempotency_in_progress_seconds,
+        remaining_millis=remaining_millis,
     )

@@ -36,11 +36,24 @@ def current_request_id() -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def remaining_millis() -> int | None:
+    """What is left of the current invocation (`context.get_remaining_time_in_millis()`), if known."""
+    getter = getattr(_state.get("context"), "get_remaining_time_in_millis", None)
+    if getter is None:
+        return None
+    try:
+        value = getter()
+    except Exception:
+        return None
+    return value if isinstance(value, int) and value > 0 else None
+
+
 def start_invocation(context: Any) -> bool:
     """Record the request id; returns whether this invocation is the container's cold start."""
     cold = bool(_state["cold_start"])
     _state["cold_start"] = False
     _state["request_id"] = getattr(context, "aws_request_id", None)
+    _state["context"] = context
     _state["function_name"] = getattr(context, "function_name", None)
     _state["invocation_cold"] = cold
     return cold

@@ -316,3 +316,61 @@ def test_c5_small_non_json_body_is_kept_whole(aws_env: Env) -> None:
     dlq = aws_env.drain("outboundDlq")
     assert dlq[0]["original"] == "{nope"
     assert "originalTruncated" not in dlq[0]
+
+
+# C6: the lock lasts for the rest of the invocation when known; release only touches our own lock.
+
+
+def test_c6_lock_expiry_follows_the_remaining_invocation_time(aws_env: Env) -> None:
+    from mailflow_handler.idempotency import IdempotencyStore
+
+    store = IdempotencyStore(
+        aws_env.ddb, "mf-idempotency", 3600, 120, clock=lambda: 1000.0, remaining_millis=lambda: 850_000
+    )
+    store.acquire("k1")
+    item = _record(aws_env, "k1")
+    assert item is not None
+    assert item["in_progress_expiration"]["N"] == str(1000 * 1000 + 850_000)
+    fallback = IdempotencyStore(
+        aws_env.ddb, "mf-idempotency", 3600, 120, clock=lambda: 1000.0, remaining_millis=lambda: None
+    )
+    fallback.acquire("k2")
+    item = _record(aws_env, "k2")
+    assert item is not None
+    assert item["in_progress_expiration"]["N"] == str(1000 * 1000 + 120_000)
+
+
+def test_c6_handler_uses_the_lambda_context(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailflow_handler import idempotency
+
+    seen: list[int | None] = []
+    real = idempotency.IdempotencyStore._lock_millis
+
+    def spy(self: Any) -> int:
+        value = real(self)
+        seen.append(value)
+        return value
+
+    monkeypatch.setattr(idempotency.IdempotencyStore, "_lock_millis", spy)
+    handler(sqs_event([EXAMPLE]), _Context("req-c6"))
+    assert seen
+    assert set(seen) == {600_000}
+
+
+@pytest.mark.parametrize("done", [None, {"sesMessageId": "x"}])
+def test_c6_release_leaves_a_lock_taken_over_by_another_attempt(aws_env: Env, done: Any) -> None:
+    from mailflow_handler.idempotency import IdempotencyStore
+
+    now = [1000.0]
+    slow = IdempotencyStore(aws_env.ddb, "mf-idempotency", 3600, 120, clock=lambda: now[0])
+    fast = IdempotencyStore(aws_env.ddb, "mf-idempotency", 3600, 120, clock=lambda: now[0])
+    slow.acquire("k")
+    now[0] += 200  # slow's lock expired; another attempt takes the record over
+    assert fast.acquire("k").acquired
+    slow.release("k", done)
+    item = _record(aws_env, "k")
+    assert item is not None
+    assert item["status"]["S"] == "INPROGRESS"
+    assert item["in_progress_expiration"]["N"] == str(1200 * 1000 + 120_000)
+    fast.release("k")
+    assert _record(aws_env, "k") is None

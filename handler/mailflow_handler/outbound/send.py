@@ -194,7 +194,7 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
             result.reason = f"aws:{error_code(exc)}"
         else:
             result.reason = "transient" if result.retry else "internal_error"
-    _notify(result, record, deps, attempt)
+    _notify(result, record, deps, attempt, store)
     _observe(result, request, metrics, time.perf_counter() - started)
     return result
 
@@ -228,11 +228,13 @@ def _original(body: Any) -> dict[str, Any]:
     }
 
 
-def _notify(result: OutboundResult, record: dict[str, Any], deps: Deps, attempt: int) -> None:
+def _notify(
+    result: OutboundResult, record: dict[str, Any], deps: Deps, attempt: int, store: Any = None
+) -> None:
     """Tell the source app (once per outcome); without a known app the original goes to the outbound DLQ."""
     cfg = deps.config
     app = cfg.apps.get(result.source or "") if result.source else None
-    store = store_for(deps)
+    store = store or store_for(deps)  # the same store: it knows the locks it holds
     if app is None or result.correlation_id is None:
         if result.retry:
             return

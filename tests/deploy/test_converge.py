@@ -153,3 +153,51 @@ def test_ttl_that_is_still_disabling_stops_the_deploy() -> None:
     resource = type("Spec", (), {"name": "mailflow-dev-idempotency"})()
     with pytest.raises(MailflowError, match="TTL DISABLING"):
         handler._enable_ttl(resource, observed)  # type: ignore[arg-type]
+
+
+def _listed_subscriptions(subscriptions: list[dict[str, str]]) -> object:
+    from unittest import mock
+
+    def answer(**_: object) -> tuple[object, dict[str, object]]:
+        return mock.Mock(status_code=200), {"Subscriptions": subscriptions}
+
+    return answer
+
+
+def test_a_pending_subscription_of_an_old_address_is_not_drift(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    """SNS cannot unsubscribe a PendingConfirmation subscription: the plan must not try forever."""
+    path = write_config(alarms={"email": "ops@example.com"})
+    first, _ = open_recorded(path)
+    deploy_stack(first)
+    topic = "arn:aws:sns:eu-west-1:123456789012:mailflow-dev-alarms"
+    listed = [
+        {
+            "Endpoint": "ops@example.com",
+            "Protocol": "email",
+            "SubscriptionArn": f"{topic}:1",
+            "TopicArn": topic,
+        },
+        {"Endpoint": "old@example.com", "Protocol": "email", "SubscriptionArn": "PendingConfirmation"},
+    ]
+    again, recorder = open_recorded(path)
+    sns = again.clients.client("sns")
+    sns.meta.events.register("before-call.sns.ListSubscriptionsByTopic", _listed_subscriptions(listed))
+    assert not plan_stack(again).has_changes
+    deploy_stack(again)
+    assert recorder.mutating == []
+
+
+def test_the_configured_address_still_pending_is_not_subscribed_again(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    path = write_config(alarms={"email": "ops@example.com"})
+    first, _ = open_recorded(path)
+    deploy_stack(first)
+    listed = [{"Endpoint": "ops@example.com", "Protocol": "email", "SubscriptionArn": "PendingConfirmation"}]
+    again, _ = open_recorded(path)
+    again.clients.client("sns").meta.events.register(
+        "before-call.sns.ListSubscriptionsByTopic", _listed_subscriptions(listed)
+    )
+    assert not plan_stack(again).has_changes

@@ -42,8 +42,15 @@ class TopicHandler(ResourceHandler[TopicSpec]):
         subscriptions = {
             sub["Endpoint"]: sub["SubscriptionArn"] for sub in listed if sub.get("Protocol") == "email"
         }
+        # A pending subscription cannot be unsubscribed (SNS drops it after 3 days unconfirmed), so an old
+        # pending address is not drift; the configured address, pending, needs no new Subscribe either.
+        compared = sorted(
+            endpoint
+            for endpoint, arn in subscriptions.items()
+            if arn != PENDING or endpoint == resource.email
+        )
         return Observed(
-            {"emailSubscriptions": sorted(subscriptions), "tags": comparable_tags(tags)},
+            {"emailSubscriptions": compared, "tags": comparable_tags(tags)},
             owned=self.owns(tags),
             handle={"subscriptions": subscriptions},
         )

@@ -374,3 +374,44 @@ def test_c6_release_leaves_a_lock_taken_over_by_another_attempt(aws_env: Env, do
     assert item["in_progress_expiration"]["N"] == str(1200 * 1000 + 120_000)
     fast.release("k")
     assert _record(aws_env, "k") is None
+
+
+# C7/C10: a quarantine that cannot copy the raw object dead-letters with raw_missing and the targets.
+
+
+def test_c7_quarantine_with_missing_raw_is_dead_lettered(aws_env: Env, failure_validator: Any) -> None:
+    from .conftest import ses_event, ses_record
+
+    handler(ses_event(ses_record("no-raw-virus", ["_app1@example.com"], virus="FAIL")), None)
+    dlq = aws_env.drain("inboundDlq")
+    assert len(dlq) == 1
+    failure_validator.validate(dlq[0])
+    assert dlq[0]["reason"] == "raw_missing"
+    assert dlq[0]["targets"] == ["app1"]
+    assert aws_env.quarantine_records() == []
+
+
+def test_c10_failure_during_quarantine_names_the_targets(
+    aws_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from mailflow_handler import clients
+
+    from .conftest import ses_event, ses_record, simple_mime
+
+    ses_id = aws_env.put_raw(simple_mime(to="_app1@example.com, _app2@example.com"))
+    s3 = clients.client("s3")
+    real = s3.put_object
+
+    def denied(**kwargs: Any) -> Any:
+        if kwargs["Key"].startswith("quarantine/"):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")
+        return real(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", denied)
+    record = ses_record(ses_id, ["_app1@example.com", "_app2@example.com"], spam="FAIL")
+    handler(ses_event(record), None)
+    dlq = aws_env.drain("inboundDlq")
+    assert len(dlq) == 1
+    assert sorted(dlq[0]["targets"]) == ["app1", "app2"]

@@ -98,6 +98,12 @@ def _quarantine(
     except Exception as exc:
         if is_transient(exc):
             raise
+        if is_aws_error(exc) and error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            # Nothing to quarantine: dead-letter the email with the reason instead of recording a
+            # quarantine without its message.
+            raise PermanentError(
+                f"raw message s3://{cfg.bucket}/{raw_key} not found", reason="raw_missing"
+            ) from exc
         raw_copied = False
     record = {
         "version": "1.0",
@@ -296,22 +302,21 @@ def _deliver(
         return
     newly: list[str] = []
     sqs_ids: dict[str, Any] = dict(claim.data.get("sqsMessageIds") or {}) if claim.data else {}
-    pending: list[Route] = []
+    # Known before any side effect, so a failure during the quarantine still names every target.
+    pending: list[Route] = [r for r in decision.deliver if r.app not in done]
+    quarantine_pending = bool(decision.quarantine) and _QUARANTINE not in done
     finished = False
     try:
-        if decision.quarantine and _QUARANTINE in done:
+        if decision.quarantine and not quarantine_pending:
             result.duplicates.append("quarantine")
         elif decision.quarantine:
             _quarantine(
                 deps=deps, ses_id=ses_id, raw_key=raw_key, decision=decision, mail=mail, receipt=receipt
             )
+            quarantine_pending = False
             newly.append(_QUARANTINE)
             result.quarantined = [r.app for r, _ in decision.quarantine]
-        for r in decision.deliver:
-            if r.app in done:
-                result.duplicates.append(r.app)
-            else:
-                pending.append(r)
+        result.duplicates.extend(r.app for r in decision.deliver if r.app in done)
         if pending:
             builder = _Builder(deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)))
             while pending:
@@ -328,7 +333,8 @@ def _deliver(
             result.size_bytes = builder.size_bytes
         finished = True
     finally:
-        result.unsent = [r.app for r in pending]
+        result.unsent = [r.app for r, _ in decision.quarantine] if quarantine_pending else []
+        result.unsent += [r.app for r in pending if r.app not in result.unsent]
         record = {"done": sorted(done.union(newly)), "sqsMessageIds": sqs_ids}
         if finished:
             store.complete(key, record)

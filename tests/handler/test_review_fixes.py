@@ -415,3 +415,25 @@ def test_c10_failure_during_quarantine_names_the_targets(
     dlq = aws_env.drain("inboundDlq")
     assert len(dlq) == 1
     assert sorted(dlq[0]["targets"]) == ["app1", "app2"]
+
+
+# C8: a claimed source in another case still gets its failed status. C9: one failed status per request.
+
+
+def test_c8_mixed_case_source_gets_failed_status(aws_env: Env) -> None:
+    doc = request(subject="bad\r\nBcc: x@evil.org")
+    doc["source"] = "App1"
+    handler(sqs_event([doc]), None)
+    status = aws_env.drain("app1")
+    assert len(status) == 1
+    assert status[0]["status"] == "failed"
+    assert status[0]["app"] == "app1"
+    assert aws_env.drain("outboundDlq") == []
+
+
+def test_c9_resent_request_failing_again_gets_a_status_again(aws_env: Env) -> None:
+    doc = request(**{"from": {"address": "_app2@example.com"}})
+    handler(sqs_event([doc]), None)
+    handler(sqs_event([doc]), None)  # a new SQS message with the same correlationId
+    statuses = aws_env.drain("app1")
+    assert [s["status"] for s in statuses] == ["failed", "failed"]

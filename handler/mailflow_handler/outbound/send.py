@@ -151,7 +151,8 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
         except ValueError as exc:
             raise ValidationError(f"body is not JSON: {exc}", reason="invalid_json") from exc
         if isinstance(document, dict):
-            result.source = document.get("source") if isinstance(document.get("source"), str) else None
+            claimed = document.get("source")
+            result.source = claimed.lower() if isinstance(claimed, str) else None
             cid = document.get("correlationId", document.get("correlation_id"))
             result.correlation_id = cid if isinstance(cid, str) else None
         request = validate(document, deps.config.max_recipients)
@@ -275,7 +276,9 @@ def _notify(
         return
     if result.duplicate:
         return
-    key = f"outbound-status#{result.source}#{result.correlation_id}#{result.status}"
+    # Per SQS message: a new request reusing the correlationId that fails again still gets its status;
+    # SQS redeliveries of one message keep its messageId (and `#<attempt>` separates retryable ones).
+    key = f"outbound-status#{result.source}#{result.correlation_id}#{result.status}#{result.message_id}"
     if result.retry:
         key += f"#{attempt}"
     if not store.acquire(key).acquired:

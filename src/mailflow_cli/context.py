@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mailflow_cli.aws import AwsClients, AwsTarget
 from mailflow_cli.config import MailflowConfig, load_config, resolve_config_path
+from mailflow_cli.errors import ConfigError
 from mailflow_cli.naming import StackNames, stack_names
 
 
@@ -50,6 +51,19 @@ def open_stack(
     path = resolve_config_path(str(config_path) if config_path else None, os.environ)
     config = load_config(path)
     if region and region != config.region:
-        config = config.model_copy(update={"region": region})
+        config = _with_region(config, region)
     target = aws_target(config.region, profile, local)
     return StackContext(config=config, config_path=path, clients=AwsClients(target), local=local)
+
+
+def _with_region(config: MailflowConfig, region: str) -> MailflowConfig:
+    """The config with ``--region`` applied, validated as the file's region is (model_copy would not)."""
+    from pydantic import ValidationError
+
+    try:
+        return MailflowConfig.model_validate({**config.model_dump(by_alias=True), "region": region})
+    except ValidationError as exc:
+        problems = "; ".join(
+            str(error.get("msg", "")).removeprefix("Value error, ") for error in exc.errors()
+        )
+        raise ConfigError(f"--region: {problems}") from None

@@ -56,3 +56,20 @@ def test_a_bad_config_exits_2_without_calling_aws(tmp_path: Path, capsys: pytest
     path.write_text("environment: dev\nregion: eu-west-1\ndomains: [example.com]\napps: [default]\n")
     assert mailflow("plan", "-c", str(path)) == 2
     assert "reserved" in capsys.readouterr().err
+
+
+def test_a_bad_region_override_exits_2_without_calling_aws(
+    write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mailflow("plan", "-c", str(write_config()), "--region", "Mars-1") == 2
+    stderr = capsys.readouterr().err
+    assert "--region: 'Mars-1' is not an AWS region name" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_region_override_keeps_the_rest_of_the_config(write_config: ConfigWriter) -> None:
+    from mailflow_cli.context import open_stack
+
+    path = write_config(alarms={"email": "ops@example.com"})
+    ctx = open_stack(path, region="us-east-1")
+    assert ctx.config == open_stack(path).config.model_copy(update={"region": "us-east-1"})

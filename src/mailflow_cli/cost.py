@@ -156,9 +156,10 @@ class StackShape:
 
     @property
     def alarms(self) -> int:
-        """One oldest-message-age alarm per app queue and the default queue, three DLQ depth alarms,
-        and an errors alarm per function (inbound, outbound)."""
-        return (self.apps + 1 + 3 + 2) if self.alarms_enabled else 0
+        """As deploy/resources/alarms.py creates them: one oldest-message-age alarm per app (``apps``
+        counts every configured app, ``default`` included), three DLQ depth alarms, and the handler's
+        errors and throttles alarms."""
+        return (self.apps + 3 + 2) if self.alarms_enabled else 0
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,7 @@ def estimate(
     )
 
     log_gb = (n + out_invocations) * work.log_bytes_per_invocation / GB
-    retained_gb = log_gb * min(shape.log_retention_days, 30) / 30
+    retained_gb = log_gb * shape.log_retention_days / 30  # steady state: each month's logs kept that long
     add(
         CostLine(
             "CloudWatch",

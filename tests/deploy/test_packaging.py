@@ -80,3 +80,22 @@ def test_policy_and_environment_are_the_same_for_two_and_a_thousand_apps() -> No
     assert len(large_policy) < 10_240
     assert environment(small) == environment(large)
     assert len(json.dumps(environment(large))) < 4096
+
+
+def test_the_cost_estimate_counts_the_alarms_deploy_creates() -> None:
+    from mailflow_cli.cost import StackShape
+    from mailflow_cli.deploy.resources.alarms import alarms
+
+    config = config_with_apps(7)
+    shape = StackShape(apps=len(config.apps))
+    assert shape.alarms == len(alarms(config, stack_names(config, ACCOUNT), None))
+
+
+def test_stored_logs_grow_with_the_retention() -> None:
+    from mailflow_cli.cost import StackShape, estimate
+
+    def logs_cost(days: int) -> float:
+        return estimate(1_000_000, shape=StackShape(log_retention_days=days)).by_service()["CloudWatch"]
+
+    # a year's retention keeps twelve months of logs, not one
+    assert logs_cost(365) - logs_cost(30) > 10 * (logs_cost(30) - logs_cost(1)) > 0

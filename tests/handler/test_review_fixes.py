@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -437,3 +438,53 @@ def test_c9_resent_request_failing_again_gets_a_status_again(aws_env: Env) -> No
     handler(sqs_event([doc]), None)  # a new SQS message with the same correlationId
     statuses = aws_env.drain("app1")
     assert [s["status"] for s in statuses] == ["failed", "failed"]
+
+
+# S4: no multipart/* or message/* attachments. S5: lone surrogates are invalid. S6: x- in any case.
+
+
+@pytest.mark.parametrize("content_type", ["multipart/mixed", "Message/rfc822", "message/partial"])
+def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type: str) -> None:
+    aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/a.eml", Body=b"Subject: x\r\n\r\nx")
+    attachment = {
+        "bucket": BUCKET,
+        "key": "outbound/app1/a.eml",
+        "filename": "a.eml",
+        "contentType": content_type,
+    }
+    handler(sqs_event([request(attachments=[attachment])]), None)
+    assert sent() == []
+    status = aws_env.drain("app1")[0]
+    assert status["error"]["reason"] == "invalid_message"
+    assert "multipart" in status["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        '"subject": "a\\ud800b"',
+        '"body": {"text": "x\\udc00"}',
+        '"body": {"text": "t", "html": "\\ud83d"}',
+        '"body": {"text": "t"}, '
+        '"attachments": [{"bucket": "b", "key": "outbound/app1/\\ud800", "filename": "f"}]',
+    ],
+)
+def test_s5_lone_surrogates_are_a_validation_error(aws_env: Env, where: str) -> None:
+    base = json.dumps({k: v for k, v in EXAMPLE.items() if k != "email"})[:-1]
+    email = '"from": {"address": "_app1@example.com"}, "to": ["r@example.com"], "subject": "s", '
+    if where.startswith('"subject"'):
+        email = email.replace('"subject": "s", ', "") + where + ', "body": {"text": "t"}'
+    else:
+        email += where
+    body = base + ', "email": {' + email + "}}"
+    assert handler(sqs_event([body]), None) == {"batchItemFailures": []}
+    assert sent() == []
+    status = aws_env.drain("app1")[0]
+    assert status["error"]["reason"] == "invalid_message"
+    assert "surrogate" in status["error"]["message"]
+
+
+def test_s6_lower_case_custom_header_name_is_accepted(aws_env: Env) -> None:
+    assert handler(sqs_event([request(headers={"x-ticket": "42"})]), None) == {"batchItemFailures": []}
+    assert len(sent()) == 1
+    assert "x-ticket: 42" in sent()[0].raw_data.lower()

@@ -24,7 +24,7 @@ _ADDRESS = re.compile(
     rf"^{_ATEXT}(?:\.{_ATEXT})*@(?=.{{1,253}}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
     r"[A-Za-z0-9-]{2,63}$"
 )
-_HEADER_NAME = re.compile(r"^X-[\x21-\x39\x3b-\x7e]+$")
+_HEADER_NAME = re.compile(r"^[Xx]-[\x21-\x39\x3b-\x7e]+$")
 _MSG_ID = re.compile(r"^[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x5a\x5e-\x7e]+$")
 _MIME_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
 _ALIASES = {
@@ -141,9 +141,18 @@ def _decode_word(encoding: str, text: str) -> bytes | None:
     return None
 
 
+def _check_utf8(field_name: str, value: str) -> None:
+    """JSON allows lone surrogates (`"\\ud800"`); they cannot be encoded, so refuse them up front."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{field_name} is not valid Unicode (lone surrogate)") from exc
+
+
 def check_text(field_name: str, value: Any, *, max_len: int = MAX_SUBJECT, allow_empty: bool = True) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{field_name} must be a string")
+    _check_utf8(field_name, value)
     if not allow_empty and not value.strip():
         raise ValidationError(f"{field_name} must not be empty")
     if contains_injection(value):
@@ -252,12 +261,17 @@ def _attachments(value: Any) -> list[AttachmentRef]:
         bucket, key = item.get("bucket"), item.get("key")
         if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
             raise ValidationError(f"{where} needs bucket and key")
+        _check_utf8(f"{where}.bucket", bucket)
+        _check_utf8(f"{where}.key", key)
         filename = check_text(f"{where}.filename", item.get("filename"), max_len=255, allow_empty=False)
         if "/" in filename or "\\" in filename or '"' in filename:
             raise ValidationError(f"{where}.filename must be a plain file name")
         content_type = item.get("contentType", "application/octet-stream")
         if not isinstance(content_type, str) or not _MIME_TYPE.match(content_type):
             raise ValidationError(f"{where}.contentType must be type/subtype")
+        if content_type.lower().startswith(("multipart/", "message/")):
+            # A multipart or message part would be read as MIME structure (hidden parts, headers).
+            raise ValidationError(f"{where}.contentType may not be multipart/* or message/*")
         content_id = item.get("contentId")
         if content_id is not None:
             content_id = (
@@ -301,6 +315,8 @@ def validate(document: Any, max_recipients: int) -> OutboundRequest:
     for name, part in (("text", text), ("html", html)):
         if part is not None and (not isinstance(part, str) or "\x00" in part):
             raise ValidationError(f"email.body.{name} must be a string without NUL")
+        if part is not None:
+            _check_utf8(f"email.body.{name}", part)
     in_reply_to, references, custom = _headers(email.get("headers"))
     request = OutboundRequest(
         version=version,

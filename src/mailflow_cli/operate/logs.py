@@ -38,7 +38,7 @@ PLATFORM_PREFIXES = ("START RequestId:", "END RequestId:", "INIT_START", "EXTENS
 
 
 class LogGroupMissing(Exception):
-    """The function has never run, so Lambda has not created its log group yet."""
+    """The function's log group does not exist: deploy creates it, so the stack is not deployed."""
 
 
 @dataclass

@@ -37,8 +37,9 @@ def run(
         events = reader.events_since(start_ms)
     except LogGroupMissing:
         err.print(
-            f"No invocations yet: the log group {ctx.names.log_group} does not exist "
-            "(Lambda creates it on the function's first run)."
+            f"No log events: the log group {ctx.names.log_group} does not exist. Deploy creates it, so "
+            f"the stack {ctx.names.prefix} is not deployed here (or the group was deleted): "
+            "run mailflow deploy."
         )
         return
     for event in events:

@@ -178,6 +178,12 @@ def translate_botocore_error(exc: Exception) -> AwsError:
     return AwsError(f"AWS call failed: {exc}")
 
 
+# What SQS answers for a queue that does not exist (the query and JSON protocols name it differently).
+MISSING_QUEUE_CODES = frozenset(
+    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
+)
+
+
 def error_code(exc: Exception) -> str:
     from botocore.exceptions import ClientError
 

@@ -8,15 +8,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mailflow_cli.aws import error_code, translate_client_error
+from mailflow_cli.aws import MISSING_QUEUE_CODES, error_code, translate_client_error
 from mailflow_cli.context import StackContext
 from mailflow_cli.deploy.handlers.base import fan_out, paginate
 from mailflow_cli.deploy.handlers.queues import LIST_QUEUES_PAGE
 from mailflow_cli.deploy.handlers.receipt_rule import active_rule_set
 from mailflow_cli.deploy.resources.receipt_rule import target_rule_set
 from mailflow_cli.errors import StackNotFoundError
-
-_MISSING_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ def _queue_urls(ctx: StackContext, known: Mapping[str, str]) -> dict[str, str]:
         try:
             return str(sqs.get_queue_url(QueueName=queue)["QueueUrl"])
         except ClientError as exc:
-            if error_code(exc) in _MISSING_QUEUE:
+            if error_code(exc) in MISSING_QUEUE_CODES:
                 raise _not_deployed(ctx, f"queue {queue}") from None
             raise translate_client_error(exc, f"queue {queue}") from exc
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mailflow_cli.aws import error_code, translate_client_error
+from mailflow_cli.aws import MISSING_QUEUE_CODES, error_code, translate_client_error
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import StackNotFoundError, UsageError
 
 QueueKind = Literal["app", "default", "outbound", "apps-dlq", "outbound-dlq", "inbound-dlq"]
 
-MISSING_QUEUE_CODES = frozenset(
-    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
-)
 MISSING_RESOURCE_CODES = frozenset({"ResourceNotFoundException", "ResourceNotFound"})
 
 DLQ_ALIASES: dict[str, QueueKind] = {

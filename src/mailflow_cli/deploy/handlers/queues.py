@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.aws import MISSING_QUEUE_CODES
 from mailflow_cli.deploy.handlers.base import (
     Discovery,
     ResourceHandler,
@@ -22,7 +23,6 @@ from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.queues import MANAGED_QUEUE_ATTRIBUTES, QueueSpec
 from mailflow_cli.deploy.retry import queue_deleted_recently
 
-_MISSING = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 LIST_QUEUES_PAGE = 1000  # ListQueues returns a NextToken only when MaxResults (1-1000) is given
 _MESSAGE_COUNTS = (
     "ApproximateNumberOfMessages",
@@ -64,7 +64,7 @@ class QueueHandler(ResourceHandler[QueueSpec]):
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         except ClientError as exc:
-            if missing(exc, *_MISSING):  # deleted since it was listed
+            if missing(exc, *MISSING_QUEUE_CODES):  # deleted since it was listed
                 return None
             raise
         messages = sum(int(attributes.get(name, 0)) for name in _MESSAGE_COUNTS)

@@ -54,15 +54,6 @@ def client(service: str) -> Any:
     return found
 
 
-def queue_url(name: str, sqs: Any | None = None) -> str:
-    """Resolve a queue name to its URL once per container."""
-    url = _queue_urls.get(name)
-    if url is None:
-        url = str((sqs or client("sqs")).get_queue_url(QueueName=name)["QueueUrl"])
-        _queue_urls[name] = url
-    return url
-
-
 def reset() -> None:
     """Drop cached clients, queue URLs, deps and configuration (for tests)."""
     global _deps  # noqa: PLW0603

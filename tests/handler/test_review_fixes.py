@@ -488,3 +488,23 @@ def test_s6_lower_case_custom_header_name_is_accepted(aws_env: Env) -> None:
     assert handler(sqs_event([request(headers={"x-ticket": "42"})]), None) == {"batchItemFailures": []}
     assert len(sent()) == 1
     assert "x-ticket: 42" in sent()[0].raw_data.lower()
+
+
+# D1: no unused module-level queue_url. D2: an app whose queue is the apps DLQ is never routed to.
+
+
+def test_d1_queue_urls_resolve_only_through_deps() -> None:
+    from mailflow_handler import clients
+
+    assert not hasattr(clients, "queue_url")
+
+
+def test_d2_app_queue_equal_to_apps_dlq_is_reserved() -> None:
+    from mailflow_handler.inbound.route import app_for
+
+    doc = make_config()
+    doc["apps"]["app1"]["queue"] = doc["queues"]["appsDlq"]
+    app, _, in_domain = app_for("_app1@example.com", parse_config(doc))
+    assert in_domain
+    assert app is None
+    assert app_for("_app2@example.com", parse_config(doc))[0] == "app2"

@@ -42,6 +42,7 @@ def app_for(recipient: str, config: Config) -> tuple[str | None, str | None, boo
             config.outbound_queue,
             config.inbound_dlq,
             config.outbound_dlq,
+            config.apps_dlq or config.default_queue,  # appsDlq is optional in the config
         )
         if app is not None and name not in RESERVED_APPS and app.queue not in reserved_queues:
             return name, (tag if plus and tag else None), True

@@ -22,12 +22,12 @@ from mailflow_cli.deploy.handlers.registry import SERVICES, HandlerRegistry
 from mailflow_cli.deploy.model import Action, Change, Conflict, Plan
 from mailflow_cli.deploy.outputs import KnownOutputs, StackOutputs, collect_outputs, read_outputs
 from mailflow_cli.deploy.plan import plan_deploy, plan_destroy
+from mailflow_cli.deploy.principals import resolve_sender_ids
 from mailflow_cli.deploy.progress import ProgressCallback, ProgressEvent, Status, ignore_progress
 from mailflow_cli.deploy.resources.function import FunctionSpec
 from mailflow_cli.deploy.resources.queues import QueueSpec
 from mailflow_cli.deploy.retry import RetryPolicy
 from mailflow_cli.errors import AwsError, MailflowError, UsageError
-from mailflow_cli.deploy.principals import resolve_sender_ids
 from mailflow_cli.packaging import build_bundle
 
 __all__ = [

@@ -12,7 +12,7 @@ from deploy_helpers import ConfigWriter, StackOpener, aws_client
 from moto.awslambda.models import lambda_backends
 
 from mailflow_cli.config import parse_config
-from mailflow_cli.deploy import deploy_stack, plan_stack
+from mailflow_cli.deploy import deploy_stack, destroy_stack, plan_stack
 from mailflow_cli.errors import ConfigError, MailflowError
 
 ACCOUNT = "123456789012"
@@ -83,3 +83,17 @@ def test_a_malformed_principal_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(text, "m.yaml")
     assert any("m.yaml:6" in d and "not an IAM role or user ARN" in d for d in error.value.details)
+
+
+def test_destroy_does_not_need_the_principals_any_more(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    role = aws_client("iam").create_role(RoleName="billing-service", AssumeRolePolicyDocument=TRUST)["Role"]
+    path = write_config(apps=[{"name": "app1", "senderPrincipals": [role["Arn"]]}])
+    ctx, _ = open_recorded(path)
+    deploy_stack(ctx)
+    aws_client("iam").delete_role(RoleName="billing-service")
+    later, calls = open_recorded(path)
+    report = destroy_stack(later)
+    assert f"lambda-function:{later.names.function}" in report.deleted
+    assert ("iam", "GetUser") not in calls.calls

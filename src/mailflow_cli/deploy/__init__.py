@@ -95,12 +95,15 @@ def _create_clients(ctx: StackContext) -> threading.Thread:
     return thread
 
 
-def _engine(ctx: StackContext) -> tuple[HandlerRegistry, DesiredStack]:
+def _engine(ctx: StackContext, *, for_destroy: bool = False) -> tuple[HandlerRegistry, DesiredStack]:
+    """Destroy needs the stack's names, not its code: it neither resolves senderPrincipals (which may
+    be gone by then) nor cares what the zip holds."""
     ctx.clients.client("sts")  # first, so that the account id lookup does not queue behind the others
     creating = _create_clients(ctx)
     names = ctx.names
     registry = HandlerRegistry(Services(ctx.clients, names, ctx.config, _retry_policy(ctx)))
-    bundle = build_bundle(ctx.config, names, sender_ids=resolve_sender_ids(ctx.clients, ctx.config))
+    sender_ids = {} if for_destroy else resolve_sender_ids(ctx.clients, ctx.config)
+    bundle = build_bundle(ctx.config, names, sender_ids=sender_ids)
     desired = desired_stack(ctx.config, names, bundle)
     creating.join()
     return registry, desired
@@ -179,7 +182,7 @@ def _known_outputs(plan: Plan, learned: Mapping[str, Mapping[str, Any]]) -> Know
 
 
 def destroy_plan(ctx: StackContext, *, force: bool = False) -> Plan:
-    registry, desired = _engine(ctx)
+    registry, desired = _engine(ctx, for_destroy=True)
     return _reading(ctx, lambda: plan_destroy(registry, desired.resources, force=force))
 
 
@@ -191,7 +194,7 @@ def destroy_stack(
     confirm: Callable[[Plan], bool] | None = None,
 ) -> DestroyReport:
     """Delete every resource of this stack that carries its ownership tags; leave everything else."""
-    registry, desired = _engine(ctx)
+    registry, desired = _engine(ctx, for_destroy=True)
     plan = _reading(ctx, lambda: plan_destroy(registry, desired.resources, force=force))
     if plan.blocked:
         raise MailflowError(

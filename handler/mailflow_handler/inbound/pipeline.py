@@ -178,7 +178,10 @@ class _Builder:
             self.email = msg.email_section(parsed, described)
         return self.email
 
-    def body_for(self, r: Route, security: Any, mail: dict[str, Any], receipt: dict[str, Any]) -> str:
+    def body_for(
+        self, r: Route, security: Any, mail: dict[str, Any], receipt: dict[str, Any]
+    ) -> tuple[str, int]:
+        """The target's SQS message body and its size in UTF-8 bytes (measured once, reused by the log)."""
         cfg = self._deps.config
         email = self.claimed or self.email_section()
         built = msg.build(
@@ -191,8 +194,9 @@ class _Builder:
             raw_key=self._raw_key,
         )
         body = msg.serialise(built)
-        if _size(body) <= cfg.sqs_max_message_bytes:
-            return body
+        size = _size(body)
+        if size <= cfg.sqs_max_message_bytes:
+            return body, size
         if self.claimed is None:
             full = self.email_section()
             document = msg.claim_document(full)
@@ -203,11 +207,10 @@ class _Builder:
             self.claimed = msg.apply_claim(full, cfg.bucket, key, document)
             built["email"] = self.claimed
             body = msg.serialise(built)
-            if _size(body) <= cfg.sqs_max_message_bytes:
-                return body
-        raise PermanentError(
-            f"message is {_size(body)} bytes after the claim check", reason="message_too_large"
-        )
+            size = _size(body)
+            if size <= cfg.sqs_max_message_bytes:
+                return body, size
+        raise PermanentError(f"message is {size} bytes after the claim check", reason="message_too_large")
 
 
 def _size(text: str) -> int:
@@ -321,13 +324,13 @@ def _deliver(
             builder = _Builder(deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)))
             while pending:
                 r = pending[0]
-                body = builder.body_for(r, decision.security, mail, receipt)
+                body, size = builder.body_for(r, decision.security, mail, receipt)
                 sent = deps.sqs.send_message(QueueUrl=deps.queue_url(r.queue), MessageBody=body)
                 newly.append(r.app)
                 sqs_ids[r.app] = sent.get("MessageId") if isinstance(sent, dict) else None
                 pending.pop(0)
                 result.delivered.append(r.app)
-                result.sent.append({"app": r.app, "bytes": _size(body)})
+                result.sent.append({"app": r.app, "bytes": size})
             result.claim_check = builder.claimed is not None
             result.attachments = builder.attachments
             result.size_bytes = builder.size_bytes

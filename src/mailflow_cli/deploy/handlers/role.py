@@ -8,7 +8,6 @@ from botocore.exceptions import ClientError
 
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
-    both,
     fan_out,
     missing,
     paginate,
@@ -34,13 +33,10 @@ class RoleHandler(ResourceHandler[RoleSpec]):
             if missing(exc, "NoSuchEntity"):
                 return None
             raise
-        tag_items, policy_names = both(
-            lambda: paginate(iam, "list_role_tags", "Tags", RoleName=resource.name),
-            lambda: paginate(iam, "list_role_policies", "PolicyNames", RoleName=resource.name),
-        )
-        tags = tag_dict(tag_items)
+        tags = tag_dict(role.get("Tags"))  # GetRole returns the role's tags (all of them: at most 50)
         if not self.owns(tags):
             return Observed({"tags": comparable_tags(tags)}, owned=False)
+        policy_names = paginate(iam, "list_role_policies", "PolicyNames", RoleName=resource.name)
 
         def document(name: str) -> dict[str, Any] | None:
             return normalise_policy(

@@ -63,7 +63,12 @@ def test_bucket_is_private_encrypted_expiring_and_writable_by_ses_only_under_con
     assert rules["expire-raw"]["Expiration"]["Days"] == 3
     assert rules["expire-attachments"]["Expiration"]["Days"] == 30
     assert {"expire-quarantine", "expire-outbound", "abort-incomplete-uploads"} <= set(rules)
-    assert all(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1 for rule in rules.values())
+    # One bucket-wide rule (empty prefix) aborts incomplete uploads; the per-prefix rules only expire.
+    assert rules["abort-incomplete-uploads"]["Filter"]["Prefix"] == ""
+    assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    assert [rule_id for rule_id, rule in rules.items() if "AbortIncompleteMultipartUpload" in rule] == [
+        "abort-incomplete-uploads"
+    ]
     policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
     statements = {statement["Sid"]: statement for statement in policy["Statement"]}
     deny = statements["DenyInsecureTransport"]

@@ -34,12 +34,11 @@ def _lifecycle_rule(rule: LifecycleRule) -> dict[str, Any]:
         "ID": rule.rule_id,
         "Status": "Enabled",
         "Filter": {"Prefix": rule.prefix},
-        "AbortIncompleteMultipartUpload": {
-            "DaysAfterInitiation": rule.to_attribute()["abortIncompleteMultipartUploadDays"]
-        },
     }
     if rule.expiration_days is not None:
         body["Expiration"] = {"Days": rule.expiration_days}
+    if rule.abort_incomplete_upload_days is not None:
+        body["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": rule.abort_incomplete_upload_days}
     return body
 
 

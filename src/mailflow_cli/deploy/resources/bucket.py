@@ -33,13 +33,15 @@ class LifecycleRule:
     rule_id: str
     prefix: str
     expiration_days: int | None
+    abort_incomplete_upload_days: int | None = None
+    """Only on the bucket-wide rule: an abort rule with an empty prefix covers every key."""
 
     def to_attribute(self) -> dict[str, Any]:
         return {
             "id": self.rule_id,
             "prefix": self.prefix,
             "expirationDays": self.expiration_days,
-            "abortIncompleteMultipartUploadDays": ABORT_INCOMPLETE_UPLOAD_DAYS,
+            "abortIncompleteMultipartUploadDays": self.abort_incomplete_upload_days,
         }
 
 
@@ -97,7 +99,7 @@ def lifecycle_rules(config: MailflowConfig) -> tuple[LifecycleRule, ...]:
         LifecycleRule("expire-outbound", OUTBOUND_PREFIX, storage.outbound_retention_days),
         # A claim check must outlive the queue message that points at it.
         LifecycleRule("expire-claims", CLAIMS_PREFIX, config.queues.message_retention_days + 1),
-        LifecycleRule("abort-incomplete-uploads", "", None),
+        LifecycleRule("abort-incomplete-uploads", "", None, ABORT_INCOMPLETE_UPLOAD_DAYS),
     )
 
 

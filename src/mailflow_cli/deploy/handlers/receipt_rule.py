@@ -58,7 +58,7 @@ class RuleSetHandler(ResourceHandler[RuleSetSpec]):
 
     def discover_all(self, desired: Sequence[RuleSetSpec]) -> Discovery[RuleSetSpec]:
         """The active set is read once, at the same time as the sets, and kept for :meth:`assess_all`
-        (which then needs no read of its own when the set does not exist yet)."""
+        (which needs no read of its own, also when the set does not exist yet)."""
         active, rules = both(
             lambda: active_rule_set(self.client("ses")),
             lambda: fan_out(lambda rule_set: self._rules(rule_set.name), desired),
@@ -68,15 +68,10 @@ class RuleSetHandler(ResourceHandler[RuleSetSpec]):
             facts={"activeSet": active},
         )
 
-    def assess(self, resource: RuleSetSpec, observed: Observed | None) -> Conflict | None:
-        active = observed.handle.get("activeSet") if observed else active_rule_set(self.client("ses"))
-        return self._assess(resource, observed, active)
-
     def assess_all(
         self, desired: Sequence[RuleSetSpec], found: Discovery[RuleSetSpec]
     ) -> dict[str, Conflict | None]:
-        if "activeSet" not in found.facts:
-            return super().assess_all(desired, found)
+        """Uses the active set that :meth:`discover_all` read (it always records it in ``facts``)."""
         active = found.facts["activeSet"]
         return {r.key: self._assess(r, found.observed[r.key], active) for r in desired}
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mailflow_handler.config import parse_config
+from mailflow_handler.inbound import message as msg
 from mailflow_handler.inbound import pipeline
 from mailflow_handler.inbound.pipeline import process
 from mailflow_handler.testing import fake_deps
@@ -57,3 +58,90 @@ def test_p1_each_body_is_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # Nothing as long as a body is measured more than once per target.
     big = [n for n in measured if n >= 20_000]
     assert len(big) <= len(deps.sqs.sent)
+
+
+def _count_email_serialisations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every dict given to the serialiser that is an email section or that contains one."""
+    calls: list[dict[str, Any]] = []
+    real = msg.serialise
+
+    def counting(message: dict[str, Any]) -> str:
+        calls.append(message)
+        return real(message)
+
+    monkeypatch.setattr(msg, "serialise", counting)
+    return calls
+
+
+def _email_sections(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    assert not any("email" in c for c in calls), "a whole message (with its email section) was serialised"
+    return [c for c in calls if "parseDefects" in c]
+
+
+def test_p2_two_app_email_serialises_the_email_section_once(
+    monkeypatch: pytest.MonkeyPatch, inbound_validator: Any
+) -> None:
+    calls = _count_email_serialisations(monkeypatch)
+    deps = fake_deps(CONFIG)
+    # Non-ASCII and a character outside XML's legal set (U+FFFE), which serialise() escapes.
+    raw = simple_mime(subject="Gr\u00fc\u00dfe", body="caf\u00e9 \ufffe \U0001f600", to=", ".join(TWO_APPS))
+    result = process(raw, ses_record("p2-once", TWO_APPS), deps)
+    assert result.delivered == ["app1", "app2"]
+    sections = _email_sections(calls)
+    assert len(sections) == 1
+    assert sections[0]["claimCheck"] is None
+    documents = []
+    for (_, body), sent in zip(deps.sqs.sent, result.sent, strict=True):
+        assert "\ufffe" not in body
+        assert "\\ufffe" in body
+        document = json.loads(body)
+        inbound_validator.validate(document)
+        # Byte for byte what serialising the whole message at once writes.
+        assert body == msg.serialise(document)
+        assert sent["bytes"] == len(body.encode("utf-8"))
+        documents.append(document)
+    assert [d["app"] for d in documents] == ["app1", "app2"]
+    assert documents[0]["id"] != documents[1]["id"]
+    assert documents[0]["email"] == documents[1]["email"]
+    assert "\ufffe" in documents[0]["email"]["text"]
+
+
+def test_p2_two_app_claim_check_serialises_each_section_once(
+    monkeypatch: pytest.MonkeyPatch, inbound_validator: Any
+) -> None:
+    calls = _count_email_serialisations(monkeypatch)
+    config = parse_config(make_config(limits={"sqsMaxMessageBytes": 8192}))
+    deps = fake_deps(config)
+    raw = simple_mime(body="x" * 20_000, to=", ".join(TWO_APPS))
+    result = process(raw, ses_record("p2-claim", TWO_APPS), deps)
+    assert result.delivered == ["app1", "app2"]
+    assert result.claim_check
+    sections = _email_sections(calls)
+    # The full section once (found too large for the first target), then the claimed one once.
+    assert [s["claimCheck"] is None for s in sections] == [True, False]
+    assert [key for _, key in deps.s3.objects] == ["claims/p2-claim.json"]
+    for _, body in deps.sqs.sent:
+        document = json.loads(body)
+        inbound_validator.validate(document)
+        assert body == msg.serialise(document)
+        assert document["email"]["claimCheck"]["s3Key"] == "claims/p2-claim.json"
+        assert document["email"]["text"] is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"a": 1, "email": {"x": "\u00e9\ud800"}, "b": [2]},
+        {"email": {"x": 1}, "b": "\ufffe"},
+        {"a": None, "email": []},
+        {"email": "only"},
+    ],
+)
+def test_p2_serialise_around_splices_to_the_same_bytes(message: dict[str, Any]) -> None:
+    prefix, suffix = msg.serialise_around(message)
+    assert prefix + msg.serialise(message["email"]) + suffix == msg.serialise(message)
+
+
+def test_p2_serialise_around_needs_the_key() -> None:
+    with pytest.raises(KeyError):
+        msg.serialise_around({"a": 1})

@@ -141,6 +141,29 @@ def serialise(message: dict[str, Any]) -> str:
     return text
 
 
+def serialise_around(message: dict[str, Any], key: str = "email") -> tuple[str, str]:
+    """`(prefix, suffix)` with `prefix + serialise(message[key]) + suffix == serialise(message)`.
+
+    A multi-app email shares one `email` section: it is serialised once and spliced between each
+    target's prefix and suffix, which hold only the small per-target fields. The escaping of
+    `serialise` is per character, so serialising the parts separately gives the same bytes.
+    """
+    head: dict[str, Any] = {}
+    tail: dict[str, Any] = {}
+    part = head
+    for name, value in message.items():
+        if name == key:
+            part = tail
+        else:
+            part[name] = value
+    if part is head:
+        raise KeyError(key)
+    name_json = json.dumps(key)
+    prefix = (serialise(head)[:-1] + ",") if head else "{"
+    suffix = ("," + serialise(tail)[1:]) if tail else "}"
+    return f"{prefix}{name_json}:", suffix
+
+
 def claim_document(email: dict[str, Any]) -> bytes:
     return serialise({f: email[f] for f in CLAIMED_FIELDS}).encode("utf-8")
 

@@ -153,7 +153,11 @@ def dead_letter(
 
 
 class _Builder:
-    """Parses once and builds the per-target messages, claim-checking bulky content at most once."""
+    """Parses once and builds the per-target messages, claim-checking bulky content at most once.
+
+    The `email` section is the same for every target: it is serialised once (and once more, claimed,
+    if the claim check is needed) and spliced into each target's envelope.
+    """
 
     def __init__(self, deps: Deps, ses_id: str, raw_key: str, load: Callable[[], Readable]) -> None:
         self._deps = deps
@@ -162,6 +166,7 @@ class _Builder:
         self._load = load
         self.email: dict[str, Any] | None = None
         self.claimed: dict[str, Any] | None = None
+        self._serialised: tuple[dict[str, Any], str, int] | None = None
         self.attachments = 0
         self.size_bytes = 0
 
@@ -178,12 +183,17 @@ class _Builder:
             self.email = msg.email_section(parsed, described)
         return self.email
 
-    def body_for(
-        self, r: Route, security: Any, mail: dict[str, Any], receipt: dict[str, Any]
+    def _email_json(self, email: dict[str, Any]) -> tuple[str, int]:
+        """`email` serialised, and its UTF-8 size: computed once per section (full, then claimed)."""
+        if self._serialised is None or self._serialised[0] is not email:
+            text = msg.serialise(email)
+            self._serialised = (email, text, _size(text))
+        return self._serialised[1], self._serialised[2]
+
+    def _body(
+        self, r: Route, email: dict[str, Any], security: Any, mail: dict[str, Any], receipt: dict[str, Any]
     ) -> tuple[str, int]:
-        """The target's SQS message body and its size in UTF-8 bytes (measured once, reused by the log)."""
         cfg = self._deps.config
-        email = self.claimed or self.email_section()
         built = msg.build(
             route=r,
             email=email,
@@ -193,8 +203,16 @@ class _Builder:
             bucket=cfg.bucket,
             raw_key=self._raw_key,
         )
-        body = msg.serialise(built)
-        size = _size(body)
+        email_json, email_size = self._email_json(email)
+        prefix, suffix = msg.serialise_around(built)
+        return prefix + email_json + suffix, _size(prefix) + email_size + _size(suffix)
+
+    def body_for(
+        self, r: Route, security: Any, mail: dict[str, Any], receipt: dict[str, Any]
+    ) -> tuple[str, int]:
+        """The target's SQS message body and its size in UTF-8 bytes (measured once, reused by the log)."""
+        cfg = self._deps.config
+        body, size = self._body(r, self.claimed or self.email_section(), security, mail, receipt)
         if size <= cfg.sqs_max_message_bytes:
             return body, size
         if self.claimed is None:
@@ -205,9 +223,7 @@ class _Builder:
                 Bucket=cfg.bucket, Key=key, Body=document, ContentType="application/json"
             )
             self.claimed = msg.apply_claim(full, cfg.bucket, key, document)
-            built["email"] = self.claimed
-            body = msg.serialise(built)
-            size = _size(body)
+            body, size = self._body(r, self.claimed, security, mail, receipt)
             if size <= cfg.sqs_max_message_bytes:
                 return body, size
         raise PermanentError(f"message is {size} bytes after the claim check", reason="message_too_large")

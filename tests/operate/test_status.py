@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from operate_helpers import Cli, inbound_message, put
@@ -103,3 +104,36 @@ def test_oldest_ages_are_asked_for_in_batches_of_500_queries(stack: StackContext
     names = [f"mailflow-dev-app-a{index}" for index in range(1201)]
     assert status._oldest_ages(stack, names, 1_800_000_000.0) == {}
     assert sizes == [500, 500, 201]
+
+
+def test_status_reuses_the_plan_and_reads_each_queue_once_concurrently(deployed: Path) -> None:
+    """No GetQueueUrl (the plan's ListQueues gave the URLs), one GetQueueAttributes per queue on top of
+    the plan's, on the fan-out's threads, and the active rule set read once (by the plan)."""
+    import threading
+    from collections import Counter
+
+    from mailflow_cli.operate import status
+
+    calls: Counter[str] = Counter()
+    threads: list[str] = []
+    lock = threading.Lock()
+
+    def record(model: Any, **_: Any) -> None:
+        with lock:
+            calls[model.name] += 1
+            if model.name == "GetQueueAttributes":
+                threads.append(threading.current_thread().name)
+
+    ctx = open_stack(deployed)
+    ctx.clients.event_hooks.append(("before-call.*.*", record))
+    report = status.collect(ctx, 1_800_000_000.0)
+    queues = len(report.queues)
+    assert queues == 2 + 5  # app1, app2, default, outbound and the three dead-letter queues
+    assert all(queue.visible is not None for queue in report.queues)
+    assert report.rule_set is not None
+    assert report.rule_set.rule_in_active_set
+    assert calls["GetQueueUrl"] == 0
+    assert calls["ListQueues"] == 1
+    assert calls["GetQueueAttributes"] == 2 * queues  # the plan's (all attributes) + status's counts
+    assert calls["DescribeActiveReceiptRuleSet"] == 1  # the plan's
+    assert all(name.startswith("mailflow-fetch") for name in threads)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.naming import SHARED_RULE_SET
 from mailflow_cli.operate.durations import format_duration
+
+if TYPE_CHECKING:
+    from mailflow_cli.deploy import Plan
 
 METRICS_WINDOW = timedelta(hours=24)
 AGE_WINDOW = timedelta(minutes=15)
@@ -87,24 +90,26 @@ class StatusReport:
 
 def collect(ctx: StackContext, now: float) -> StatusReport:
     report = StatusReport()
-    check_resources(ctx, report)
-    check_receipt_rules(ctx, report)
+    plan = check_resources(ctx, report)
+    check_receipt_rules(ctx, report, plan)
     check_domains(ctx, report)
-    check_queues(ctx, report, now)
+    check_queues(ctx, report, now, plan)
     check_alarms(ctx, report)
     check_handler(ctx, report, now)
     return report
 
 
 # resources ----------------------------------------------------------------------------------------------
-def check_resources(ctx: StackContext, report: StatusReport) -> None:
+def check_resources(ctx: StackContext, report: StatusReport) -> Plan | None:
+    """Report every resource's state; the plan, whose observations the other checks reuse (None when
+    the stack could not be inspected)."""
     from mailflow_cli.deploy import Action, plan_stack
 
     try:
         plan = plan_stack(ctx)
     except MailflowError as exc:
         report.problems.append(f"cannot inspect the stack's resources: {exc.message}")
-        return
+        return None
     states = {
         Action.NO_CHANGE: "present",
         Action.CREATE: "missing",
@@ -122,13 +127,14 @@ def check_resources(ctx: StackContext, report: StatusReport) -> None:
             f"the stack {ctx.names.prefix} is not deployed in {ctx.config.region} "
             f"(run mailflow deploy -c {ctx.config_path})"
         )
-        return
+        return plan
     for resource in report.resources:
         if resource.state != "present":
             extra = f" ({resource.detail})" if resource.detail else ""
             report.problems.append(
                 f"{resource.kind} {resource.name} is {resource.state}{extra}: run mailflow deploy"
             )
+    return plan
 
 
 def _short(value: Any) -> str:
@@ -137,29 +143,78 @@ def _short(value: Any) -> str:
 
 
 # receipt rules -------------------------------------------------------------------------------------------
-def check_receipt_rules(ctx: StackContext, report: StatusReport) -> None:
-    ses = ctx.clients.client("ses")
-    active = ses.describe_active_receipt_rule_set()
-    active_name = active.get("Metadata", {}).get("Name")
+def _rules_from_plan(ctx: StackContext, plan: Plan | None) -> RuleSetState | None:
+    """The receiving state as the plan read it, when the configured set is the active one and the plan
+    observed it (and this stack's rule in it); otherwise None, and the active set is read again."""
+    from mailflow_cli.deploy.resources.receipt_rule import ReceiptRuleSpec, RuleSetSpec
+
+    if plan is None:
+        return None
+    expected_set = ctx.config.ses.rule_set or SHARED_RULE_SET
+    rule_set = next(
+        (
+            c.observed
+            for c in plan.changes
+            if c.kind == RuleSetSpec.kind and c.name == expected_set and c.observed is not None
+        ),
+        None,
+    )
+    if rule_set is None:
+        return None
+    active = rule_set.handle.get("activeSet")
+    if active is None:  # no set is active: nothing receives mail
+        return RuleSetState(None, rule_in_active_set=False, rule_enabled=False, recipients=())
+    if active != expected_set:  # whether this stack's rule is in that other set needs a read
+        return None
+    if ctx.names.receipt_rule not in rule_set.handle.get("rules", []):
+        return RuleSetState(expected_set, rule_in_active_set=False, rule_enabled=False, recipients=())
+    rule = next(
+        (
+            c.observed
+            for c in plan.changes
+            if c.kind == ReceiptRuleSpec.kind
+            and isinstance(c.resource, ReceiptRuleSpec)
+            and c.resource.rule_set == expected_set
+            and c.observed is not None
+        ),
+        None,
+    )
+    if rule is None:  # in the set's listing, but not read on its own (it came or went in between)
+        return None
+    return RuleSetState(
+        active_set=expected_set,
+        rule_in_active_set=True,
+        rule_enabled=bool(rule.attributes.get("enabled")),
+        recipients=tuple(rule.attributes.get("recipients", [])),
+    )
+
+
+def _rules_from_ses(ctx: StackContext) -> RuleSetState:
+    active = ctx.clients.client("ses").describe_active_receipt_rule_set()
     rule = next((r for r in active.get("Rules", []) if r.get("Name") == ctx.names.receipt_rule), None)
-    report.rule_set = RuleSetState(
-        active_set=active_name,
+    return RuleSetState(
+        active_set=active.get("Metadata", {}).get("Name"),
         rule_in_active_set=rule is not None,
         rule_enabled=bool(rule and rule.get("Enabled")),
         recipients=tuple(rule.get("Recipients", [])) if rule else (),
     )
+
+
+def check_receipt_rules(ctx: StackContext, report: StatusReport, plan: Plan | None = None) -> None:
+    report.rule_set = _rules_from_plan(ctx, plan) or _rules_from_ses(ctx)
+    active_name = report.rule_set.active_set
     expected_set = ctx.config.ses.rule_set or SHARED_RULE_SET
     if active_name is None:
         report.problems.append(
             f"no SES receipt rule set is active in {ctx.config.region}: SES drops all inbound mail "
             f"(activate {expected_set} with mailflow deploy)"
         )
-    elif rule is None:
+    elif not report.rule_set.rule_in_active_set:
         report.problems.append(
             f"the active receipt rule set {active_name} does not contain the rule {ctx.names.receipt_rule}: "
             "this stack receives no mail"
         )
-    elif not rule.get("Enabled"):
+    elif not report.rule_set.rule_enabled:
         report.problems.append(f"the receipt rule {ctx.names.receipt_rule} is disabled")
     else:
         uncovered = [d for d in ctx.config.domains if d not in report.rule_set.recipients]
@@ -203,20 +258,57 @@ def _queue_roles(ctx: StackContext) -> list[tuple[str, str]]:
     return roles
 
 
-def check_queues(ctx: StackContext, report: StatusReport, now: float) -> None:
+_NOT_DEPLOYED = ""
+"""A queue the plan found missing: no read needed."""
+
+
+def _queue_urls(plan: Plan | None) -> dict[str, str]:
+    """Queue name -> URL as the plan found it (``_NOT_DEPLOYED`` for a queue it would create). Queues
+    the plan says nothing about (a conflict, or no plan) are looked up by name."""
+    from mailflow_cli.deploy import Action
+    from mailflow_cli.deploy.resources.queues import QueueSpec
+
+    urls: dict[str, str] = {}
+    for change in () if plan is None else plan.changes:
+        if change.kind != QueueSpec.kind:
+            continue
+        if change.action is Action.CREATE:
+            urls[change.name] = _NOT_DEPLOYED
+        elif change.observed is not None and change.observed.handle.get("url"):
+            urls[change.name] = str(change.observed.handle["url"])
+    return urls
+
+
+def _message_counts(ctx: StackContext, name: str, url: str | None) -> dict[str, Any] | None:
+    """The queue's message counts (one GetQueueAttributes; a GetQueueUrl first only when the plan did
+    not give the URL), or None when the queue does not exist."""
     from botocore.exceptions import ClientError
 
+    if url == _NOT_DEPLOYED:
+        return None
     sqs = ctx.clients.client("sqs")
-    ages = _oldest_ages(ctx, [name for name, _ in _queue_roles(ctx)], now)
+    try:
+        if url is None:
+            url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        attributes: dict[str, Any] = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+    except ClientError:
+        return None
+    return attributes
+
+
+def check_queues(ctx: StackContext, report: StatusReport, now: float, plan: Plan | None = None) -> None:
+    from mailflow_cli.deploy.handlers.base import fan_out
+
+    roles = _queue_roles(ctx)
+    ages = _oldest_ages(ctx, [name for name, _ in roles], now)
     threshold = ctx.config.alarms.oldest_message_age_seconds
-    for name, role in _queue_roles(ctx):
-        try:
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-        except ClientError:
+    urls = _queue_urls(plan)
+    counts = fan_out(lambda queue: _message_counts(ctx, queue[0], urls.get(queue[0])), roles)
+    for (name, role), attributes in zip(roles, counts, strict=True):
+        if attributes is None:
             report.queues.append(QueueState(name, role, None, None, None))
             continue
         state = QueueState(

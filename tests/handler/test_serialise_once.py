@@ -145,3 +145,15 @@ def test_p2_serialise_around_splices_to_the_same_bytes(message: dict[str, Any]) 
 def test_p2_serialise_around_needs_the_key() -> None:
     with pytest.raises(KeyError):
         msg.serialise_around({"a": 1})
+
+
+def test_p2_single_target_is_serialised_whole_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_email_serialisations(monkeypatch)
+    deps = fake_deps(CONFIG)
+    result = process(simple_mime(), ses_record("p2-single", ["_app1@example.com"]), deps)
+    assert result.delivered == ["app1"]
+    # Nothing is shared, so there is nothing to splice: one serialisation, of the whole message.
+    assert len(calls) == 1
+    assert calls[0]["app"] == "app1"
+    ((_, body),) = deps.sqs.sent
+    assert body == msg.serialise(json.loads(body))

@@ -155,12 +155,16 @@ def dead_letter(
 class _Builder:
     """Parses once and builds the per-target messages, claim-checking bulky content at most once.
 
-    The `email` section is the same for every target: it is serialised once (and once more, claimed,
-    if the claim check is needed) and spliced into each target's envelope.
+    The `email` section is the same for every target: with more than one target it is serialised once
+    (and once more, claimed, if the claim check is needed) and spliced into each target's envelope; a
+    single target's message is serialised whole (splicing would only add work).
     """
 
-    def __init__(self, deps: Deps, ses_id: str, raw_key: str, load: Callable[[], Readable]) -> None:
+    def __init__(
+        self, deps: Deps, ses_id: str, raw_key: str, load: Callable[[], Readable], targets: int
+    ) -> None:
         self._deps = deps
+        self._shared = targets > 1
         self._ses_id = ses_id
         self._raw_key = raw_key
         self._load = load
@@ -203,6 +207,9 @@ class _Builder:
             bucket=cfg.bucket,
             raw_key=self._raw_key,
         )
+        if not self._shared:
+            body = msg.serialise(built)
+            return body, _size(body)
         email_json, email_size = self._email_json(email)
         prefix, suffix = msg.serialise_around(built)
         return prefix + email_json + suffix, _size(prefix) + email_size + _size(suffix)
@@ -337,7 +344,9 @@ def _deliver(
             result.quarantined = [r.app for r, _ in decision.quarantine]
         result.duplicates.extend(r.app for r in decision.deliver if r.app in done)
         if pending:
-            builder = _Builder(deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)))
+            builder = _Builder(
+                deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)), targets=len(pending)
+            )
             while pending:
                 r = pending[0]
                 body, size = builder.body_for(r, decision.security, mail, receipt)

@@ -377,7 +377,8 @@ def test_c6_release_leaves_a_lock_taken_over_by_another_attempt(aws_env: Env, do
     assert _record(aws_env, "k") is None
 
 
-# C7/C10: a quarantine that cannot copy the raw object dead-letters with raw_missing and the targets.
+# C7/C10: a quarantine that cannot copy the raw object dead-letters (raw_missing, or quarantine_failed for any
+# other permanent copy error) with the targets.
 
 
 def test_c7_quarantine_with_missing_raw_is_dead_lettered(aws_env: Env, failure_validator: Any) -> None:
@@ -416,6 +417,48 @@ def test_c10_failure_during_quarantine_names_the_targets(
     dlq = aws_env.drain("inboundDlq")
     assert len(dlq) == 1
     assert sorted(dlq[0]["targets"]) == ["app1", "app2"]
+
+
+def test_c7_quarantine_copy_denied_is_dead_lettered_not_recorded_without_its_message(
+    aws_env: Env, monkeypatch: pytest.MonkeyPatch, failure_validator: Any
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from mailflow_handler import clients
+
+    from .conftest import ses_event, ses_record, simple_mime
+
+    # app3 only accepts trusted.org: its route is quarantined, app1's is delivered.
+    recipients = ["_app1@example.com", "_app3@example.com"]
+    ses_id = aws_env.put_raw(simple_mime(to=", ".join(recipients)))
+    s3 = clients.client("s3")
+    real = s3.copy_object
+    copies: list[str] = []
+
+    def denied(**kwargs: Any) -> Any:
+        copies.append(kwargs["Key"])
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "CopyObject")
+
+    monkeypatch.setattr(s3, "copy_object", denied)
+    record = ses_record(ses_id, recipients)
+    handler(ses_event(record), None)
+    assert copies == [f"quarantine/{ses_id}.eml"]
+    dlq = aws_env.drain("inboundDlq")
+    assert len(dlq) == 1
+    failure_validator.validate(dlq[0])
+    assert dlq[0]["reason"] == "quarantine_failed"
+    assert "AccessDenied" in dlq[0]["error"]
+    assert sorted(dlq[0]["targets"]) == ["app1", "app3"]
+    assert aws_env.quarantine_records() == []
+    assert aws_env.drain("app1") == []
+
+    # Once the copy works again, replaying the dead-lettered event quarantines and delivers.
+    monkeypatch.setattr(s3, "copy_object", real)
+    handler(dlq[0]["event"], None)
+    (quarantined,) = aws_env.quarantine_records()
+    assert quarantined["quarantineObjectKey"] == f"quarantine/{ses_id}.eml"
+    assert len(aws_env.drain("app1")) == 1
+    assert aws_env.drain("inboundDlq") == []
 
 
 # C8: a claimed source in another case still gets its failed status. C9: one failed status per request.

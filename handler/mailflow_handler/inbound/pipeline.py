@@ -90,7 +90,6 @@ def _quarantine(
 ) -> None:
     cfg = deps.config
     base = f"{cfg.prefix_quarantine}{ses_id}"
-    raw_copied = True
     try:
         deps.s3.copy_object(
             Bucket=cfg.bucket, Key=f"{base}.eml", CopySource={"Bucket": cfg.bucket, "Key": raw_key}
@@ -104,7 +103,13 @@ def _quarantine(
             raise PermanentError(
                 f"raw message s3://{cfg.bucket}/{raw_key} not found", reason="raw_missing"
             ) from exc
-        raw_copied = False
+        # Any other permanent failure (AccessDenied, ...): a quarantine record without its message would
+        # leave the email's content nowhere visible, so the email is dead-lettered instead.
+        raise PermanentError(
+            f"could not copy s3://{cfg.bucket}/{raw_key} to s3://{cfg.bucket}/{base}.eml: "
+            f"{error_code(exc)}: {exc}",
+            reason="quarantine_failed",
+        ) from exc
     record = {
         "version": "1.0",
         "type": "inbound.quarantine",
@@ -119,7 +124,7 @@ def _quarantine(
         "receiptTimestamp": receipt.get("timestamp"),
         "s3Bucket": cfg.bucket,
         "s3ObjectKey": raw_key,
-        "quarantineObjectKey": f"{base}.eml" if raw_copied else None,
+        "quarantineObjectKey": f"{base}.eml",
     }
     deps.s3.put_object(
         Bucket=cfg.bucket,

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mailflow_cli.config import MailflowConfig
-from mailflow_cli.deploy.model import Resource
-from mailflow_cli.deploy.resources.function import FunctionSpec
+from mailflow_cli.deploy.resources.function import AttachedToFunction, FunctionSpec
 from mailflow_cli.deploy.resources.queues import QueueSpec
 from mailflow_cli.naming import StackNames
 
@@ -15,20 +14,12 @@ RESPONSE_TYPES = ("ReportBatchItemFailures",)
 
 
 @dataclass(frozen=True)
-class EventSourceSpec(Resource):
+class EventSourceSpec(AttachedToFunction):
     kind: ClassVar[str] = "event-source-mapping"
-    function_name: str
     queue_arn: str
     batch_size: int
     batching_window_seconds: int
     maximum_concurrency: int
-    dependencies: tuple[str, ...]
-
-    def depends_on(self) -> tuple[str, ...]:
-        return self.dependencies
-
-    def owned_through(self) -> str:
-        return f"{FunctionSpec.kind}:{self.function_name}"
 
     def attributes(self) -> dict[str, Any]:
         return {

@@ -100,3 +100,17 @@ def function(
         dependencies=(role.key, log_group.key, inbound_dlq.key),
         zip_bytes=bundle.zip_bytes,
     )
+
+
+@dataclass(frozen=True)
+class AttachedToFunction(Resource):
+    """A resource that hangs off the function and cannot carry tags: it follows the function's owner."""
+
+    function_name: str
+    dependencies: tuple[str, ...]
+
+    def depends_on(self) -> tuple[str, ...]:
+        return self.dependencies
+
+    def owned_through(self) -> str:
+        return f"{FunctionSpec.kind}:{self.function_name}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from mailflow_cli.deploy.model import Resource
-from mailflow_cli.deploy.resources.function import FunctionSpec
+from mailflow_cli.deploy.resources.function import AttachedToFunction, FunctionSpec
 from mailflow_cli.naming import SES_PERMISSION_SID, StackNames
 
 SES_PRINCIPAL = "ses.amazonaws.com"
@@ -14,19 +13,11 @@ INVOKE_ACTION = "lambda:InvokeFunction"
 
 
 @dataclass(frozen=True)
-class PermissionSpec(Resource):
+class PermissionSpec(AttachedToFunction):
     kind: ClassVar[str] = "lambda-permission"
-    function_name: str
     statement_id: str
     source_account: str
     source_arn: str
-    dependencies: tuple[str, ...]
-
-    def depends_on(self) -> tuple[str, ...]:
-        return self.dependencies
-
-    def owned_through(self) -> str:
-        return f"{FunctionSpec.kind}:{self.function_name}"
 
     def attributes(self) -> dict[str, Any]:
         return {

@@ -108,13 +108,17 @@ def test_moving_the_rule_to_a_configured_set_removes_it_from_the_shared_set(
     shared, _ = open_recorded(write_config())
     deploy_stack(shared)
     ses().create_receipt_rule_set(RuleSetName="corporate")
-    moved, _ = open_recorded(write_config(ses={"ruleSet": "corporate", "activateRuleSet": True}))
+    moved, calls = open_recorded(write_config(ses={"ruleSet": "corporate", "activateRuleSet": True}))
     plan = plan_stack(moved)
     assert {(c.action.value, c.name) for c in plan.pending if c.kind == "ses-receipt-rule"} == {
         ("create", "corporate/mailflow-dev-inbound"),
         ("delete", f"{SHARED_RULE_SET}/mailflow-dev-inbound"),
     }
+    leftover = next(c for c in plan.pending if c.action.value == "delete")
+    assert "ses-receipt-rule:corporate/mailflow-dev-inbound" in leftover.depends_on
     deploy_stack(moved)
+    order = [operation for _, operation in calls.calls]
+    assert order.index("CreateReceiptRule") < order.index("DeleteReceiptRuleSet"), "replacement first"
     assert rules_in("corporate") == ["mailflow-dev-inbound"]
     assert SHARED_RULE_SET not in [s["Name"] for s in ses().list_receipt_rule_sets()["RuleSets"]]
     assert active() == "corporate"

@@ -31,9 +31,10 @@ def prerequisites(changes: tuple[Change, ...]) -> dict[str, set[str]]:
             other = by_key.get(dependency)
             if other is None:
                 continue
-            if change.action is not Action.DELETE and other.action is not Action.DELETE:
+            if other.action is not Action.DELETE:
+                # builds after what it needs; a leftover is deleted after what replaces it
                 waits[change.key].add(dependency)
-            elif change.action is Action.DELETE and other.action is Action.DELETE:
+            elif change.action is Action.DELETE:
                 waits[dependency].add(change.key)
     return waits
 

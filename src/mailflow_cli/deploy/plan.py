@@ -112,7 +112,8 @@ def plan_deploy(registry: HandlerRegistry, desired: Sequence[Resource], *, allow
                     hint="let its app drain it first, or deploy with --allow-data-loss to delete it anyway",
                 )
             )
-        changes.append(Change(stray.kind, stray.name, Action.DELETE, (), (), stray, current))
+        replacements = tuple(resource.key for resource in desired if resource.kind == stray.kind)
+        changes.append(Change(stray.kind, stray.name, Action.DELETE, (), replacements, stray, current))
     return Plan(tuple(changes), tuple(found_conflicts), tuple(blocked))
 
 

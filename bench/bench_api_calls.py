@@ -122,7 +122,7 @@ def outbound_rows(deps: Any, s3: Any, counter: CallCounter) -> list[dict[str, An
     for n_attachments in (0, 1, 3):
         refs = []
         for i in range(n_attachments):
-            key = f"outbound/{fresh_id('att')}.pdf"
+            key = f"outbound/app1/{fresh_id('att')}.pdf"  # apps attach from outbound/<app>/
             s3.put_object(Bucket=BUCKET, Key=key, Body=b"%PDF-1.4 bench " * 200)
             refs.append(
                 {"bucket": BUCKET, "key": key, "filename": f"r{i}.pdf", "contentType": "application/pdf"}
@@ -234,6 +234,12 @@ def main() -> None:
         Target("outbound: status messages (max)", worst(outbound, "status_messages"), 1, "calls"),
         Target(
             "outbound: S3 reads per attachment (max)", worst(outbound, "s3_reads", "attachments"), 1, "calls"
+        ),
+        Target(
+            "outbound: requests not sent (the counts above only mean something for sent mail)",
+            sum(1 for r in outbound if r["status"] != "sent"),
+            0,
+            "",
         ),
     ]
     finish(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Iterator
@@ -275,3 +276,17 @@ def outbound_validator() -> Any:
 @pytest.fixture(scope="session")
 def failure_validator() -> Any:
     return validator("inbound-failure.schema.json")
+
+
+def sent_emails() -> list[Any]:
+    """What the handler sent through SES (moto's record of it)."""
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[ACCOUNT][REGION].sent_messages)
+
+
+def outbound_request(base: dict[str, Any], **email: Any) -> dict[str, Any]:
+    """A copy of the outbound request ``base`` with fields of its ``email`` replaced."""
+    doc = copy.deepcopy(base)
+    doc["email"].update(email)
+    return doc

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto.ses.models import ses_backends
 
 from mailflow_handler import clients, handler
 
-from .conftest import ACCOUNT, BUCKET, REGION, Env, sqs_event
+from .conftest import BUCKET, Env, outbound_request, sent_emails, sqs_event
 
 EXAMPLE: dict[str, Any] = {
     "version": "1.0",
@@ -28,14 +27,8 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
-def sent() -> list[Any]:
-    return list(ses_backends[ACCOUNT][REGION].sent_messages)
-
-
 def request(**email: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(EXAMPLE)
-    doc["email"].update(email)
-    return doc
+    return outbound_request(EXAMPLE, **email)
 
 
 def parsed(raw: Any) -> Any:
@@ -47,7 +40,7 @@ def test_user_guide_example_is_sent(aws_env: Env, status_validator: Any, outboun
     outbound_validator.validate(EXAMPLE)
     response = handler(sqs_event([EXAMPLE]), None)
     assert response == {"batchItemFailures": []}
-    messages = sent()
+    messages = sent_emails()
     assert len(messages) == 1
     assert messages[0].source == "_app1@example.com"
     assert "recipient@example.com" in messages[0].destinations
@@ -80,7 +73,7 @@ def test_snake_case_spelling_is_accepted(aws_env: Env) -> None:
         },
     }
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    mime = parsed(sent()[0])
+    mime = parsed(sent_emails()[0])
     assert mime["Reply-To"] == "Help <help@example.com>"
     assert mime["In-Reply-To"] == "<orig@dest.org>"
     assert mime["References"] == "<r1@dest.org> <r2@dest.org>"
@@ -91,7 +84,7 @@ def test_snake_case_spelling_is_accepted(aws_env: Env) -> None:
 def test_cc_bcc_go_to_destinations_and_bcc_not_in_headers(aws_env: Env) -> None:
     doc = request(cc=[{"address": "c@dest.org"}], bcc=[{"address": "hidden@dest.org"}])
     handler(sqs_event([doc]), None)
-    message = sent()[0]
+    message = sent_emails()[0]
     assert {"recipient@example.com", "c@dest.org", "hidden@dest.org"} <= set(message.destinations)
     raw = message.raw_data
     assert "hidden@dest.org" not in raw
@@ -101,7 +94,7 @@ def test_cc_bcc_go_to_destinations_and_bcc_not_in_headers(aws_env: Env) -> None:
 def test_custom_x_headers_and_single_singletons(aws_env: Env) -> None:
     doc = request(headers={"X-Campaign": "spring", "X-Trace-Id": "abc"})
     handler(sqs_event([doc]), None)
-    mime = parsed(sent()[0])
+    mime = parsed(sent_emails()[0])
     assert mime["X-Campaign"] == "spring"
     names = [k.lower() for k in mime]
     for singleton in ("from", "to", "subject", "date", "mime-version", "content-type"):
@@ -131,7 +124,7 @@ def test_attachments_from_allowed_source(aws_env: Env) -> None:
         ],
     )
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    mime = parsed(sent()[0])
+    mime = parsed(sent_emails()[0])
     parts = {p.get_filename(): p for p in mime.walk() if p.get_filename()}
     assert parts["report.pdf"].get_content() == b"%PDF-1.4 data"
     assert parts["logo.png"]["Content-ID"] == "<logo1>"
@@ -151,7 +144,7 @@ def test_attachment_failures_are_permanent(aws_env: Env, attachment: dict[str, A
     aws_env.s3.put_object(Bucket=BUCKET, Key="raw/secret", Body=b"x")
     aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/big.bin", Body=b"x" * (1048576 + 1))
     assert handler(sqs_event([request(attachments=[attachment])]), None) == {"batchItemFailures": []}
-    assert sent() == []
+    assert sent_emails() == []
     status = aws_env.drain("app1")[0]
     assert status["status"] == "failed"
     assert status["retry"] is False
@@ -161,7 +154,7 @@ def test_attachment_failures_are_permanent(aws_env: Env, attachment: dict[str, A
 def test_sender_must_belong_to_source_app(aws_env: Env, status_validator: Any) -> None:
     doc = request(**{"from": {"address": "_app2@example.com"}})
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    assert sent() == []
+    assert sent_emails() == []
     status = aws_env.drain("app1")[0]
     status_validator.validate(status)
     assert status["error"]["reason"] == "sender_not_authorised"
@@ -175,7 +168,7 @@ def test_unknown_source_goes_to_outbound_dlq(aws_env: Env) -> None:
     assert len(dlq) == 1
     assert dlq[0]["reason"] == "unknown_source"
     assert json.loads(dlq[0]["original"]) == doc
-    assert sent() == []
+    assert sent_emails() == []
 
 
 def test_unparseable_json_goes_to_outbound_dlq(aws_env: Env) -> None:
@@ -192,7 +185,7 @@ def test_more_than_max_recipients_rejected(aws_env: Env) -> None:
     status = aws_env.drain("app1")[0]
     assert status["error"]["reason"] == "too_many_recipients"
     assert "51 recipients" in status["error"]["message"]
-    assert sent() == []
+    assert sent_emails() == []
 
 
 def test_exactly_max_recipients_passes_validation(aws_env: Env) -> None:
@@ -207,7 +200,7 @@ def test_redelivered_request_sends_once(aws_env: Env) -> None:
     handler(event, None)
     handler(event, None)
     handler(sqs_event([EXAMPLE]), None)
-    assert len(sent()) == 1
+    assert len(sent_emails()) == 1
     assert len(aws_env.drain("app1")) == 1
 
 
@@ -216,7 +209,7 @@ def test_same_correlation_id_from_other_app_is_separate(aws_env: Env) -> None:
     other["source"] = "app2"
     other["email"]["from"] = {"address": "_app2@example.com"}
     handler(sqs_event([EXAMPLE, other]), None)
-    assert len(sent()) == 2
+    assert len(sent_emails()) == 2
 
 
 def test_transient_ses_failure_reported_and_retried(
@@ -245,7 +238,7 @@ def test_transient_ses_failure_reported_and_retried(
     monkeypatch.setattr(ses, "send_email", real)
     retry = sqs_event([good], receive_count=2)
     assert handler(retry, None) == {"batchItemFailures": []}
-    assert len(sent()) == 1
+    assert len(sent_emails()) == 1
     assert [s["status"] for s in aws_env.drain("app1")] == ["sent"]
 
 
@@ -283,7 +276,7 @@ def test_status_queue_failure_reports_item(aws_env: Env, monkeypatch: pytest.Mon
     assert handler(event, None)["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
     monkeypatch.setattr(sqs, "send_message", real)
     assert handler(event, None) == {"batchItemFailures": []}
-    assert len(sent()) == 1
+    assert len(sent_emails()) == 1
     assert [s["status"] for s in aws_env.drain("app1")] == ["sent"]
 
 
@@ -291,7 +284,7 @@ def test_injected_subject_end_to_end_sends_nothing(aws_env: Env) -> None:
     doc = copy.deepcopy(EXAMPLE)
     doc["email"]["subject"] = "=?utf-8?q?hi=0D=0ABcc=3A_evil=40evil=2Eorg?="
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    assert list(ses_backends[ACCOUNT][REGION].sent_messages) == []
+    assert sent_emails() == []
     status = aws_env.drain("app1")[0]
     assert status["error"]["reason"] == "header_injection"
     assert status["retry"] is False
@@ -320,7 +313,7 @@ def test_failed_status_message_is_retried_without_a_second_email(
 ) -> None:
     handler(sqs_event([request(subject="warm-up")]), None)
     aws_env.drain("app1")
-    before = len(sent())
+    before = len(sent_emails())
     sqs = clients.client("sqs")
     real = sqs.send_message
 
@@ -333,12 +326,12 @@ def test_failed_status_message_is_retried_without_a_second_email(
     monkeypatch.setattr(sqs, "send_message", failing)
     response = handler(event, None)
     assert len(response["batchItemFailures"]) == 1
-    assert len(sent()) == before + 1
+    assert len(sent_emails()) == before + 1
     monkeypatch.setattr(sqs, "send_message", real)
     assert handler(event, None) == {"batchItemFailures": []}
-    assert len(sent()) == before + 1
+    assert len(sent_emails()) == before + 1
     statuses = aws_env.drain("app1")
     assert [(s["correlationId"], s["status"]) for s in statuses] == [("status-retry-1", "sent")]
     handler(event, None)
-    assert len(sent()) == before + 1
+    assert len(sent_emails()) == before + 1
     assert aws_env.drain("app1") == []

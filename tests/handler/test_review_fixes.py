@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import pytest
-from moto.ses.models import ses_backends
 
 from mailflow_handler import handler
 from mailflow_handler.config import ConfigError, parse_config
 
-from .conftest import ACCOUNT, BUCKET, REGION, Env, make_config, sqs_event
+from .conftest import BUCKET, Env, make_config, outbound_request, sent_emails, sqs_event
 
 EXAMPLE: dict[str, Any] = {
     "version": "1.0",
@@ -27,14 +25,8 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
-def sent() -> list[Any]:
-    return list(ses_backends[ACCOUNT][REGION].sent_messages)
-
-
 def request(**email: Any) -> dict[str, Any]:
-    doc = copy.deepcopy(EXAMPLE)
-    doc["email"].update(email)
-    return doc
+    return outbound_request(EXAMPLE, **email)
 
 
 def with_sender_id(event: dict[str, Any], sender_id: str | None) -> dict[str, Any]:
@@ -60,7 +52,7 @@ def test_s1_foreign_principal_cannot_send_as_app(aws_env: Env, sender_id: str | 
     aws_env.write_config(apps=_apps_with_sender_ids(["AROAEXAMPLE123", "AIDAEXAMPLE123"]))
     event = with_sender_id(sqs_event([EXAMPLE]), sender_id)
     assert handler(event, None) == {"batchItemFailures": []}
-    assert sent() == []
+    assert sent_emails() == []
     status = aws_env.drain("app1")
     assert len(status) == 1
     assert status[0]["status"] == "failed"
@@ -72,14 +64,14 @@ def test_s1_foreign_principal_cannot_send_as_app(aws_env: Env, sender_id: str | 
 def test_s1_listed_principal_sends(aws_env: Env, sender_id: str) -> None:
     aws_env.write_config(apps=_apps_with_sender_ids(["AROAEXAMPLE123", "AIDAEXAMPLE123"]))
     assert handler(with_sender_id(sqs_event([EXAMPLE]), sender_id), None) == {"batchItemFailures": []}
-    assert len(sent()) == 1
+    assert len(sent_emails()) == 1
     assert aws_env.drain("app1")[0]["status"] == "sent"
 
 
 def test_s1_without_sender_ids_any_principal_sends(aws_env: Env) -> None:
     aws_env.write_config(apps=_apps_with_sender_ids([]))
     assert handler(with_sender_id(sqs_event([EXAMPLE]), "AROASOMEONE:x"), None) == {"batchItemFailures": []}
-    assert len(sent()) == 1
+    assert len(sent_emails()) == 1
 
 
 def test_s1_sender_ids_must_be_a_list_of_ids() -> None:
@@ -98,7 +90,7 @@ def test_s2_app_cannot_attach_another_apps_upload(aws_env: Env) -> None:
     aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app2/secret.pdf", Body=b"%PDF app2")
     doc = request(attachments=[{"bucket": BUCKET, "key": "outbound/app2/secret.pdf", "filename": "s.pdf"}])
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    assert sent() == []
+    assert sent_emails() == []
     assert aws_env.drain("app1")[0]["error"]["reason"] == "attachment_not_allowed"
 
 
@@ -106,7 +98,7 @@ def test_s2_app_attaches_its_own_upload(aws_env: Env) -> None:
     aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/own.pdf", Body=b"%PDF app1")
     doc = request(attachments=[{"bucket": BUCKET, "key": "outbound/app1/own.pdf", "filename": "o.pdf"}])
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    assert len(sent()) == 1
+    assert len(sent_emails()) == 1
 
 
 def test_s2_extra_source_keeps_prefix_matching(aws_env: Env) -> None:
@@ -121,7 +113,7 @@ def test_s2_extra_source_keeps_prefix_matching(aws_env: Env) -> None:
     )
     doc = request(attachments=[{"bucket": BUCKET, "key": "shared/logo.png", "filename": "logo.png"}])
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
-    assert len(sent()) == 1
+    assert len(sent_emails()) == 1
 
 
 @pytest.mark.parametrize("prefix", ["", "outbound", None])
@@ -242,7 +234,7 @@ def test_c3_read_timeout_on_send_keeps_the_lock(aws_env: Env, monkeypatch: pytes
     monkeypatch.undo()
     again = sqs_event([EXAMPLE], receive_count=2)
     assert handler(again, None)["batchItemFailures"] == [{"itemIdentifier": again["Records"][0]["messageId"]}]
-    assert sent() == []
+    assert sent_emails() == []
 
 
 def test_c3_connect_failure_releases_the_lock(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -496,7 +488,7 @@ def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type:
         "contentType": content_type,
     }
     handler(sqs_event([request(attachments=[attachment])]), None)
-    assert sent() == []
+    assert sent_emails() == []
     status = aws_env.drain("app1")[0]
     assert status["error"]["reason"] == "invalid_message"
     assert "multipart" in status["error"]["message"]
@@ -521,7 +513,7 @@ def test_s5_lone_surrogates_are_a_validation_error(aws_env: Env, where: str) -> 
         email += where
     body = base + ', "email": {' + email + "}}"
     assert handler(sqs_event([body]), None) == {"batchItemFailures": []}
-    assert sent() == []
+    assert sent_emails() == []
     status = aws_env.drain("app1")[0]
     assert status["error"]["reason"] == "invalid_message"
     assert "surrogate" in status["error"]["message"]
@@ -529,8 +521,8 @@ def test_s5_lone_surrogates_are_a_validation_error(aws_env: Env, where: str) -> 
 
 def test_s6_lower_case_custom_header_name_is_accepted(aws_env: Env) -> None:
     assert handler(sqs_event([request(headers={"x-ticket": "42"})]), None) == {"batchItemFailures": []}
-    assert len(sent()) == 1
-    assert "x-ticket: 42" in sent()[0].raw_data.lower()
+    assert len(sent_emails()) == 1
+    assert "x-ticket: 42" in sent_emails()[0].raw_data.lower()
 
 
 # D1: no unused module-level queue_url. D2: an app whose queue is the apps DLQ is never routed to.

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 from mailflow_cli.config import MailflowConfig
 from mailflow_cli.deploy.model import Resource
 from mailflow_cli.deploy.resources.common import comparable_tags, tags_for
+from mailflow_cli.deploy.resources.function import FunctionSpec
+from mailflow_cli.deploy.resources.queues import QueueSpec
 from mailflow_cli.deploy.resources.topic import TopicSpec
 from mailflow_cli.naming import StackNames
 
@@ -60,7 +62,7 @@ def alarms(config: MailflowConfig, names: StackNames, topic: TopicSpec | None) -
     actions = (topic.arn,) if topic else ()
     topic_keys = (topic.key,) if topic else ()
     tags = tags_for(config, "alarms")
-    function_key = f"lambda-function:{names.function}"
+    function_key = f"{FunctionSpec.kind}:{names.function}"
     function_dimension = (("FunctionName", names.function),)
     result = [
         AlarmSpec(
@@ -97,7 +99,7 @@ def alarms(config: MailflowConfig, names: StackNames, topic: TopicSpec | None) -
                 period=DLQ_PERIOD_SECONDS,
                 actions=actions,
                 tags=tags,
-                dependencies=(f"sqs-queue:{dlq}", *topic_keys),
+                dependencies=(f"{QueueSpec.kind}:{dlq}", *topic_keys),
             )
         )
     for app in config.app_names:
@@ -113,7 +115,7 @@ def alarms(config: MailflowConfig, names: StackNames, topic: TopicSpec | None) -
                 threshold=float(config.alarms.oldest_message_age_seconds),
                 actions=actions,
                 tags=tags,
-                dependencies=(f"sqs-queue:{queue}", *topic_keys),
+                dependencies=(f"{QueueSpec.kind}:{queue}", *topic_keys),
             )
         )
     return tuple(result)

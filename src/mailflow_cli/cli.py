@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from mailflow_cli import __version__
-from mailflow_cli.console import err
+from mailflow_cli.console import err, styled
 from mailflow_cli.errors import MailflowError
 
 COMMAND_MODULES = ("stack", "local", "operate", "cost")
@@ -70,11 +70,11 @@ def _register_commands() -> None:
 
 
 def report(error: MailflowError) -> None:
-    err.print(f"[bold red]Error:[/] {error.message}", markup=True, highlight=False)
+    err.print(styled(("Error:", "bold red"), f" {error.message}"))
     for detail in error.details:
-        err.print(f"  - {detail}", markup=False)
+        err.print(f"  - {detail}")
     if error.hint:
-        err.print(f"[dim]Hint:[/] {error.hint}", markup=True)
+        err.print(styled(("Hint:", "dim"), f" {error.hint}"))
 
 
 def run(argv: list[str] | None = None) -> None:

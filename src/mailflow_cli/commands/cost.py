@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailflow_cli.console import err, out, print_json
+from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.options import ConfigOption, JsonOption
 
 if TYPE_CHECKING:
@@ -72,10 +72,10 @@ def cost(
     table.add_column("USD / month", justify="right")
     for line in result.lines:
         table.add_row(line.service, line.usage, f"{line.usd:,.2f}")
-    table.add_row("[bold]Total[/]", "", f"[bold]{result.total:,.2f}[/]")
+    table.add_row(styled(("Total", "bold")), "", styled((f"{result.total:,.2f}", "bold")))
     out.print(table)
     for assumption in result.assumptions:
-        err.print(f"[dim]Assumes:[/] {assumption}", markup=True, highlight=False)
+        err.print(styled(("Assumes:", "dim"), f" {assumption}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from mailflow_cli.console import err, out, print_json
+from mailflow_cli.console import err, out, print_json, styled, terminal_safe
 from mailflow_cli.errors import MailflowError, UsageError
 from mailflow_cli.options import JsonOption
 
@@ -80,7 +80,7 @@ def start(
     )
     note = control.clear_stale(options)
     if note:
-        err.print(f"[dim]Note:[/] {note}")
+        err.print(styled(("Note:", "dim"), f" {note}"))
     control.check_ports(options)
     if foreground:
         err.print(f"Logs below; press Ctrl-C to stop. State: {options.state_path}")
@@ -95,14 +95,17 @@ def _print_ready(state: object, *, foreground: bool = False) -> None:
 
     assert isinstance(state, EmulatorState)
     err.print(
-        f"[green]The local emulator is running[/] (pid {state.pid}).\n"
-        f"  AWS endpoint  {state.endpoint}   (region {state.region})\n"
-        f"  SMTP ingress  {state.smtp_host}:{state.smtp_port}   (STARTTLS offered, self-signed)\n"
-        + ("" if foreground else f"  Log           {log_path(_home())}\n")
-        + "Use it with --local on any mailflow command (e.g. `mailflow deploy --local`),\n"
-        "or point any AWS tool at it:"
+        styled(
+            ("The local emulator is running", "green"),
+            f" (pid {state.pid}).\n"
+            f"  AWS endpoint  {state.endpoint}   (region {state.region})\n"
+            f"  SMTP ingress  {state.smtp_host}:{state.smtp_port}   (STARTTLS offered, self-signed)\n"
+            + ("" if foreground else f"  Log           {log_path(_home())}\n")
+            + "Use it with --local on any mailflow command (e.g. `mailflow deploy --local`),\n"
+            "or point any AWS tool at it:",
+        )
     )
-    out.print(shell_exports(state), markup=False)
+    out.print(shell_exports(state))
 
 
 @local_app.command("status")
@@ -195,7 +198,7 @@ def send(  # noqa: PLR0917 - typer maps each option to a parameter
         print_json({"messageId": result.message_id, "accepted": result.accepted, "refused": result.refused})
     else:
         for address, reply in result.refused.items():
-            err.print(f"[red]refused[/] {address}: {reply}")
+            err.print(styled(("refused", "red"), f" {address}: {reply}"))
         if result.accepted:
             out.print(f"accepted for {', '.join(result.accepted)} as {result.message_id}")
     if result.refused:
@@ -223,6 +226,8 @@ def outbox(
             raise MailflowError(
                 f"the outbox has no message {show}", hint="list them with `mailflow local outbox`"
             )
+        if sys.stdout.isatty():
+            raw = terminal_safe(raw)
         sys.stdout.buffer.write(raw if raw.endswith(b"\n") else raw + b"\n")
         sys.stdout.flush()
         return

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailflow_cli.console import err
+from mailflow_cli.console import err, styled
 from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def _open(config: Path | None, profile: str | None, region: str | None, local: b
 
 
 def _warn(message: str) -> None:
-    err.print(f"[yellow]Warning:[/] {message}", markup=True, highlight=False)
+    err.print(styled(("Warning:", "yellow"), f" {message}"))
 
 
 # verify-domain ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
-from mailflow_cli.console import err, out, print_json
+from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.errors import UsageError
 from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
 
@@ -71,7 +71,6 @@ def describe_diff(attribute: str, old: object, new: object) -> list[str]:
 
 
 def render_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     if not plan.pending and not show_unchanged:
@@ -92,7 +91,7 @@ def render_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
             details = "\n".join(
                 line for d in change.diffs for line in describe_diff(d.attribute, d.old, d.new)
             )
-        table.add_row(f"[{style}]{change.action.value}[/]", change.kind, escape(change.name), escape(details))
+        table.add_row(styled((change.action.value, style)), change.kind, change.name, details)
     out.print(table)
     from mailflow_cli.deploy import Action
 
@@ -102,16 +101,16 @@ def render_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
 
 def _render_conflicts(plan: Plan) -> None:
     for conflict in (*plan.conflicts, *plan.blocked):
-        err.print(f"[bold red]Stop:[/] {conflict.kind} {conflict.name}: {conflict.reason}", highlight=False)
+        err.print(styled(("Stop:", "bold red"), f" {conflict.kind} {conflict.name}: {conflict.reason}"))
         if conflict.hint:
-            err.print(f"  [dim]Hint:[/] {conflict.hint}")
+            err.print(styled("  ", ("Hint:", "dim"), f" {conflict.hint}"))
     for kept in plan.kept:
-        err.print(f"[yellow]Kept:[/] {kept.kind} {kept.name}: {kept.reason}", highlight=False)
+        err.print(styled(("Kept:", "yellow"), f" {kept.kind} {kept.name}: {kept.reason}"))
 
 
 def render_outputs(outputs: StackOutputs) -> None:
     """One ``key  value`` line per output, never wrapped, so URLs can be copied."""
-    out.print(f"[bold]Mailflow stack {outputs.environment}[/] ({outputs.region})")
+    out.print(styled((f"Mailflow stack {outputs.environment}", "bold"), f" ({outputs.region})"))
     rows: list[tuple[str, str]] = []
     for key, value in outputs.to_json().items():
         if isinstance(value, dict):
@@ -120,7 +119,7 @@ def render_outputs(outputs: StackOutputs) -> None:
             rows.append((key, "" if value is None else str(value)))
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
-        out.print(f"  {key:<{width}}  {value}", markup=False)
+        out.print(f"  {key:<{width}}  {value}")
 
 
 class LiveProgress:
@@ -155,7 +154,6 @@ class LiveProgress:
             self.console.print("No changes: the stack already matches the config.")
 
     def table(self) -> Table:
-        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=self.title, header_style="bold")
@@ -165,7 +163,7 @@ class LiveProgress:
         for key, (action, status, detail) in self.rows.items():
             shown = f"{status}: {detail}" if detail and status in {"waiting", "failed"} else status
             style = self.STATUS_STYLES.get(status, "")
-            table.add_row(escape(key), action, f"[{style}]{escape(shown)}[/]")
+            table.add_row(key, action, styled((shown, style)))
         return table
 
     def __call__(self, event: ProgressEvent) -> None:
@@ -184,7 +182,7 @@ def confirmer(yes: bool, question: str, *, always_show: bool = False) -> Callabl
     def confirm(plan: Plan) -> bool:
         if always_show or not yes:
             for change in plan.deletes:
-                err.print(f"  [red]delete[/] {change.kind} {change.name}", highlight=False)
+                err.print(styled("  ", ("delete", "red"), f" {change.kind} {change.name}"))
         if yes:
             return True
         if not sys.stdin.isatty():
@@ -277,9 +275,9 @@ def outputs_command(
 def render_destroy(report: DestroyReport) -> None:
     err.print(f"Deleted {len(report.deleted)} resource(s).")
     for item in report.left_alone:
-        err.print(f"[yellow]Left alone:[/] {item.kind} {item.name}: {item.reason}", highlight=False)
+        err.print(styled(("Left alone:", "yellow"), f" {item.kind} {item.name}: {item.reason}"))
     for item in report.kept:
-        err.print(f"[yellow]Kept:[/] {item.kind} {item.name}: {item.reason}", highlight=False)
+        err.print(styled(("Kept:", "yellow"), f" {item.kind} {item.name}: {item.reason}"))
 
 
 def destroy_command(

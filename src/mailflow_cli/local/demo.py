@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from mailflow_cli.config import MailflowConfig, parse_config
-from mailflow_cli.console import err, out
+from mailflow_cli.console import err, out, styled
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.local.control import log_path, server_command, wait_ready
 from mailflow_cli.local.ports import free_port
@@ -46,7 +46,7 @@ class Timings:
 
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
-        err.print(f"[bold cyan]▶ {title}[/]")
+        err.print(styled((f"▶ {title}", "bold cyan")))
         started = time.monotonic()
         ok = False
         try:
@@ -58,8 +58,10 @@ class Timings:
     def table(self) -> Table:
         table = Table("step", "time", "result", title="mailflow demo")
         for title, seconds, ok in self.rows:
-            table.add_row(title, f"{seconds:.2f} s", "[green]ok[/]" if ok else "[red]failed[/]")
-        table.add_row("[bold]total[/]", f"[bold]{sum(r[1] for r in self.rows):.2f} s[/]", "")
+            table.add_row(title, f"{seconds:.2f} s", styled(("ok", "green") if ok else ("failed", "red")))
+        table.add_row(
+            styled(("total", "bold")), styled((f"{sum(r[1] for r in self.rows):.2f} s", "bold")), ""
+        )
         return table
 
 
@@ -321,10 +323,12 @@ def run_demo(config_path: Path | None = None) -> int:
                     _stop(process)
             if failure:
                 log_tail = log_path(home).read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
-                err.print("[dim]The emulator's log ended with:[/]\n" + "\n".join(log_tail), markup=True)
+                err.print(styled(("The emulator's log ended with:", "dim"), "\n" + "\n".join(log_tail)))
     out.print(timings.table())
     if failure:
-        err.print(f"[bold red]The demo failed:[/] {failure}")
+        err.print(styled(("The demo failed:", "bold red"), f" {failure}"))
         return 1
-    err.print("[bold green]Every step behaved as shown.[/] Try it yourself: `mailflow local start`.")
+    err.print(
+        styled(("Every step behaved as shown.", "bold green"), " Try it yourself: `mailflow local start`.")
+    )
     return 0

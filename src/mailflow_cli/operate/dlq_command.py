@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from rich.table import Table
 
-from mailflow_cli.console import err, out, print_json, print_json_line
+from mailflow_cli.console import err, out, print_json, print_json_line, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import UsageError
 from mailflow_cli.operate import dlq
@@ -47,7 +47,7 @@ def list_queues(ctx: StackContext, *, json_output: bool) -> None:
         style = "red" if summary.visible else "green"
         table.add_row(
             summary.queue.label,
-            f"[{style}]{summary.visible}[/]",
+            styled((str(summary.visible), style)),
             str(summary.in_flight),
             oldest,
             reasons or "-",
@@ -79,7 +79,7 @@ def redrive(ctx: StackContext, queue: str, *, json_output: bool) -> None:
         print_json(result.as_dict())
         return
     if result.fallback_reason:
-        err.print(f"[dim]{result.fallback_reason}; copying the messages back instead.[/]", markup=True)
+        err.print(styled((f"{result.fallback_reason}; copying the messages back instead.", "dim")))
     if result.task_handle:
         out.print(
             f"Started an SQS move task for {ref.name} (handle {result.task_handle}); SQS moves the messages "
@@ -89,7 +89,7 @@ def redrive(ctx: StackContext, queue: str, *, json_output: bool) -> None:
     for destination, count in result.moved.items():
         out.print(f"{count} message(s) {verb} {destination}")
     for message_id, why in result.left:
-        out.print(f"[yellow]left in {ref.name}[/]: {message_id}: {why}")
+        out.print(styled((f"left in {ref.name}", "yellow"), f": {message_id}: {why}"))
     if not result.moved and not result.left and not result.task_handle:
         out.print(f"{ref.name} is empty: nothing to redrive.")
 

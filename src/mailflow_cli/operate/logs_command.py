@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailflow_cli.console import err, out, print_json_line
+from mailflow_cli.console import err, out, print_json_line, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate.durations import format_duration, parse_duration
 from mailflow_cli.operate.logs import LogGroupMissing, LogReader, event_document, follow, render_event
@@ -28,7 +28,7 @@ def run(
             out.print(line)
 
     if follow_logs:
-        err.print(f"[dim]Following {ctx.names.log_group} (Ctrl-C to stop).[/]", markup=True)
+        err.print(styled((f"Following {ctx.names.log_group} (Ctrl-C to stop).", "dim")))
         try:
             follow(reader, start_ms, clock=clock, emit=emit)
         except KeyboardInterrupt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mailflow_cli.console import err, out, print_json
+from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import MailflowError, UsageError
 from mailflow_cli.operate import send_test
@@ -137,15 +137,21 @@ def _finish(report: dict[str, Any], json_output: bool) -> None:
 def _describe_arrival(queue: QueueRef, found: Found, outbound: bool) -> None:
     latency = format_duration(found.waited)
     if not outbound:
-        out.print(f"[green]Delivered[/] to {queue.name} after {latency} (the test message was deleted).")
+        out.print(
+            styled(
+                ("Delivered", "green"), f" to {queue.name} after {latency} (the test message was deleted)."
+            )
+        )
         return
     body = found.body
     if body.get("status") == "sent":
-        out.print(f"[green]Sent[/] by SES after {latency} (SES message id {body.get('sesMessageId')}).")
+        out.print(
+            styled(("Sent", "green"), f" by SES after {latency} (SES message id {body.get('sesMessageId')}).")
+        )
     else:
         error = body.get("error")
         detail = error.get("message", error) if isinstance(error, dict) else error
-        out.print(f"[red]Failed[/] after {latency}: {detail}")
+        out.print(styled(("Failed", "red"), f" after {latency}: {detail}"))
 
 
 def _timeout(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
-from mailflow_cli.console import err, out, print_json
+from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate.durations import format_duration
 from mailflow_cli.operate.progress import waiting
 from mailflow_cli.operate.status import StatusReport, collect
 from mailflow_cli.operate.timing import current_clock
 
-OK = "[green]✓[/]"
-BAD = "[red]✗[/]"
+OK = ("✓", "green")
+BAD = ("✗", "red")
 
 
 def run(ctx: StackContext, *, json_output: bool) -> bool:
@@ -26,50 +27,70 @@ def run(ctx: StackContext, *, json_output: bool) -> bool:
     return report.healthy
 
 
-def _mark(good: bool) -> str:
+def _mark(good: bool) -> tuple[str, str]:
     return OK if good else BAD
 
 
 def _print(ctx: StackContext, report: StatusReport) -> None:
-    out.print(f"[bold]{ctx.names.prefix}[/] in {ctx.config.region} ({ctx.config_path})")
+    out.print(styled((ctx.names.prefix, "bold"), f" in {ctx.config.region} ({ctx.config_path})"))
     present = sum(1 for r in report.resources if r.state == "present")
-    out.print(f"\n[bold]Resources[/]  {present} of {len(report.resources)} present and as configured")
+    out.print(
+        styled(
+            "\n", ("Resources", "bold"), f"  {present} of {len(report.resources)} present and as configured"
+        )
+    )
     for resource in report.resources:
         if resource.state != "present":
             detail = f" ({resource.detail})" if resource.detail else ""
-            out.print(f"  {BAD} {resource.kind} {resource.name}: {resource.state}{detail}")
+            out.print(styled("  ", BAD, f" {resource.kind} {resource.name}: {resource.state}{detail}"))
     rules = report.rule_set
     if rules is not None:
-        out.print("\n[bold]Receiving[/]")
-        out.print(f"  {_mark(rules.active_set is not None)} active rule set: {rules.active_set or 'none'}")
+        out.print(styled("\n", ("Receiving", "bold")))
         out.print(
-            f"  {_mark(rules.rule_in_active_set and rules.rule_enabled)} rule {ctx.names.receipt_rule}: "
-            + (
-                "enabled"
-                if rules.rule_enabled
-                else "disabled"
-                if rules.rule_in_active_set
-                else "not in the active set"
+            styled(
+                "  ", _mark(rules.active_set is not None), f" active rule set: {rules.active_set or 'none'}"
             )
         )
-    out.print("\n[bold]Domains[/]")
+        state = (
+            "enabled"
+            if rules.rule_enabled
+            else "disabled"
+            if rules.rule_in_active_set
+            else "not in the active set"
+        )
+        out.print(
+            styled(
+                "  ",
+                _mark(rules.rule_in_active_set and rules.rule_enabled),
+                f" rule {ctx.names.receipt_rule}: {state}",
+            )
+        )
+    out.print(styled("\n", ("Domains", "bold")))
     for domain in report.domains:
         good = domain.verification == "Success" and domain.dkim == "Success"
-        out.print(f"  {_mark(good)} {domain.domain}: verification {domain.verification}, DKIM {domain.dkim}")
+        out.print(
+            styled(
+                "  ", _mark(good), f" {domain.domain}: verification {domain.verification}, DKIM {domain.dkim}"
+            )
+        )
     out.print(_queues_table(report))
     if report.handler is not None:
         handler = report.handler
         out.print(
-            f"\n[bold]Handler, last 24 h[/]  {handler.invocations:g} invocations, "
-            f"{handler.errors:g} errors, {handler.throttles:g} throttles"
+            styled(
+                "\n",
+                ("Handler, last 24 h", "bold"),
+                f"  {handler.invocations:g} invocations, {handler.errors:g} errors, "
+                f"{handler.throttles:g} throttles",
+            )
         )
-    out.print(f"[bold]Alarms in ALARM[/]  {', '.join(report.alarms) or 'none'}")
+    out.print(styled(("Alarms in ALARM", "bold"), f"  {', '.join(report.alarms) or 'none'}"))
     if report.healthy:
-        out.print(f"\n{OK} [bold green]Healthy:[/] mail is flowing.")
+        out.print(styled("\n", OK, " ", ("Healthy:", "bold green"), " mail is flowing."))
         return
-    err.print(f"\n{BAD} [bold red]Needs attention:[/]", markup=True)
+    err.print(styled("\n", BAD, " ", ("Needs attention:", "bold red")))
     for problem in report.problems:
-        err.print(f"  - {problem}", markup=False)
+        err.print(f"  - {problem}")
 
 
 def _queues_table(report: StatusReport) -> Table:
@@ -78,10 +99,10 @@ def _queues_table(report: StatusReport) -> Table:
         table.add_column(column, justify="right" if column in ("Visible", "In flight", "Oldest") else "left")
     for queue in report.queues:
         if queue.visible is None:
-            table.add_row(queue.name, queue.role, "[red]missing[/]", "", "")
+            table.add_row(queue.name, queue.role, styled(("missing", "red")), "", "")
             continue
         alarm = queue.role.endswith("DLQ") and queue.visible
         oldest = "" if queue.oldest_age_seconds is None else format_duration(queue.oldest_age_seconds)
-        visible = f"[red]{queue.visible}[/]" if alarm else str(queue.visible)
+        visible = styled((str(queue.visible), "red")) if alarm else Text(str(queue.visible))
         table.add_row(queue.name, queue.role, visible, str(queue.in_flight), oldest)
     return table

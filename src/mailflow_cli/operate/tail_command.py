@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailflow_cli.console import err, out, print_json_line
+from mailflow_cli.console import err, out, print_json_line, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate.peek import PEEK_NOTICE
 from mailflow_cli.operate.render import MessageView, message_document, render_message
@@ -17,9 +17,9 @@ def run(
     queue = resolve_queue(ctx, target)
     clock = current_clock()
     if not delete:
-        err.print(f"[dim]{PEEK_NOTICE}[/]", markup=True)
+        err.print(styled((PEEK_NOTICE, "dim")))
     if follow:
-        err.print(f"[dim]Following {queue.name} (Ctrl-C to stop).[/]", markup=True)
+        err.print(styled((f"Following {queue.name} (Ctrl-C to stop).", "dim")))
 
     def emit(view: MessageView) -> None:
         if json_output:
@@ -44,6 +44,5 @@ def run(
         err.print(f"{queue.name} is empty.")
     else:
         err.print(
-            f"[dim]{result.shown} message(s) {verb}; {result.returned} returned to {queue.name}.[/]",
-            markup=True,
+            styled((f"{result.shown} message(s) {verb}; {result.returned} returned to {queue.name}.", "dim"))
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
-from mailflow_cli.console import err, out, print_json
+from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate import route53_records, verify_domain
 from mailflow_cli.operate.dns_records import DnsRecord, normalise_domain, required_records
@@ -30,7 +31,7 @@ def run(
     timeout_seconds = parse_duration(timeout, option="--timeout")
     warnings = verify_domain.domain_warnings(ctx.config, domain)
     for warning in warnings:
-        err.print(f"[yellow]Warning:[/] {warning}", markup=True, highlight=False)
+        err.print(styled(("Warning:", "yellow"), f" {warning}"))
     ses = ctx.clients.client("ses")
     started = verify_domain.start_verification(ses, domain)
     records = required_records(
@@ -44,7 +45,7 @@ def run(
         zone_name = zone.name
         changes = route53_records.apply_records(client, zone, records, replace_mx=replace_mx)
     if not json_output:
-        out.print(_records_text(domain, records), markup=False)
+        out.print(_records_text(domain, records))
         if route53:
             out.print(_changes_table(zone_name or "", changes))
     status = verify_domain.read_status(ses, domain)
@@ -108,15 +109,15 @@ def _changes_table(zone: str, changes: list[RecordChange]) -> Table:
         table.add_column(column, overflow="fold")
     styles = {"created": "green", "updated": "yellow", "unchanged": "dim", "kept": "cyan"}
     for change in changes:
-        table.add_row(f"[{styles[change.action]}]{change.action}[/]", change.type, change.name, change.detail)
+        table.add_row(styled((change.action, styles[change.action])), change.type, change.name, change.detail)
     return table
 
 
-def _status_line(status: verify_domain.IdentityStatus) -> str:
-    def colour(value: str) -> str:
-        return f"[green]{value}[/]" if value == verify_domain.SUCCESS else f"[yellow]{value}[/]"
+def _status_line(status: verify_domain.IdentityStatus) -> Text:
+    def colour(value: str) -> tuple[str, str]:
+        return (value, "green" if value == verify_domain.SUCCESS else "yellow")
 
-    return f"Verification: {colour(status.verification)}   DKIM: {colour(status.dkim)}"
+    return styled("Verification: ", colour(status.verification), "   DKIM: ", colour(status.dkim))
 
 
 def _document(

@@ -21,7 +21,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = REPO / "tests" / "corpus"
 HANDLER_DIR = REPO / "handler"
 SRC_DIR = REPO / "src"
 EXAMPLE_CONFIG = REPO / "mailflow.yaml.example"
@@ -225,9 +225,9 @@ def _json_default(value: object) -> object:
 
 
 def corpus_messages() -> list[tuple[str, bytes]]:
-    """Every message of ``../shared/corpus`` (read in place, never copied), sorted by path."""
+    """Every message of the project's corpus (``tests/corpus``), sorted by path."""
     if not CORPUS.is_dir():
-        raise SystemExit(f"corpus not found at {CORPUS} (expected <repo>/../shared/corpus)")
+        raise SystemExit(f"corpus not found at {CORPUS}")
     found: list[tuple[str, bytes]] = []
     for path in sorted(CORPUS.rglob("*")):
         if path.is_file() and path.name != "README.md":

@@ -20,7 +20,7 @@ from _common import EXAMPLE_CONFIG, RESULTS, finish, print_table, spread, use_pr
 from _fakes import FakeDynamoDB, FakeS3, FakeSES, FakeSQS, fresh_id, runtime_document
 
 VOLUMES = (10_000, 100_000, 1_000_000)
-# The seed guide's "Cost Estimation" (../shared/seed/000_c198143adbc15252.txt): 10 K emails by service,
+# The seed guide's "Cost Estimation" (the seed user guide, 000_c198143adbc15252.txt): 10 K emails by service,
 # and its "Cost Scaling" totals.
 SEED_10K = {"Lambda": 0.10, "S3": 0.30, "SQS": 0.02, "DynamoDB": 1.25, "SES": 1.00, "CloudWatch": 0.50}
 SEED_TOTALS = {1_000: 1.50, 10_000: 3.17, 100_000: 15.0, 1_000_000: 85.0}

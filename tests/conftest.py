@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CORPUS_DIR = (REPO_ROOT / ".." / "shared" / "corpus").resolve()
 
 _AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",

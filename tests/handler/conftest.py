@@ -20,7 +20,7 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 BUCKET = "mailflow-test-bucket"
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 _SESSION = boto3.session.Session()
 

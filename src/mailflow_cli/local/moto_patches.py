@@ -10,8 +10,10 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
 2. S3 ``CreateBucket`` ignores ``CreateBucketConfiguration.Tags`` (AWS applies them atomically).
 3. Lambda drops ``DeadLetterConfig`` on create, get and update; it is kept and reported.
 4. S3 evaluates bucket policies but ignores their conditions, so the stack's
-   ``Deny s3:* when aws:SecureTransport is false`` denies every object request. That statement is left
-   out of the evaluation (moto cannot see TLS); the rest of the policy is still evaluated.
+   ``Deny s3:* when aws:SecureTransport is false`` denies every object request, and so do its
+   ``Deny ... unless aws:PrincipalArn is the handler role`` statements. Those statements are left out
+   of the evaluation (moto sees neither TLS nor a principal ARN); the rest of the policy is still
+   evaluated.
 
 5. SQS ``StartMessageMoveTask`` is not implemented (NotImplementedError in process, HTTP 500 in server
    mode). It answers with an ``UnsupportedOperation`` error instead, as an endpoint without the API
@@ -150,12 +152,22 @@ def _evaluate_bucket_policies_without_tls_deny(patch: _Patcher) -> None:
     def insecure_only(statement: dict[str, Any]) -> bool:
         return statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
 
+    def unless_principal(statement: dict[str, Any]) -> bool:
+        """moto has no principal ARN to compare: its evaluation would deny everyone."""
+        return statement.get("Effect") == "Deny" and "aws:PrincipalArn" in json.dumps(
+            statement.get("Condition", {})
+        )
+
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
             return PermissionResult.NEUTRAL
         policy = json.loads(self.policy.decode())
         statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
-        policy["Statement"] = [statement for statement in statements if not insecure_only(statement)]
+        policy["Statement"] = [
+            statement
+            for statement in statements
+            if not (insecure_only(statement) or unless_principal(statement))
+        ]
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
     patch.set(FakeBucket, "get_permission", get_permission)

@@ -3,6 +3,7 @@ and a foreign active set is never touched without the config's say-so."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -139,9 +140,12 @@ def test_a_second_environment_with_the_same_domain_stops_before_any_change(
     plan = plan_stack(dev)
     [conflict] = plan.conflicts
     assert conflict.name == f"{SHARED_RULE_SET}/mailflow-dev-inbound"
-    assert "example.com by the Mailflow environment 'prod''s rule 'mailflow-prod-inbound'" in conflict.reason
+    assert (
+        "example.com by the rule 'mailflow-prod-inbound' of the Mailflow environment 'prod'"
+        in conflict.reason
+    )
     assert "dev.example.com" in str(conflict.hint)
-    with pytest.raises(MailflowError, match="already receives mail for example.com"):
+    with pytest.raises(MailflowError, match=r"already receives mail for example\.com"):
         deploy_stack(dev)
     assert recorder.mutating == []
     assert rules_in(SHARED_RULE_SET) == ["mailflow-prod-inbound"]
@@ -159,7 +163,7 @@ def test_a_subdomain_per_environment_does_not_conflict(
 
 
 @pytest.mark.parametrize(
-    ("recipients", "domain", "claimed_by"),
+    "case",
     [
         (["example.com"], "example.com", "'example.com'"),
         (["EXAMPLE.com"], "example.com", "'EXAMPLE.com'"),
@@ -170,18 +174,14 @@ def test_a_subdomain_per_environment_does_not_conflict(
     ],
 )
 def test_any_foreign_rule_covering_a_domain_is_a_conflict(
-    aws: None,
-    write_config: ConfigWriter,
-    open_recorded: StackOpener,
-    recipients: list[str],
-    domain: str,
-    claimed_by: str,
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener, case: tuple[list[str], str, str]
 ) -> None:
     """A rule recipient is an address, a domain, or .domain for its subdomains; none means every one."""
+    recipients, domain, claimed_by = case
     foreign_active_set()
     ses().create_receipt_rule(RuleSetName="corporate", Rule=rule_for("catch", recipients))
     ctx, recorder = open_recorded(write_config(domains=[domain], ses={"ruleSet": "corporate"}))
-    with pytest.raises(MailflowError, match=f"{domain} by the rule 'catch'") as stopped:
+    with pytest.raises(MailflowError, match=re.escape(f"{domain} by the rule 'catch'")) as stopped:
         deploy_stack(ctx)
     assert claimed_by in stopped.value.message
     assert recorder.mutating == []

@@ -180,7 +180,7 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
 
     def _overlap(self, resource: ReceiptRuleSpec, rules: list[dict[str, Any]]) -> Conflict | None:
         claims = [
-            f"{domain} by {_whose(rule['Name'])} {rule['Name']!r} (recipient {recipient!r})"
+            f"{domain} by the rule {rule['Name']!r}{_owner(rule['Name'])} (recipient {recipient!r})"
             for rule in rules
             if rule["Name"] != resource.rule_name
             for domain, recipient in claimed_domains(resource.recipients, rule)
@@ -249,11 +249,11 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
         ses.delete_receipt_rule(RuleSetName=resource.rule_set, RuleName=resource.rule_name)
 
 
-def _whose(rule_name: str) -> str:
+def _owner(rule_name: str) -> str:
     environment = rule_name.removeprefix("mailflow-").removesuffix("-inbound")
     if rule_name.startswith("mailflow-") and rule_name.endswith("-inbound") and environment.isalnum():
-        return f"the Mailflow environment {environment!r}'s rule"
-    return "the rule"
+        return f" of the Mailflow environment {environment!r}"
+    return ""
 
 
 def delete_shared_rule_set(ses: Any) -> None:

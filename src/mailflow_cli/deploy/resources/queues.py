@@ -67,7 +67,7 @@ def _deny_all_but(sid: str, actions: tuple[str, ...], queue_arn: str, principals
         "Sid": sid,
         "Effect": "Deny",
         "Principal": "*",
-        "Action": list(actions),
+        "Action": list(actions) if len(actions) > 1 else actions[0],
         "Resource": queue_arn,
         "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(principals)}},
     }

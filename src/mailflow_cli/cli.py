@@ -18,7 +18,7 @@ from mailflow_cli import __version__
 from mailflow_cli.console import err, styled
 from mailflow_cli.errors import MailflowError
 
-COMMAND_MODULES = ("stack", "local", "operate", "cost")
+COMMAND_MODULES = ("stack", "app_policy", "local", "operate", "cost")
 
 app = typer.Typer(
     name="mailflow",

@@ -40,16 +40,10 @@ DEPLOYER_WARNINGS = {"PERMISSIONS_MANAGEMENT_ACTIONS", "RESOURCE_STAR"}
 def deployer_policy() -> dict[str, Any]:
     """The JSON block of docs/permissions.md, filled in for a sample account."""
     text = (REPO / "docs" / "permissions.md").read_text(encoding="utf-8")
-    found = re.search(r"## The deployer's policy.*?```json\n(.*?)\n```", text, re.DOTALL)
-    assert found is not None, "docs/permissions.md has no deployer policy block"
-    filled = (
-        found[1]
-        .replace("<region>", REGION)
-        .replace("<acct>", ACCOUNT)
-        .replace("<env>", "dev")
-        .replace("<each role named in apps[].senderPrincipals>", SENDER_ROLE)
-        .replace("<each user named in apps[].senderPrincipals>", SENDER_USER)
-    )
+    found = re.search(r"```json\n(.*?)\n```", text, re.DOTALL)
+    assert found is not None, "docs/permissions.md has no JSON block"
+    filled = found[1].replace("<region>", REGION).replace("<acct>", ACCOUNT).replace("<env>", "dev")
+    filled = re.sub(r"<each role[^>]*>", SENDER_ROLE, re.sub(r"<each user[^>]*>", SENDER_USER, filled))
     assert "<" not in filled, "a placeholder is left"
     document: dict[str, Any] = json.loads(filled)
     return document

@@ -25,8 +25,6 @@ QUARANTINE_PREFIX = "quarantine/"
 CLAIMS_PREFIX = "claims/"
 OUTBOUND_PREFIX = "outbound/"
 RAW_COPIES_PREFIX = "raw-copies/"
-INTERNAL_PREFIXES = (RAW_PREFIX, ATTACHMENTS_PREFIX, QUARANTINE_PREFIX, CLAIMS_PREFIX, RAW_COPIES_PREFIX)
-"""Prefixes of the stack bucket only the handler (and SES, for raw/) writes; apps read them per app."""
 
 DEFAULT_TARGET = "default"
 """The reserved app name of the default queue's target (raw-object tags, per-app prefixes)."""

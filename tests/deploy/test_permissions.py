@@ -15,8 +15,10 @@ from mailflow_cli.config import parse_config
 from mailflow_cli.deploy import deploy_stack, destroy_stack, read_outputs
 from mailflow_cli.deploy.app_policy import app_policy
 from mailflow_cli.deploy.resources.boundary import boundary_policy
+from mailflow_cli.deploy.resources.bucket import bucket_policy
+from mailflow_cli.deploy.resources.queues import queues
 from mailflow_cli.deploy.resources.role import handler_policy
-from mailflow_cli.naming import stack_names
+from mailflow_cli.naming import SHARED_RULE_SET, stack_names
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -71,13 +73,24 @@ def allowing(document: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 def test_the_generated_policies_have_no_finding_at_all() -> None:
     config = example_config()
+    principal = f"arn:aws:iam::{ACCOUNT}:role/{SENDER_ROLE}"
+    locked = config.model_copy(
+        update={
+            "apps": tuple(app.model_copy(update={"sender_principals": (principal,)}) for app in config.apps),
+            "security": config.security.model_copy(update={"operator_principals": (principal,)}),
+        }
+    )
     names = stack_names(config, ACCOUNT)
-    for name, document in [
+    documents = [
         ("boundary", boundary_policy(config, names)),
         ("handler role", handler_policy(config, names)),
         ("app1", app_policy(names, "app1")),
         ("default", app_policy(names, "default")),
-    ]:
+        ("bucket", bucket_policy(names, SHARED_RULE_SET)),
+        *((queue.name, dict(queue.policy or {})) for queue in queues(locked, names)),
+    ]
+    assert len(documents) == 12
+    for name, document in documents:
         assert findings(document) == [], name
 
 

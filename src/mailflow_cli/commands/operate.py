@@ -257,9 +257,12 @@ def dlq_redrive(
     region: RegionOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Move failed messages back to their source queues (inbound: re-invoke the handler with the event).
+    """Move failed messages back to their source queues (inbound: replay the emails to the handler).
 
-    Uses SQS's move task where available and otherwise copies each message back and deletes it.
+    apps and outbound: only messages SQS itself dead-lettered go back, each to the stack queue it came from
+    (SQS's move task where available, otherwise copied back and deleted). inbound: the handler is
+    re-invoked with its own stored record of each email an entry names, while the raw mail exists. A DLQ
+    body never chooses the target. Entries that cannot be redriven stay in the DLQ and are listed with why.
     """
     from mailflow_cli.operate import dlq_command
 

@@ -308,17 +308,34 @@ def init(
         list[str] | None,
         typer.Option("--app", "-a", help="An application name (repeat for more).", show_default=False),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing mailflow.yaml.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing mailflow.yaml and schema file.")
+    ] = False,
+    schema_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema-path",
+            help="Where to write the config's JSON Schema (default: mailflow.schema.json beside it).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write a commented mailflow.yaml in the current directory.
+    """Write a commented mailflow.yaml in the current directory, and its JSON Schema beside it.
 
     Values come from the flags; any that are missing are asked for when there is a terminal (without
-    one, a missing flag is an error). The file is validated before it is written.
+    one, a missing flag is an error). The file is validated before it is written. Its first line points
+    editors that use yaml-language-server (VS Code's YAML extension, Neovim, Helix) at the schema, so they
+    complete keys and flag mistakes as you type.
     """
     from mailflow_cli.operate import init_command
 
     init_command.run(
-        environment=environment, region=region, domains=domain or [], apps=app_name or [], force=force
+        environment=environment,
+        region=region,
+        domains=domain or [],
+        apps=app_name or [],
+        force=force,
+        schema_path=schema_path,
     )
 
 

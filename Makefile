@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck unit bench handler-pythons clean
+.PHONY: help install demo test lint typecheck unit bench schemas handler-pythons clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: lint typecheck unit ## Everything CI runs: lint, type check, the whole tes
 
 bench: $(STAMP) ## Run every benchmark under bench/ and write bench/results/*.json
 	$(BIN)/python bench/run_all.py
+
+schemas: $(STAMP) ## Regenerate docs/schemas/mailflow-config.schema.json from the config model
+	$(BIN)/python -m mailflow_cli.config_schema docs/schemas/mailflow-config.schema.json
 
 HANDLER_PYTHONS ?= python3.12 python3.13
 handler-pythons: ## The handler's tests on other Pythons (HANDLER_PYTHONS="python3.12 python3.13"), a venv each

@@ -178,3 +178,20 @@ def cli(capsys: pytest.CaptureFixture[str], clock: timing.FakeClock, monkeypatch
         return CliResult(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every AWS operation the code under test calls, with its parameters, in order (calls still go to
+    moto): for counting, e.g., the Lambda Invoke calls a redrive made."""
+    from botocore.client import BaseClient
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls.append((operation_name, api_params))
+        return original(client, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls

@@ -18,6 +18,10 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
 5. SQS ``StartMessageMoveTask`` is not implemented (NotImplementedError in process, HTTP 500 in server
    mode). It answers with an ``UnsupportedOperation`` error instead, as an endpoint without the API
    would, so ``mailflow dlq redrive`` takes its copy-back path as it would there.
+7. SQS gives a message it moved to a dead-letter queue no ``DeadLetterQueueSourceArn`` attribute. AWS
+   reports the queue the message came from (``ReceiveMessage`` with ``MessageSystemAttributeNames`` All
+   or DeadLetterQueueSourceArn); the copy-back path of ``mailflow dlq redrive`` returns a message only
+   there. moto's move is recorded and the attribute reported the same way.
 
 What only the emulator needs:
 
@@ -26,7 +30,7 @@ What only the emulator needs:
    invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
    queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
 
-Tests install 1-5 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
+Tests install 1-5 and 7 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
 calls :func:`apply` once for its lifetime. Both work for ``mock_aws`` and an in-process
 ``ThreadedMotoServer``.
 """
@@ -188,6 +192,50 @@ def _answer_move_task_unsupported(patch: _Patcher) -> None:
     patch.set(SQSResponse, "start_message_move_task", start_message_move_task)
 
 
+_SOURCE_ARN = "DeadLetterQueueSourceArn"
+
+
+def _report_dead_letter_sources(patch: _Patcher) -> None:
+    from moto.sqs.models import SQSBackend
+    from moto.sqs.responses import SQSResponse
+
+    _require(
+        "dead_letter_queue.add_message" in inspect.getsource(SQSBackend.receive_message),
+        "moto.sqs.models.SQSBackend.receive_message no longer moves messages to the dead-letter queue",
+    )
+    original_receive = SQSBackend.receive_message
+    original_response = SQSResponse.receive_message
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        dead_letter_queue = queue.dead_letter_queue
+        waiting = {id(message) for message in queue._messages} if dead_letter_queue is not None else set()
+        received = original_receive(self, queue_name, *args, **kwargs)
+        for message in dead_letter_queue._messages if waiting else ():
+            if id(message) in waiting:  # moved by this receive
+                message.mailflow_dead_letter_source_arn = queue.queue_arn
+        return received
+
+    def receive_message_response(self: Any) -> Any:
+        result = original_response(self)
+        asked = set(self._get_param("AttributeNames", [])) | set(
+            self._get_param("MessageSystemAttributeNames", [])
+        )
+        if not asked & {"All", _SOURCE_ARN}:
+            return result
+        queue = self.sqs_backend.get_queue(self._get_queue_name())
+        sources = {m.id: getattr(m, "mailflow_dead_letter_source_arn", None) for m in queue._messages}
+        received = result.result
+        for message in received.get("Messages", []) if isinstance(received, dict) else ():
+            source = sources.get(message["MessageId"])
+            if source:
+                message.setdefault("Attributes", {})[_SOURCE_ARN] = source
+        return result
+
+    patch.set(SQSBackend, "receive_message", receive_message)
+    patch.set(SQSResponse, "receive_message", receive_message_response)
+
+
 def _disable_sqs_esm_delivery(patch: _Patcher) -> None:
     from moto.sqs.models import Queue
 
@@ -211,11 +259,13 @@ _AWS_FIDELITY = (
     _keep_dead_letter_config,
     _evaluate_bucket_policies_without_tls_deny,
     _answer_move_task_unsupported,
+    _report_dead_letter_sources,
 )
 
 
 def install_moto_compat(*, emulator: bool = False) -> Callable[[], None]:
-    """Patch moto's classes in this process (1-5, and 6 with ``emulator``); return the undo function."""
+    """Patch moto's classes in this process (1-5 and 7, and 6 with ``emulator``); return the undo
+    function."""
     patch = _Patcher()
     try:
         for install in _AWS_FIDELITY:

@@ -27,16 +27,17 @@ class StackContext:
 
 
 def aws_target(region: str, profile: str | None, local: bool) -> AwsTarget:
+    """AWS itself, or with ``local`` the running emulator with the access key of its state file."""
     if not local:
         return AwsTarget(region=region, profile=profile)
-    from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, running_state
+    from mailflow_cli.local.state import running_state
 
     state = running_state()
     return AwsTarget(
         region=region,
         endpoint_url=state.endpoint,
-        access_key=LOCAL_ACCESS_KEY,
-        secret_key=LOCAL_SECRET_KEY,
+        access_key=state.access_key,
+        secret_key=state.secret_key,
     )
 
 

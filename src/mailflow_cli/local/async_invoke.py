@@ -3,6 +3,7 @@
 On a function error Lambda retries twice, then sends the event to the function's dead-letter queue
 (``DeadLetterConfig.TargetArn``, an SQS queue) if it has one. Lambda waits about one and two minutes
 between the attempts; the emulator waits ``retry_delays`` (short by default, see docs/local.md).
+A function the runner refuses to run (not Mailflow's handler) is neither retried nor dead-lettered.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from mailflow_cli.local.lambda_runner import InvokeResult, LambdaRunner
+from mailflow_cli.local.lambda_runner import REFUSED_ERROR_TYPE, InvokeResult, LambdaRunner
 
 log = logging.getLogger("mailflow.local.async")
 
@@ -55,7 +56,7 @@ class AsyncInvoker:
             except Exception:
                 log.exception("async invocation of %s could not start (attempt %d)", function, attempt + 1)
                 continue
-            if not result.failed:
+            if not result.failed or (result.error or {}).get("errorType") == REFUSED_ERROR_TYPE:
                 return result
             log.warning("async invocation of %s failed (attempt %d): %s", function, attempt + 1, result.error)
         self._dead_letter(function, event, result)

@@ -1,8 +1,10 @@
-"""The emulator process: moto's server plus SMTP ingress, Lambda runner, event source mappings, outbox.
+"""The emulator process: moto behind the guard, SMTP ingress, Lambda runner, event source mappings, outbox.
 
 ``python -m mailflow_cli.local.server --port 4566 --smtp-port 2525 --region eu-west-1 --home DIR``
 runs until SIGTERM/SIGINT, then stops every part and removes its state file. The state file is written
-only once every part is ready, so its presence means the emulator can be used.
+only once every part is ready, so its presence means the emulator can be used. Each start makes a new
+access key (:class:`~mailflow_cli.local.state.Credentials`) that the AWS endpoint requires; the state
+file is the only place it is written. ``DIR`` and everything in it is private to this user.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from types import FrameType
 from typing import Any
 
 from mailflow_cli.local.ports import HOST, port_is_free
-from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, EmulatorState, state_file
+from mailflow_cli.local.private_files import make_private
+from mailflow_cli.local.state import Credentials, EmulatorState, state_file
 
 log = logging.getLogger("mailflow.local")
 
@@ -70,8 +73,9 @@ class _ClientCloser:
 class Emulator:
     """Every part of the emulator in this process; start() then stop()."""
 
-    def __init__(self, options: EmulatorOptions) -> None:
+    def __init__(self, options: EmulatorOptions, credentials: Credentials) -> None:
         self.options = options
+        self.credentials = credentials
         self._parts: list[Any] = []
 
     def _client(self, session: Any, service: str) -> Any:
@@ -84,9 +88,12 @@ class Emulator:
         )
 
     def start(self) -> None:
+        from mailflow_cli.local import aws_endpoint
+
+        aws_endpoint.disable_moto_cors()
+
         import boto3
         from moto.core.models import DEFAULT_ACCOUNT_ID
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
         from moto.ses.models import ses_backends
 
         from mailflow_cli.local import moto_patches
@@ -97,16 +104,17 @@ class Emulator:
         from mailflow_cli.local.receiving import Receiver
         from mailflow_cli.local.smtp_ingress import SmtpIngress
         from mailflow_cli.local.tls import self_signed_context
+        from mailflow_cli.local.trusted_code import ShippedHandler
 
         options = self.options
         moto_patches.apply()
-        moto = ThreadedMotoServer(ip_address=HOST, port=options.port, verbose=False)
-        moto.start()
-        self._parts.append(moto)
+        endpoint = aws_endpoint.AwsEndpoint(options.port, self.credentials.access_key)
+        endpoint.start()
+        self._parts.append(endpoint)
 
         session = boto3.Session(
-            aws_access_key_id=LOCAL_ACCESS_KEY,
-            aws_secret_access_key=LOCAL_SECRET_KEY,
+            aws_access_key_id=self.credentials.access_key,
+            aws_secret_access_key=self.credentials.secret_key,
             region_name=options.region,
         )
         clients = {name: self._client(session, name) for name in ("lambda", "logs", "sqs", "s3", "ses")}
@@ -119,6 +127,8 @@ class Emulator:
             cache_dir=options.home / "code",
             endpoint=options.endpoint,
             region=options.region,
+            credentials=self.credentials,
+            shipped=ShippedHandler.from_directory(),
         )
         self._parts.append(runner)
         invoker = AsyncInvoker(runner, clients["sqs"])
@@ -137,6 +147,7 @@ class Emulator:
             lambda_client=clients["lambda"],
             sqs_client=clients["sqs"],
             invoke=runner.invoke,
+            trust=runner.trusted_function,
             region=options.region,
             failure_visibility_seconds=options.failure_visibility_seconds,
         )
@@ -199,8 +210,9 @@ def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    options.home.mkdir(parents=True, exist_ok=True)
-    emulator = Emulator(options)
+    make_private(options.home)
+    credentials = Credentials.generate()
+    emulator = Emulator(options, credentials)
     try:
         try:
             emulator.start()
@@ -214,6 +226,8 @@ def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
             smtp_port=options.smtp_port,
             region=options.region,
             started_at=time.time(),
+            access_key=credentials.access_key,
+            secret_key=credentials.secret_key,
         )
         state.save(options.state_path)
         log.info("emulator ready: %s, SMTP %s:%d", options.endpoint, HOST, options.smtp_port)

@@ -455,3 +455,26 @@ def test_outbox_log_and_code_files_stay_private(emulator: Emulator) -> None:
     assert (emulator.local / "emulator.log").stat().st_size > size, "the log was written to"
     assert any((emulator.local / "code").rglob("*.py")), "the handler's code was unpacked"
     assert modes(emulator.local) == private(emulator.local)
+
+
+# Region mismatch -------------------------------------------------------------------------------------------
+def test_a_stack_in_another_region_is_warned_about_and_its_mail_refusal_explained(emulator: Emulator) -> None:
+    other = emulator.home.parent / "other.yaml"
+    other.write_text("environment: other\nregion: us-east-1\ndomains: [other.example]\napps: [app1]\n")
+    deployed = mailflow(emulator.home, "deploy", "--local", "-y", "-c", str(other), timeout=120)
+    assert deployed.returncode == 0, deployed.stderr
+    warning = " ".join(deployed.stderr.split())
+    assert "the local emulator receives mail in eu-west-1, but this stack is in us-east-1" in warning
+    assert "mailflow local stop && mailflow local start --region us-east-1" in warning
+    same_region = mailflow(emulator.home, "outputs", "--local", "-c", str(REPO / "mailflow.yaml.example"))
+    assert same_region.returncode == 0, same_region.stderr
+    assert "receives mail in" not in same_region.stderr
+    with smtplib.SMTP(emulator.state.smtp_host, emulator.state.smtp_port, timeout=10) as smtp:
+        smtp.starttls(context=client_context())
+        smtp.ehlo()
+        smtp.mail("alice@sender.example")
+        code, reply = smtp.rcpt("_app1@other.example")
+        assert code == 550
+        assert b"5.1.1 Mailbox does not exist: its receipt rule is in us-east-1" in reply
+        assert b"mailflow local start --region us-east-1" in reply
+        assert smtp.rcpt("someone@nowhere.example") == (550, b"5.1.1 Mailbox does not exist")

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -70,6 +71,32 @@ class _ClientCloser:
             client.close()
 
 
+class _OtherRegionsRules:
+    """The active receipt rules of each other region that moto's SES holds state for, by region."""
+
+    def __init__(self, ses_client: Callable[[str], Any], own_region: str, account_id: str) -> None:
+        self._ses_client = ses_client
+        self._own_region = own_region
+        self._account_id = account_id
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self) -> dict[str, list[Any]]:
+        from moto.ses.models import ses_backends
+
+        found: dict[str, list[Any]] = {}
+        for region in list(ses_backends[self._account_id]):
+            if region == self._own_region:
+                continue
+            if region not in self._clients:
+                self._clients[region] = self._ses_client(region)
+            found[region] = list(self._clients[region].describe_active_receipt_rule_set().get("Rules") or [])
+        return found
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
 class Emulator:
     """Every part of the emulator in this process; start() then stop()."""
 
@@ -78,11 +105,12 @@ class Emulator:
         self.credentials = credentials
         self._parts: list[Any] = []
 
-    def _client(self, session: Any, service: str) -> Any:
+    def _client(self, session: Any, service: str, region: str | None = None) -> Any:
         from botocore.config import Config
 
         return session.client(
             service,
+            region_name=region,
             endpoint_url=self.options.endpoint,
             config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32),
         )
@@ -119,6 +147,10 @@ class Emulator:
         )
         clients = {name: self._client(session, name) for name in ("lambda", "logs", "sqs", "s3", "ses")}
         self._parts.append(_ClientCloser(list(clients.values())))
+        other_regions = _OtherRegionsRules(
+            lambda region: self._client(session, "ses", region), options.region, DEFAULT_ACCOUNT_ID
+        )
+        self._parts.append(other_regions)
         fetch = _function_code(DEFAULT_ACCOUNT_ID)
         runner = LambdaRunner(
             lambda_client=clients["lambda"],
@@ -139,6 +171,7 @@ class Emulator:
             runner=runner,
             async_invoker=invoker,
             region=options.region,
+            other_regions=other_regions,
         )
         ingress = SmtpIngress(receiver, options.smtp_port, self_signed_context(options.home / "tls"))
         ingress.start()

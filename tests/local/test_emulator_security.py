@@ -14,6 +14,7 @@ import io
 import json
 import os
 import smtplib
+import socket
 import stat
 import time
 import uuid
@@ -333,6 +334,34 @@ def test_local_start_prints_the_key_in_its_exports(emulator: Emulator) -> None:
     assert OLD_FIXED_KEY not in emulator.started_stdout
 
 
+def test_a_page_cannot_smuggle_smtp_commands_to_the_ingress(emulator: Emulator) -> None:
+    """Browsers do not block the SMTP port (2525): a page can POST SMTP commands in a body. The request line
+    and headers come first, as unknown commands, and aiosmtpd ends the session before the body."""
+    commands = (
+        "EHLO x",
+        "MAIL FROM:<a@evil.example>",
+        "RCPT TO:<_app1@example.com>",
+        "DATA",
+        "Subject: x",
+        "",
+        ".",
+    )
+    smtp = "".join(f"{line}\r\n" for line in commands).encode()
+    headers = {"Host": f"127.0.0.1:{emulator.state.smtp_port}", "Content-Type": "text/plain", "Origin": EVIL}
+    request = "POST / HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request += f"Content-Length: {len(smtp)}\r\n\r\n"
+    with socket.create_connection(
+        (emulator.state.smtp_host, emulator.state.smtp_port), timeout=10
+    ) as connection:
+        connection.sendall(request.encode() + smtp)
+        replies = b""
+        while chunk := connection.recv(4096):
+            replies += chunk
+    codes = [line[:3] for line in replies.splitlines()]
+    assert codes[-1] == b"502", replies
+    assert not {b"250", b"354"} & set(codes), replies
+
+
 # Only Mailflow's handler runs ------------------------------------------------------------------------------
 def marker_zip(emulator: Emulator, files: dict[str, bytes] | None = None) -> bytes:
     payload = f"open({str(emulator.marker)!r}, 'w').write('ran')\n"
@@ -400,6 +429,10 @@ def test_a_function_of_another_name_is_never_polled_or_invoked(emulator: Emulato
             smtp.sendmail("a@sender.example", ["x@evil.example"], b"Subject: go\r\n\r\ngo\r\n")
         emulator.wait_for_log(f"event source mapping {mapping} is not polled")
         emulator.wait_for_log("refused to run evil: only Mailflow's handler functions")
+        invoked = lam.invoke(FunctionName="evil", Payload=b"{}")
+        assert invoked["FunctionError"] == "Unhandled"
+        assert json.loads(invoked["Payload"].read())["errorType"] == "Mailflow.FunctionRefused"
+        assert lam.invoke(FunctionName="evil", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
     finally:
         ses.delete_receipt_rule(RuleSetName=rule_set, RuleName="evil")
         lam.delete_event_source_mapping(UUID=mapping)
@@ -424,6 +457,22 @@ def test_mailflows_function_with_edited_code_is_never_run(emulator: Emulator) ->
         restored = lam.update_function_code(FunctionName=name, ZipFile=deployed_zip(emulator))
     assert restored["CodeSha256"] == original
     assert not emulator.marker.exists(), "the edited code ran"
+
+
+def test_lambdas_invoke_api_runs_the_deployed_handler(emulator: Emulator) -> None:
+    """Invoke reaches the emulator's runner (as `mailflow dlq redrive inbound --local` needs), not moto's."""
+    sqs = emulator.client("sqs")
+    queue = emulator.outputs["outboundQueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    record = {"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": outbound_request("invoke"),
+              "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": arn,
+              "awsRegion": "eu-west-1"}  # fmt: skip
+    invoked = emulator.client("lambda").invoke(
+        FunctionName=emulator.outputs["lambdaFunctionName"], Payload=json.dumps({"Records": [record]})
+    )
+    assert invoked["StatusCode"] == 200
+    assert "FunctionError" not in invoked
+    assert json.loads(invoked["Payload"].read()) == {"batchItemFailures": []}
 
 
 # Finding 16: file modes -------------------------------------------------------------------------------------

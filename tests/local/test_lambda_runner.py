@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from mailflow_cli.local.async_invoke import AsyncInvoker
+from mailflow_cli.local import moto_patches
+from mailflow_cli.local.async_invoke import AsyncInvoker, invoke_api
 from mailflow_cli.local.lambda_runner import REFUSED_ERROR_TYPE, LambdaRunner
 from mailflow_cli.local.state import Credentials
 from mailflow_cli.local.trusted_code import ShippedHandler
@@ -357,3 +358,31 @@ def test_the_unpacked_code_is_private(runner: tuple[LambdaRunner, list[str]], tm
     assert len(paths) == 6, paths  # code/, <digest>/, mailflow_handler/, two modules, the config
     for path in paths:
         assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_lambdas_invoke_api_runs_through_the_runner(
+    runner: tuple[LambdaRunner, list[str]], aws: dict[str, Any], tmp_path: Path
+) -> None:
+    """Invoke (and every moto path that runs a function) goes to the runner, never to moto's Docker runner:
+    the refused function does not run, the trusted one answers its result, Event answers 202."""
+    instance, _ = runner
+    invoker = AsyncInvoker(instance, aws["sqs"], retry_delays=(0.0, 0.0))
+    undo = moto_patches.route_lambda_invocations(invoke_api(instance, invoker))
+    try:
+        ok = aws["lambda"].invoke(FunctionName="mailflow-ok-handler", Payload=json.dumps({"x": 1}))
+        refused = aws["lambda"].invoke(FunctionName="evil", Payload=b"{}")
+        queued = aws["lambda"].invoke(
+            FunctionName="mailflow-ok-handler", InvocationType="Event", Payload=b"{}"
+        )
+        dry = aws["lambda"].invoke(FunctionName="mailflow-ok-handler", InvocationType="DryRun")
+        with pytest.raises(aws["lambda"].exceptions.ClientError, match="InvalidRequestContentException"):
+            aws["lambda"].invoke(FunctionName="mailflow-ok-handler", Payload=b"{not json")
+    finally:
+        invoker.close()
+        undo()
+    assert "FunctionError" not in ok
+    assert json.loads(ok["Payload"].read())["event"] == {"x": 1}
+    assert refused["FunctionError"] == "Unhandled"
+    assert json.loads(refused["Payload"].read())["errorType"] == REFUSED_ERROR_TYPE
+    assert not (tmp_path / "marker").exists()
+    assert (queued["StatusCode"], dry["StatusCode"]) == (202, 204)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -28,6 +28,8 @@ def queue_name_and_account(arn: str) -> tuple[str, str]:
 
 
 class AsyncInvoker:
+    """Runs ``Event`` invocations in a small thread pool: retries, then the function's dead-letter queue."""
+
     def __init__(
         self,
         runner: LambdaRunner,
@@ -87,3 +89,19 @@ class AsyncInvoker:
     def close(self) -> None:
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+def invoke_api(runner: LambdaRunner, invoker: AsyncInvoker) -> Callable[[str, Any, str], tuple[bytes, bool]]:
+    """What Lambda's Invoke API does in the emulator, by invocation type: ``Event`` is queued (202),
+    ``DryRun`` runs nothing, ``RequestResponse`` runs the function and answers its result or error."""
+
+    def invoke(function_arn: str, event: Any, invocation_type: str) -> tuple[bytes, bool]:
+        if invocation_type == "DryRun":
+            return b"", False
+        if invocation_type == "Event":
+            invoker.submit(function_arn, event)
+            return b"", False
+        result = runner.invoke(function_arn, event)
+        return json.dumps(result.error if result.failed else result.payload).encode(), result.failed
+
+    return invoke

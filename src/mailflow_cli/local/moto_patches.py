@@ -23,10 +23,14 @@ What only the emulator needs:
    ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
    invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
    queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
+7. moto runs a function's code in a Docker container, when Docker is reachable, for ``Invoke`` and for
+   every notification that invokes a function. In the emulator every such invocation goes to the
+   emulator's own runner instead (:func:`route_lambda_invocations`), which runs only Mailflow's handler;
+   moto's Docker runner is never used.
 
 Tests install 1-5 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
-calls :func:`apply` once for its lifetime. Both work for ``mock_aws`` and an in-process
-``ThreadedMotoServer``.
+calls :func:`apply` once for its lifetime, and :func:`route_lambda_invocations` once its runner exists.
+Both work for ``mock_aws`` and an in-process ``ThreadedMotoServer``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
+
+LambdaInvoke = Callable[[str, Any, str], tuple[bytes, bool]]
+"""(function ARN, event, invocation type) -> (the response payload, whether the function failed)."""
 
 _MISSING = object()
 _applied = False
@@ -223,3 +230,35 @@ def apply() -> None:
         if not _applied:
             install_moto_compat(emulator=True)
             _applied = True
+
+
+def route_lambda_invocations(invoke: LambdaInvoke) -> Callable[[], None]:
+    """The emulator: Lambda's Invoke, and every moto path that runs a function, calls ``invoke``; moto's
+    Docker runner raises. Returns the undo function."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaFunction
+
+    _require(
+        "_invoke_lambda" in inspect.getsource(LambdaFunction.invoke),
+        "moto.awslambda.models.LambdaFunction.invoke no longer runs functions through _invoke_lambda",
+    )
+
+    def run(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError:
+            message = "Could not parse request body into json"
+            raise LambdaClientError("InvalidRequestContentException", message) from None
+        invocation_type = str((request_headers or {}).get("x-amz-invocation-type") or "RequestResponse")
+        payload, failed = invoke(self.function_arn, event, invocation_type)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    def no_docker(self: Any, event: Any = None) -> Any:
+        raise MotoPatchError("the emulator runs functions itself; moto's Docker runner is not used")
+
+    patch = _Patcher()
+    patch.set(LambdaFunction, "invoke", run)
+    patch.set(LambdaFunction, "_invoke_lambda", no_docker)
+    return patch.restore

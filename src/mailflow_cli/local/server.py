@@ -125,7 +125,7 @@ class Emulator:
         from moto.ses.models import ses_backends
 
         from mailflow_cli.local import moto_patches
-        from mailflow_cli.local.async_invoke import AsyncInvoker
+        from mailflow_cli.local.async_invoke import AsyncInvoker, invoke_api
         from mailflow_cli.local.esm_poller import EsmSupervisor
         from mailflow_cli.local.lambda_runner import LambdaRunner
         from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher
@@ -165,6 +165,7 @@ class Emulator:
         self._parts.append(runner)
         invoker = AsyncInvoker(runner, clients["sqs"])
         self._parts.append(invoker)
+        moto_patches.route_lambda_invocations(invoke_api(runner, invoker))
         receiver = Receiver(
             ses_client=clients["ses"],
             s3_client=clients["s3"],

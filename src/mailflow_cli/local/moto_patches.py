@@ -18,21 +18,25 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
 5. SQS ``StartMessageMoveTask`` is not implemented (NotImplementedError in process, HTTP 500 in server
    mode). It answers with an ``UnsupportedOperation`` error instead, as an endpoint without the API
    would, so ``mailflow dlq redrive`` takes its copy-back path as it would there.
-7. SQS gives a message it moved to a dead-letter queue no ``DeadLetterQueueSourceArn`` attribute. AWS
+6. SQS gives a message it moved to a dead-letter queue no ``DeadLetterQueueSourceArn`` attribute. AWS
    reports the queue the message came from (``ReceiveMessage`` with ``MessageSystemAttributeNames`` All
    or DeadLetterQueueSourceArn); the copy-back path of ``mailflow dlq redrive`` returns a message only
    there. moto's move is recorded and the attribute reported the same way.
 
 What only the emulator needs:
 
-6. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
+7. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
    ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
    invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
    queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
+8. moto runs a function's code in a Docker container, when Docker is reachable, for ``Invoke`` and for
+   every notification that invokes a function. In the emulator every such invocation goes to the
+   emulator's own runner instead (:func:`route_lambda_invocations`), which runs only Mailflow's handler;
+   moto's Docker runner is never used.
 
-Tests install 1-5 and 7 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
-calls :func:`apply` once for its lifetime. Both work for ``mock_aws`` and an in-process
-``ThreadedMotoServer``.
+Tests install 1-6 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
+calls :func:`apply` once for its lifetime, and :func:`route_lambda_invocations` once its runner exists.
+Both work for ``mock_aws`` and an in-process ``ThreadedMotoServer``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
+
+LambdaInvoke = Callable[[str, Any, str], tuple[bytes, bool]]
+"""(function ARN, event, invocation type) -> (the response payload, whether the function failed)."""
 
 _MISSING = object()
 _applied = False
@@ -264,7 +271,7 @@ _AWS_FIDELITY = (
 
 
 def install_moto_compat(*, emulator: bool = False) -> Callable[[], None]:
-    """Patch moto's classes in this process (1-5 and 7, and 6 with ``emulator``); return the undo
+    """Patch moto's classes in this process (1-6, and 7 with ``emulator``); return the undo
     function."""
     patch = _Patcher()
     try:
@@ -285,3 +292,35 @@ def apply() -> None:
         if not _applied:
             install_moto_compat(emulator=True)
             _applied = True
+
+
+def route_lambda_invocations(invoke: LambdaInvoke) -> Callable[[], None]:
+    """The emulator: Lambda's Invoke, and every moto path that runs a function, calls ``invoke``; moto's
+    Docker runner raises. Returns the undo function."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaFunction
+
+    _require(
+        "_invoke_lambda" in inspect.getsource(LambdaFunction.invoke),
+        "moto.awslambda.models.LambdaFunction.invoke no longer runs functions through _invoke_lambda",
+    )
+
+    def run(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError:
+            message = "Could not parse request body into json"
+            raise LambdaClientError("InvalidRequestContentException", message) from None
+        invocation_type = str((request_headers or {}).get("x-amz-invocation-type") or "RequestResponse")
+        payload, failed = invoke(self.function_arn, event, invocation_type)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    def no_docker(self: Any, event: Any = None) -> Any:
+        raise MotoPatchError("the emulator runs functions itself; moto's Docker runner is not used")
+
+    patch = _Patcher()
+    patch.set(LambdaFunction, "invoke", run)
+    patch.set(LambdaFunction, "_invoke_lambda", no_docker)
+    return patch.restore

@@ -82,7 +82,10 @@ def test_example_comments_become_descriptions() -> None:
         found[("queues", "maxReceiveCount")]
         == "receives before an app/default queue message moves to the apps DLQ"
     )
-    assert found[("outbound", "attachmentSources")].endswith("from s3://<stack bucket>/outbound/<app>/)")
+    continued = found[("outbound", "attachmentSources")]  # a comment over several lines is one description
+    assert continued.startswith("extra s3://bucket/prefix/ locations")
+    assert "from s3://<stack bucket>/outbound/<app>/);" in continued
+    assert continued.endswith("(docs/permissions.md)")
     assert found[("apps", "sendAs")].startswith("Extra From addresses")
 
 

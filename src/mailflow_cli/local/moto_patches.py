@@ -22,19 +22,23 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
    reports the queue the message came from (``ReceiveMessage`` with ``MessageSystemAttributeNames`` All
    or DeadLetterQueueSourceArn); the copy-back path of ``mailflow dlq redrive`` returns a message only
    there. moto's move is recorded and the attribute reported the same way.
+7. SES v2 has no configuration set event destinations, no account-level suppression list, no
+   configuration set suppression options call and no ``GetAccount``; a missing configuration set is
+   answered with SES v1's error code, and deleting one raises a KeyError. Added and corrected with AWS's
+   semantics in :mod:`mailflow_cli.local.moto_sesv2`.
 
 What only the emulator needs:
 
-7. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
+8. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
    ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
    invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
    queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
-8. moto runs a function's code in a Docker container, when Docker is reachable, for ``Invoke`` and for
+9. moto runs a function's code in a Docker container, when Docker is reachable, for ``Invoke`` and for
    every notification that invokes a function. In the emulator every such invocation goes to the
    emulator's own runner instead (:func:`route_lambda_invocations`), which runs only Mailflow's handler;
    moto's Docker runner is never used.
 
-Tests install 1-6 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
+Tests install 1-7 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
 calls :func:`apply` once for its lifetime, and :func:`route_lambda_invocations` once its runner exists.
 Both work for ``mock_aws`` and an in-process ``ThreadedMotoServer``.
 """
@@ -260,6 +264,19 @@ def _disable_sqs_esm_delivery(patch: _Patcher) -> None:
     patch.set(Queue, "lambda_event_source_mappings", property(no_mappings, discard_mappings))
 
 
+def _add_sesv2_apis(patch: _Patcher) -> None:
+    from moto.sesv2.responses import SESV2Response
+
+    from mailflow_cli.local import moto_sesv2
+
+    _require(
+        hasattr(SESV2Response, "sesv2_backend") and hasattr(SESV2Response, "get_configuration_set"),
+        "moto.sesv2.responses.SESV2Response changed",
+    )
+    for install in moto_sesv2.PATCHES:
+        install(patch)
+
+
 _AWS_FIDELITY = (
     _add_delete_receipt_rule,
     _tag_buckets_at_creation,
@@ -267,11 +284,12 @@ _AWS_FIDELITY = (
     _evaluate_bucket_policies_without_tls_deny,
     _answer_move_task_unsupported,
     _report_dead_letter_sources,
+    _add_sesv2_apis,
 )
 
 
 def install_moto_compat(*, emulator: bool = False) -> Callable[[], None]:
-    """Patch moto's classes in this process (1-6, and 7 with ``emulator``); return the undo
+    """Patch moto's classes in this process (1-7, and 8 with ``emulator``); return the undo
     function."""
     patch = _Patcher()
     try:

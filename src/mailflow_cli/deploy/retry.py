@@ -193,6 +193,10 @@ class _stop_at_budget(stop_base):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How the engine waits: exponential backoff from ``first_delay`` to ``max_delay`` for a transient
+    answer (at most ``attempts`` tries), waiters polling every ``waiter_delay``; either way at most
+    ``budget_seconds`` of sleep for one call. ``sleep`` is injectable (tests count the sleeps)."""
+
     budget_seconds: float = 120.0
     """The longest the engine sleeps waiting for one call (or one waiter) to get past a transient state."""
     first_delay: float = 1.0
@@ -258,6 +262,7 @@ class RetryPolicy:
             ) from exc
 
     def waiter_config(self) -> dict[str, int]:
+        """botocore's ``WaiterConfig``: polls ``waiter_delay`` apart, within the budget."""
         if not self.waiter_delay:
             return {"Delay": 0, "MaxAttempts": self.attempts}
         return {
@@ -272,14 +277,14 @@ class RetryPolicy:
         and a waiter that runs out raises :class:`WaitFailed` with ``gave_up``."""
         from botocore.exceptions import WaiterError
 
-        model = client.get_waiter(waiter)
+        poller = client.get_waiter(waiter)
         config = self.waiter_config()
-        call = f"{client.meta.service_model.service_name} {model.config.operation}"
+        call = f"{client.meta.service_model.service_name} {poller.config.operation}"
         waiting(
             f"{what} (checking every {_seconds(config['Delay'])}, at most {_seconds(self.budget_seconds)})"
         )
         try:
-            model.wait(WaiterConfig=config, **params)
+            poller.wait(WaiterConfig=config, **params)
         except WaiterError as exc:
             if "Max attempts exceeded" in str(exc):
                 waited = config["Delay"] * (config["MaxAttempts"] - 1)

@@ -164,7 +164,9 @@ def test_c1_upload_never_sends_an_unsafe_content_type() -> None:
             calls.append(kwargs)
 
     att = AttachmentPart(part, "application/p\ufffddf", "x.pdf", None, "attachment", False)
-    store_attachments([att], S3(), BUCKET, "attachments/", "sesid")
+    store_attachments(
+        [att], S3(), bucket=BUCKET, prefix="attachments/", ses_message_id="sesid", apps=["a"], app_slot="a"
+    )
     assert calls[0]["ContentType"] == "application/octet-stream"
 
 
@@ -276,9 +278,9 @@ def test_c4_failure_record_is_redrivable_and_redrive_dead_letters_again(
     first = aws_env.drain("inboundDlq")
     assert len(first) == 1
     failure_validator.validate(first[0])
-    assert first[0]["event"] == {"Records": [record]}
-    # `mailflow dlq redrive inbound` invokes the function with `event`: a new request id.
-    handler(first[0]["event"], _Context("req-2"))
+    assert first[0]["sesMessageId"] == "gone-raw"
+    # `mailflow dlq redrive inbound` invokes the function with the stored record: a new request id.
+    handler(aws_env.stored_event("gone-raw"), _Context("req-2"))
     again = aws_env.drain("inboundDlq")
     assert len(again) == 1
     assert again[0]["reason"] == "raw_missing"
@@ -444,9 +446,9 @@ def test_c7_quarantine_copy_denied_is_dead_lettered_not_recorded_without_its_mes
     assert aws_env.quarantine_records() == []
     assert aws_env.drain("app1") == []
 
-    # Once the copy works again, replaying the dead-lettered event quarantines and delivers.
+    # Once the copy works again, replaying the email's stored record quarantines and delivers.
     monkeypatch.setattr(s3, "copy_object", real)
-    handler(dlq[0]["event"], None)
+    handler(aws_env.stored_event(ses_id), None)
     (quarantined,) = aws_env.quarantine_records()
     assert quarantined["quarantineObjectKey"] == f"quarantine/{ses_id}.eml"
     assert len(aws_env.drain("app1")) == 1

@@ -245,6 +245,17 @@ class IdempotencyConfig(_Model):
     ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
+class InboundConfig(_Model):
+    """Bounds on the work one inbound email may cause; mail over a limit is quarantined with the reason
+    (docs/handler.md, "Limits")."""
+
+    max_parts: int = Field(default=1_000, ge=1, le=100_000)
+    max_attachments: int = Field(default=100, ge=1, le=10_000)
+    max_decoded_bytes: int = Field(default=40 * 1024 * 1024, ge=1)
+    max_depth: int = Field(default=32, ge=1, le=100)
+    max_embedded_header_bytes: int = Field(default=256 * 1024, ge=1)
+
+
 class MailflowConfig(_Model):
     """The whole file. Required: environment, region, domains, apps."""
 
@@ -261,6 +272,7 @@ class MailflowConfig(_Model):
     security: SecurityConfig = SecurityConfig()
     ses: SesConfig = SesConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    inbound: InboundConfig = InboundConfig()
 
     @field_validator("environment", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ ATTACHMENTS_PREFIX = "attachments/"
 QUARANTINE_PREFIX = "quarantine/"
 CLAIMS_PREFIX = "claims/"
 OUTBOUND_PREFIX = "outbound/"
+RAW_COPIES_PREFIX = "raw-copies/"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -204,3 +205,30 @@ def test_seeds_loaded() -> None:
     assert len(SEEDS) >= 20
     assert all(isinstance(s, bytes) for s in SEEDS)
     assert Path(CORPUS).exists()
+
+
+BAD_CHARSETS = ['charset="utf\x00-8"', "charset*=utf-8''x", "charset*0=ut; charset*1=f-8", 'charset="\udcff"']
+
+
+@pytest.mark.parametrize("charset", BAD_CHARSETS)
+@pytest.mark.parametrize("where", ["top", "body", "attachment", "embedded", "partial"])
+def test_charset_parameters_that_break_the_stdlib_never_escape(charset: str, where: str) -> None:
+    """Found by the fuzzer: Message.get_payload() decodes 8-bit text with the charset parameter and
+    raises ValueError (a NUL) or TypeError (an RFC 2231 tuple) doing so."""
+    leaf = f"Content-Type: text/plain; {charset}\n\ncaf\xe9 \xff\n"
+    if where == "attachment":
+        leaf = f"Content-Type: application/octet-stream; {charset}\nContent-Disposition: attachment\n\n\xe9\n"
+    head = "From: a@sender.org\nTo: _app1@example.com\nSubject: s\n"
+    wrapped = {
+        "top": head + leaf,
+        "body": head + 'Content-Type: multipart/mixed; boundary="b"\n\n--b\n' + leaf + "--b--\n",
+        "attachment": head + 'Content-Type: multipart/mixed; boundary="b"\n\n--b\n' + leaf + "--b--\n",
+        "embedded": head + "Content-Type: message/rfc822\n\nSubject: inner\n" + leaf,
+        "partial": head + "Content-Type: message/partial\n\nSubject: inner\n" + leaf,
+    }[where]
+    raw = (
+        wrapped.encode("utf-8", "surrogateescape")
+        .replace("\xe9".encode(), b"\xe9")
+        .replace("\xff".encode(), b"\xff")
+    )
+    assert run_pipeline(raw) is None

@@ -13,7 +13,7 @@ import unicodedata
 from email.message import Message
 from typing import Any
 
-from .mime import decode_body
+from .mime import decode_body, raw_body
 from .parse import AttachmentPart
 
 UPLOAD_WORKERS = 4
@@ -56,13 +56,12 @@ def sanitise_filename(name: str | None, index: int, content_type: str) -> str:
 
 def _payload_bytes(part: Message) -> bytes:
     """The decoded body. A base64 str payload is dropped from the part first and decoded in one C call,
-    so the encoded text and the decoded bytes are the only copies alive (the stdlib path makes four)."""
-    encoded = part.get_payload()
-    if (
-        isinstance(encoded, str)
-        and encoded.isascii()
-        and str(part.get("content-transfer-encoding", "")).lower() == "base64"
-    ):
+    so the encoded text and the decoded bytes are the only copies alive (the stdlib path makes four).
+    A message/* part stored whole is its serialised subparts."""
+    if part.is_multipart():
+        return "\n".join(str(p) for p in part.get_payload()).encode("utf-8", "surrogateescape")
+    encoded = raw_body(part)
+    if encoded.isascii() and str(part.get("content-transfer-encoding", "")).lower() == "base64":
         part.set_payload("")
         try:
             return binascii.a2b_base64(encoded)
@@ -73,10 +72,7 @@ def _payload_bytes(part: Message) -> bytes:
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         return payload
-    raw = part.get_payload()
-    if isinstance(raw, list):
-        return "\n".join(str(p) for p in raw).encode("utf-8", "surrogateescape")
-    return str(raw or "").encode("utf-8", "surrogateescape")
+    return raw_body(part).encode("utf-8", "surrogateescape")
 
 
 def stored_content_type(content_type: str) -> str:
@@ -96,9 +92,7 @@ def _decoded(att: AttachmentPart) -> bytes:
     try:
         return decode_body(att.part, body) if body is not None else _payload_bytes(att.part)
     except Exception:
-        if body is not None:
-            return bytes(body)
-        return str(att.part.get_payload()).encode("utf-8", "surrogateescape")
+        return bytes(body) if body is not None else raw_body(att.part).encode("utf-8", "surrogateescape")
 
 
 def store_attachments(

@@ -12,7 +12,7 @@ from email.feedparser import BytesFeedParser
 from email.message import Message
 
 from ..config import InboundLimits
-from .mime import multipart_boundary, parse_message
+from .mime import multipart_boundary, parse_message, raw_body
 
 FAST_MIN_BODY = 256 * 1024  # leaf bodies at least this big are kept out of the parser (tests lower it)
 _PART_HEADER_LIMIT = 64 * 1024
@@ -159,7 +159,7 @@ def fast_parse(
                 "ascii", "surrogateescape"
             ):
                 return None
-            children = node.get_payload()
+            children = node.get_payload() if node.is_multipart() else None
             child = children[index] if isinstance(children, list) and index < len(children) else None
             if not isinstance(child, Message):
                 return None
@@ -167,7 +167,7 @@ def fast_parse(
         if (
             node.is_multipart()
             or node.get_content_maintype() in ("multipart", "message")
-            or node.get_payload() != f"mailflowbody{token}x{number}"
+            or raw_body(node) != f"mailflowbody{token}x{number}"
             or id(node) in big
         ):
             return None

@@ -181,6 +181,14 @@ def parse_message(stream: Readable, limits: InboundLimits) -> tuple[Message, int
         raise
 
 
+def raw_body(part: Message) -> str:
+    """A non-multipart part's body as parsed: text with any 8-bit bytes surrogate-escaped. Unlike
+    `get_payload()`, which decodes 8-bit text with the part's charset parameter and raises for some
+    values (a NUL in it, an RFC 2231 tuple), this never raises."""
+    payload = getattr(part, "_payload", "")  # no public accessor returns the parsed payload unchanged
+    return payload if isinstance(payload, str) else ""
+
+
 def decode_body(part: Message, body: memoryview) -> bytes:
     """What `part.get_payload(decode=True)` returns when the part's payload is `body` (raw bytes)."""
     cte = str(part.get("content-transfer-encoding", "")).lower()

@@ -29,6 +29,7 @@ from .mime import (
     find_header_end,
     multipart_boundary,
     parse_message,
+    raw_body,
 )
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -238,12 +239,11 @@ def _decoded_size_bound(part: Message, body: memoryview | None) -> int:
         stack = [part]
         while stack:
             node = stack.pop()
-            payload = node.get_payload()
-            if isinstance(payload, list):
+            if node.is_multipart():
                 size += sum(len(name) + len(value) + 4 for name, value in node.raw_items())
-                stack.extend(child for child in payload if isinstance(child, Message))
+                stack.extend(child for child in node.get_payload() if isinstance(child, Message))
             else:
-                size += len(payload) if isinstance(payload, str) else 0
+                size += len(raw_body(node))
     if str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
         return size * 3 // 4 + 3
     return size
@@ -260,8 +260,8 @@ def _walk(msg: Message, email: ParsedEmail, limits: InboundLimits, big: dict[int
         content_type, params_ok = _safe_type(part, max_field, defects)
         for defect in part.defects:
             defects.append(type(defect).__name__)
-        payload = part.get_payload()
-        if isinstance(payload, list):
+        if part.is_multipart():
+            payload: list[Message] = part.get_payload()  # type: ignore[assignment]  # a list when multipart
             if content_type in ("message/rfc822", "message/global") and payload:
                 inner = payload[0]
                 if isinstance(inner, Message):

@@ -293,6 +293,12 @@ def sent_emails() -> list[Any]:
     return list(ses_backends[ACCOUNT][REGION].sent_messages)
 
 
+def outbound_log_errors(out: str) -> list[str]:
+    """The `error` of each "outbound email" log line in captured stdout (details apps are not told)."""
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [str(line["error"]) for line in lines if line.get("message") == "outbound email"]
+
+
 def outbound_request(base: dict[str, Any], **email: Any) -> dict[str, Any]:
     """A copy of the outbound request ``base`` with fields of its ``email`` replaced."""
     doc = copy.deepcopy(base)

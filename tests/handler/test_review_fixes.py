@@ -9,8 +9,9 @@ import pytest
 
 from mailflow_handler import handler
 from mailflow_handler.config import ConfigError, parse_config
+from mailflow_handler.outbound.send import REASON_TEXTS
 
-from .conftest import BUCKET, Env, make_config, outbound_request, sent_emails, sqs_event
+from .conftest import BUCKET, Env, make_config, outbound_log_errors, outbound_request, sent_emails, sqs_event
 
 EXAMPLE: dict[str, Any] = {
     "version": "1.0",
@@ -53,11 +54,11 @@ def test_s1_foreign_principal_cannot_send_as_app(aws_env: Env, sender_id: str | 
     event = with_sender_id(sqs_event([EXAMPLE]), sender_id)
     assert handler(event, None) == {"batchItemFailures": []}
     assert sent_emails() == []
-    status = aws_env.drain("app1")
-    assert len(status) == 1
-    assert status[0]["status"] == "failed"
-    assert status[0]["retry"] is False
-    assert status[0]["error"]["reason"] == "unauthorised_principal"
+    # Nothing on the claimed app's queue (review finding 11): the attempt goes to the operators' DLQ.
+    assert aws_env.drain("app1") == []
+    (failure,) = aws_env.drain("outboundDlq")
+    assert failure["reason"] == "unauthorised_principal"
+    assert failure["senderId"] == sender_id
 
 
 @pytest.mark.parametrize("sender_id", ["AROAEXAMPLE123:lambda-session", "AIDAEXAMPLE123"])
@@ -481,7 +482,9 @@ def test_c9_resent_request_failing_again_gets_a_status_again(aws_env: Env) -> No
 
 
 @pytest.mark.parametrize("content_type", ["multipart/mixed", "Message/rfc822", "message/partial"])
-def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type: str) -> None:
+def test_s4_structural_attachment_types_are_rejected(
+    aws_env: Env, content_type: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/a.eml", Body=b"Subject: x\r\n\r\nx")
     attachment = {
         "bucket": BUCKET,
@@ -492,8 +495,8 @@ def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type:
     handler(sqs_event([request(attachments=[attachment])]), None)
     assert sent_emails() == []
     status = aws_env.drain("app1")[0]
-    assert status["error"]["reason"] == "invalid_message"
-    assert "multipart" in status["error"]["message"]
+    assert status["error"] == {"reason": "invalid_message", "message": REASON_TEXTS["invalid_message"]}
+    assert "multipart" in outbound_log_errors(capsys.readouterr().out)[0]
 
 
 @pytest.mark.parametrize(
@@ -506,7 +509,9 @@ def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type:
         '"attachments": [{"bucket": "b", "key": "outbound/app1/\\ud800", "filename": "f"}]',
     ],
 )
-def test_s5_lone_surrogates_are_a_validation_error(aws_env: Env, where: str) -> None:
+def test_s5_lone_surrogates_are_a_validation_error(
+    aws_env: Env, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = json.dumps({k: v for k, v in EXAMPLE.items() if k != "email"})[:-1]
     email = '"from": {"address": "_app1@example.com"}, "to": ["r@example.com"], "subject": "s", '
     if where.startswith('"subject"'):
@@ -517,8 +522,8 @@ def test_s5_lone_surrogates_are_a_validation_error(aws_env: Env, where: str) -> 
     assert handler(sqs_event([body]), None) == {"batchItemFailures": []}
     assert sent_emails() == []
     status = aws_env.drain("app1")[0]
-    assert status["error"]["reason"] == "invalid_message"
-    assert "surrogate" in status["error"]["message"]
+    assert status["error"] == {"reason": "invalid_message", "message": REASON_TEXTS["invalid_message"]}
+    assert "surrogate" in outbound_log_errors(capsys.readouterr().out)[0]
 
 
 def test_s6_lower_case_custom_header_name_is_accepted(aws_env: Env) -> None:

@@ -78,8 +78,8 @@ def test_two_targets_each_get_their_own_keys(aws_env: Env, inbound_validator: An
         stored = aws_env.s3.get_object(Bucket=BUCKET, Key=att["s3Key"])
         assert stored["Body"].read() == b"%PDF-1.4 isolation"
         assert message["metadata"]["s3ObjectKey"] == f"raw/{ses_id}"
-    # Uploaded once, copied server-side for the second app.
-    assert sorted(counter.calls) == ["CopyObject", "GetObject", "PutObject", "PutObjectTagging"]
+    # One upload per app: a server-side copy would need the handler to read attachments/ (contract C1).
+    assert sorted(counter.calls) == ["GetObject", "PutObject", "PutObject", "PutObjectTagging"]
 
 
 def test_shared_section_splices_to_each_targets_exact_message() -> None:

@@ -108,7 +108,8 @@ def store_attachments(
     """Store every attachment for each of `apps` under `<prefix><app>/<sesMessageId>/<index>-<name>` and
     describe it; the description's `s3Key` has `app_slot` where the app name goes.
 
-    Each attachment is uploaded once (for the first app) and copied server-side for the others. Up to
+    Each attachment is decoded once and put once per app: a server-side copy from the first app's object
+    would need the handler role to read attachments/, which it does not (contract C1). Up to
     UPLOAD_WORKERS attachments are decoded and uploaded at a time (botocore clients are thread-safe);
     each part's payload is released once uploaded, so at most that many decoded attachments are alive.
     """
@@ -117,19 +118,13 @@ def store_attachments(
         att = parts[index]
         data = _decoded(att)
         safe_name = sanitise_filename(att.filename, index, att.content_type)
-        first = attachment_key(prefix, apps[0], ses_message_id, index, safe_name)
-        s3.put_object(
-            Bucket=bucket,
-            Key=first,
-            Body=data,
-            ContentType=stored_content_type(att.content_type),
-            ContentDisposition=f'attachment; filename="{safe_name}"',
-        )
-        for app in apps[1:]:
-            s3.copy_object(
+        for app in apps:
+            s3.put_object(
                 Bucket=bucket,
                 Key=attachment_key(prefix, app, ses_message_id, index, safe_name),
-                CopySource={"Bucket": bucket, "Key": first},
+                Body=data,
+                ContentType=stored_content_type(att.content_type),
+                ContentDisposition=f'attachment; filename="{safe_name}"',
             )
         described = {
             "index": index,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mailflow_handler.config import parse_config
+from mailflow_handler.inbound import builder
 from mailflow_handler.inbound import message as msg
-from mailflow_handler.inbound import pipeline
 from mailflow_handler.inbound.pipeline import process
 from mailflow_handler.testing import fake_deps
 
@@ -44,13 +44,13 @@ def test_p1_logged_message_bytes_are_the_utf8_sizes_of_the_sent_bodies(
 
 def test_p1_each_body_is_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
     measured: list[int] = []
-    real = pipeline._size
+    real = builder._size
 
     def counting(text: str) -> int:
         measured.append(len(text))
         return real(text)
 
-    monkeypatch.setattr(pipeline, "_size", counting)
+    monkeypatch.setattr(builder, "_size", counting)
     deps = fake_deps(CONFIG)
     raw = simple_mime(body="\u00e9" * 20_000, to=", ".join(TWO_APPS))
     process(raw, ses_record("p1-once", TWO_APPS), deps)

@@ -3,7 +3,7 @@ section serialised once, claim-checked at most once per target."""
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +50,7 @@ class Builder:
     def deliver_to(self, apps: list[str]) -> None:
         """The apps the message is built for: the ones whose objects are stored in this attempt."""
         self._apps = apps
-        self._slot = secrets.token_hex(16) if len(apps) > 1 else apps[0]
+        self._slot = os.urandom(16).hex() if len(apps) > 1 else apps[0]  # unguessable: mail cannot contain it
 
     def _email_section(self) -> dict[str, Any]:
         if self._email is None:
@@ -84,7 +84,7 @@ class Builder:
         cfg = self._deps.config
         if self._claim_document is None:
             self._claim_document = msg.claim_document(self._email_section())
-        document = self._claim_document.replace(self._slot.encode("ascii"), app.encode("utf-8"))
+        document = self._claim_document.replace(self._slot.encode("utf-8"), app.encode("utf-8"))
         key = f"{cfg.prefix_claims}{app}/{self._ses_id}.json"
         self._deps.s3.put_object(Bucket=cfg.bucket, Key=key, Body=document, ContentType="application/json")
         self.claimed = True

@@ -4,10 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck unit bench handler-pythons clean
+.PHONY: help install demo test lint typecheck unit test-aws bench schemas handler-pythons clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -33,8 +33,14 @@ unit: $(STAMP) ## The pytest suite only
 
 test: lint typecheck unit ## Everything CI runs: lint, type check, the whole test suite
 
+test-aws: $(STAMP) ## The live suite in a real AWS account (needs credentials and MAILFLOW_TEST_DOMAIN; docs/ci.md)
+	$(BIN)/pytest -q -s -m aws tests/aws
+
 bench: $(STAMP) ## Run every benchmark under bench/ and write bench/results/*.json
 	$(BIN)/python bench/run_all.py
+
+schemas: $(STAMP) ## Regenerate docs/schemas/mailflow-config.schema.json from the config model
+	$(BIN)/python -m mailflow_cli.config_schema docs/schemas/mailflow-config.schema.json
 
 HANDLER_PYTHONS ?= python3.12 python3.13
 handler-pythons: ## The handler's tests on other Pythons (HANDLER_PYTHONS="python3.12 python3.13"), a venv each

@@ -143,3 +143,56 @@ def test_an_attachment_source_must_name_a_prefix_ending_in_a_slash(location: str
 def test_an_attachment_source_with_a_prefix_is_accepted() -> None:
     config = parse_config(VALID + "outbound:\n  attachmentSources: [s3://shared-files/mail/]\n")
     assert config.outbound.attachment_sources == ("s3://shared-files/mail/",)
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("s3://shared-files/*/", "'*' is not allowed"),
+        ("s3://shared-files/mail*/", "'mail*' is not allowed"),
+        ("s3://shared-files/ma?l/", "'ma?l' is not allowed"),
+        ("s3://shared-files/${aws:username}/", "is not allowed"),
+        ("s3://shared-files/mail//x/", "'' is not allowed"),
+        ("s3://shared-files/mail/../raw/", "'..' is not allowed"),
+        ("s3://shared-files/./", "'.' is not allowed"),
+        ("s3://shared-files/ma%il/", "'ma%il' is not allowed"),
+        ("s3://mailflow-dev-123456789012-eu-west-1/raw/", "only locations under outbound/"),
+        ("s3://mailflow-dev-123456789012-eu-west-1/attachments/", "only locations under outbound/"),
+        ("s3://mailflow-dev-123456789012-eu-west-1/claims/", "only locations under outbound/"),
+        ("s3://mailflow-dev-123456789012-eu-west-1/quarantine/", "only locations under outbound/"),
+        ("s3://mailflow-dev-123456789012-eu-west-1/raw-copies/", "only locations under outbound/"),
+        ("s3://mailflow-prod-123456789012-eu-west-1/raw/", "only locations under outbound/"),
+        ("s3://mailflow-dev-anything/x/", "only locations under outbound/"),
+    ],
+)
+def test_an_attachment_source_cannot_widen_the_handlers_grant(location: str, expected: str) -> None:
+    """Security review 13: IAM reads * and ? as wildcards and ${...} as a variable; the stack's own
+    internal prefixes would let every app attach (and send out) every app's inbound mail."""
+    text = VALID + f"outbound:\n  attachmentSources:\n    - s3://shared-files/mail/\n    - '{location}'\n"
+    found = problems(text)
+    assert any("mailflow.yaml:10: outbound.attachmentSources[1]" in p and expected in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "s3://shared-files/mail/",
+        "s3://shared-files/team-a/invoices_2024/",
+        "s3://mailflow-dev-123456789012-eu-west-1/outbound/shared/",
+        "s3://mailflowdev-files/raw/",
+    ],
+)
+def test_plain_attachment_sources_are_accepted(location: str) -> None:
+    config = parse_config(VALID + f"outbound:\n  attachmentSources: ['{location}']\n")
+    assert config.outbound.attachment_sources == (location,)
+
+
+def test_operator_principals_and_rule_position() -> None:
+    arn = "arn:aws:iam::123456789012:role/mail-operators"
+    config = parse_config(VALID + f"security:\n  operatorPrincipals: [{arn}]\nses:\n  rulePosition: first\n")
+    assert config.security.operator_principals == (arn,)
+    assert config.ses.rule_position == "first"
+    assert parse_config(VALID).ses.rule_position == "last"
+    found = problems(VALID + "security:\n  operatorPrincipals: [mail-operators]\n")
+    assert any("security.operatorPrincipals" in p and "not an IAM role or user ARN" in p for p in found)
+    assert any("ses.rulePosition" in p for p in problems(VALID + "ses:\n  rulePosition: middle\n"))

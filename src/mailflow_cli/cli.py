@@ -3,6 +3,9 @@
 Expected failures (:class:`MailflowError`) print one sentence and a hint, and exit with the error's
 code; only ``-v`` shows a traceback. Heavy modules (boto3, moto) are imported by the commands that
 need them, so ``mailflow --help`` stays fast.
+
+Shell completion is typer's: ``mailflow --install-completion [SHELL]`` adds it to the shell's start-up
+file, ``mailflow --show-completion [SHELL]`` prints the script (bash, zsh, fish, powershell, pwsh).
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from mailflow_cli import __version__
 from mailflow_cli.console import err, styled
 from mailflow_cli.errors import MailflowError
 
-COMMAND_MODULES = ("stack", "local", "operate", "cost")
+COMMAND_MODULES = ("stack", "app_policy", "local", "operate", "cost")
+PROG_NAME = "mailflow"  # also under `python -m mailflow_cli`: usage lines and completion scripts name it
 
 app = typer.Typer(
-    name="mailflow",
+    name=PROG_NAME,
     help="Give applications their own email on AWS: provision and operate a serverless email router.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
@@ -81,7 +85,7 @@ def run(argv: list[str] | None = None) -> None:
     _register_commands()
     verbose = "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
     try:
-        status = app(args=argv, standalone_mode=False)
+        status = app(args=argv, prog_name=PROG_NAME, standalone_mode=False)
         if isinstance(status, int) and status:  # a command's typer.Exit(code): click returns the code
             sys.exit(status)
     except MailflowError as error:

@@ -6,10 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,6 +29,13 @@ REGION_PATTERN = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 PRINCIPAL_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 TAG_KEY_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
+S3_LOCATION_PATTERN = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<prefix>[^\s]+/)$")
+PREFIX_SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9!_.'()=+,@:-]+$")
+"""What a segment of an attachment source prefix may hold: no IAM wildcard (``*``, ``?``), no policy
+variable (``$``), nothing a reader could take for another path."""
+MAILFLOW_BUCKET_PATTERN = re.compile(r"^mailflow-[a-z][a-z0-9]{0,15}-")
+"""Buckets named like a Mailflow stack's (``mailflow-<environment>-<account>-<region>``)."""
+STACK_SOURCE_PREFIX = "outbound/"
 
 # Names that address or back the stack's own queues; an app may never claim them.
 RESERVED_APP_NAMES = frozenset(
@@ -140,18 +148,51 @@ class AppConfig(_Model):
     @field_validator("sender_principals")
     @classmethod
     def _check_principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for arn in value:
-            if not PRINCIPAL_ARN_PATTERN.match(arn):
-                raise ValueError(
-                    f"{arn!r} is not an IAM role or user ARN "
-                    "(for example: arn:aws:iam::123456789012:role/billing-service)"
-                )
-        return value
+        return _check_principal_arns(value)
 
     @field_validator("allowed_sender_domains")
     @classmethod
     def _check_sender_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_normalise_domain(domain) for domain in value)
+
+
+def _check_principal_arns(value: tuple[str, ...]) -> tuple[str, ...]:
+    for arn in value:
+        if not PRINCIPAL_ARN_PATTERN.match(arn):
+            raise ValueError(
+                f"{arn!r} is not an IAM role or user ARN "
+                "(for example: arn:aws:iam::123456789012:role/billing-service)"
+            )
+    return value
+
+
+def _check_attachment_source(source: str) -> str:
+    """One ``s3://bucket/prefix/`` location; it becomes an IAM resource ``arn:aws:s3:::bucket/prefix*``
+    of the handler's role, so nothing in it may widen that grant."""
+    found = S3_LOCATION_PATTERN.match(source)
+    if found is None:
+        raise ValueError(
+            f"{source!r} is not an s3://bucket/prefix/ location: name a bucket and a prefix that "
+            "ends in '/' (a whole bucket cannot be granted), for example s3://shared-files/mail/"
+        )
+    bucket, prefix = found["bucket"], found["prefix"]
+    for segment in prefix.removesuffix("/").split("/"):
+        if segment in {"", ".", ".."} or not PREFIX_SEGMENT_PATTERN.match(segment):
+            raise ValueError(
+                f"{source!r}: the prefix segment {segment!r} is not allowed: IAM would read wildcards "
+                "(* ?) and policy variables ($) in it, and empty, '.' and '..' segments name other "
+                "paths; use letters, digits and ! _ . ' ( ) = + , @ : - only"
+            )
+    if MAILFLOW_BUCKET_PATTERN.match(bucket) and not prefix.startswith(STACK_SOURCE_PREFIX):
+        raise ValueError(
+            f"{source!r} is in a Mailflow stack's bucket (mailflow-<environment>-...), where raw mail, "
+            "attachments, claims and quarantine live: only locations under outbound/ may be attachment "
+            "sources there (apps attach their own files from outbound/<app>/ without any entry here)"
+        )
+    return source
+
+
+AttachmentSource = Annotated[str, AfterValidator(_check_attachment_source)]
 
 
 def _coerce_app(value: object) -> object:
@@ -190,22 +231,11 @@ class OutboundConfig(_Model):
     max_concurrency: int = Field(default=5, ge=2, le=1000)
     max_recipients: int = Field(default=50, ge=1, le=50)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=40 * 1024 * 1024)
-    attachment_sources: tuple[str, ...] = Field(
+    attachment_sources: tuple[AttachmentSource, ...] = Field(
         default=(),
-        description="Extra s3://bucket/prefix locations apps may attach files from "
-        "(the stack's own outbound/ prefix is always allowed).",
+        description="Extra s3://bucket/prefix/ locations apps may attach files from "
+        "(the stack's own outbound/<app>/ prefix is always allowed).",
     )
-
-    @field_validator("attachment_sources")
-    @classmethod
-    def _check_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for source in value:
-            if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+/$", source):
-                raise ValueError(
-                    f"{source!r} is not an s3://bucket/prefix/ location: name a bucket and a prefix that "
-                    "ends in '/' (a whole bucket cannot be granted), for example s3://shared-files/mail/"
-                )
-        return value
 
 
 class AlarmsConfig(_Model):
@@ -227,6 +257,16 @@ class SecurityConfig(_Model):
     spam_fail: Literal["quarantine", "deliver"] = "deliver"
     dmarc_reject: Literal["quarantine", "deliver"] = "quarantine"
     virus_fail: Literal["quarantine"] = "quarantine"
+    operator_principals: tuple[str, ...] = Field(
+        default=(),
+        description="IAM role or user ARNs that may read, redrive and purge the app queues besides the "
+        "apps themselves (queue policies).",
+    )
+
+    @field_validator("operator_principals")
+    @classmethod
+    def _check_operators(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_principal_arns(value)
 
 
 class SesConfig(_Model):
@@ -238,6 +278,11 @@ class SesConfig(_Model):
     activate_rule_set: bool = Field(
         default=False,
         description="Replace a foreign active receipt rule set with Mailflow's. Stops that set's rules.",
+    )
+    rule_position: Literal["first", "last"] = Field(
+        default="last",
+        description="Where this stack's rule goes when it is created: after the set's last rule (its "
+        "filter and stop rules run first), or first. An existing rule is not moved.",
     )
 
 

@@ -27,16 +27,34 @@ class StackContext:
 
 
 def aws_target(region: str, profile: str | None, local: bool) -> AwsTarget:
+    """AWS itself, or with ``local`` the running emulator with the access key of its state file."""
     if not local:
         return AwsTarget(region=region, profile=profile)
-    from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, running_state
+    from mailflow_cli.local.state import running_state
 
     state = running_state()
+    if state.region != region:
+        _warn_region(state.region, region)
     return AwsTarget(
         region=region,
         endpoint_url=state.endpoint,
-        access_key=LOCAL_ACCESS_KEY,
-        secret_key=LOCAL_SECRET_KEY,
+        access_key=state.access_key,
+        secret_key=state.secret_key,
+    )
+
+
+def _warn_region(emulator_region: str, stack_region: str) -> None:
+    """The emulator plays SES inbound in one region: mail to a stack in another one is refused."""
+    from mailflow_cli.console import err, styled
+
+    err.print(
+        styled(
+            ("Warning:", "yellow"),
+            f" the local emulator receives mail in {emulator_region}, but this stack is in {stack_region}: "
+            "mail to it is refused (550 Mailbox does not exist). To receive its mail, restart the emulator "
+            f"in {stack_region} (this empties it; deploy again after): "
+            f"mailflow local stop && mailflow local start --region {stack_region}",
+        )
     )
 
 

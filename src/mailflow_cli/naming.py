@@ -26,6 +26,16 @@ CLAIMS_PREFIX = "claims/"
 OUTBOUND_PREFIX = "outbound/"
 RAW_COPIES_PREFIX = "raw-copies/"
 
+DEFAULT_TARGET = "default"
+"""The reserved app name of the default queue's target (raw-object tags, per-app prefixes)."""
+APP_TAG_PREFIX = "mailflow:app:"
+BOUNDARY_PATH = "/mailflow/"
+
+
+def app_tag_key(app: str) -> str:
+    """The raw object's tag that grants ``app`` (or ``default``) read access to it (contract C1)."""
+    return f"{APP_TAG_PREFIX}{app}"
+
 
 @dataclass(frozen=True)
 class StackNames:
@@ -81,6 +91,10 @@ class StackNames:
         return f"{self.prefix}-handler-policy"
 
     @property
+    def boundary_policy(self) -> str:
+        return f"{self.prefix}-handler-boundary"
+
+    @property
     def function(self) -> str:
         return f"{self.prefix}-handler"
 
@@ -123,6 +137,10 @@ class StackNames:
     @property
     def role_arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:role/{self.role}"
+
+    @property
+    def boundary_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:policy{BOUNDARY_PATH}{self.boundary_policy}"
 
     @property
     def log_group_arn(self) -> str:

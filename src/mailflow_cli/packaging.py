@@ -144,7 +144,8 @@ def runtime_config(
     }
 
 
-def _source_files(root: Path) -> list[tuple[str, Path]]:
+def handler_files(root: Path) -> list[tuple[str, Path]]:
+    """The handler package's files as the zip holds them: (entry name, file), sorted by name."""
     files = []
     for path in root.rglob("*"):
         relative = path.relative_to(root)
@@ -172,7 +173,7 @@ def build_bundle(
 ) -> LambdaBundle:
     root = source or handler_source_dir()
     document = json.dumps(runtime_config(config, names, sender_ids), indent=2, sort_keys=True).encode("utf-8")
-    entries = [(name, path.read_bytes()) for name, path in _source_files(root)]
+    entries = [(name, path.read_bytes()) for name, path in handler_files(root)]
     entries.append((RUNTIME_CONFIG_NAME, document))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

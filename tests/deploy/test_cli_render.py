@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mailflow_cli.commands.stack import describe_diff
 
 
@@ -19,3 +21,25 @@ def test_nested_dicts_and_removed_keys() -> None:
 
 def test_a_value_set_for_the_first_time_says_it_was_unset() -> None:
     assert describe_diff("retentionInDays", None, 30) == ["retentionInDays: (unset) -> 30"]
+
+
+def test_the_plan_names_the_changes_only_an_administrator_may_make(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mailflow_cli.commands.stack import render_plan
+    from mailflow_cli.deploy.model import Action, Change, Plan
+
+    plan = Plan(
+        (
+            Change(
+                "iam-boundary-policy", "mailflow-dev-handler-boundary", Action.UPDATE, administrative=True
+            ),
+            Change("sqs-queue", "mailflow-dev-default", Action.UPDATE),
+        )
+    )
+    render_plan(plan)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Administrator:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "Administrator: update iam-boundary-policy mailflow-dev-handler-boundary: only"
+    )

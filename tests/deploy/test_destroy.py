@@ -26,6 +26,11 @@ def leftovers(prefix: str = "mailflow-dev") -> dict[str, list[str]]:
         "roles": [
             r["RoleName"] for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)
         ],
+        "policies": [
+            p["PolicyName"]
+            for p in client("iam").list_policies(Scope="Local")["Policies"]
+            if p["PolicyName"].startswith(prefix)
+        ],
         "tables": client("dynamodb").list_tables()["TableNames"],
         "log_groups": [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]],
         "alarms": [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]],

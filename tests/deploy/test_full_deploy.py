@@ -138,11 +138,11 @@ def test_role_policy_is_least_privilege(
         assert all("*" not in action for action in actions), statement
         assert "*" not in resources, statement
     by_sid = {statement["Sid"]: statement for statement in statements}
-    # the SES sandbox also checks the recipient's identity: any identity, but only From the domains
-    send = by_sid["SendMailFromConfiguredDomains"]
+    # the SES sandbox also checks the recipient's identity: any identity, but only From the senders
+    send = by_sid["SendMailAsConfiguredSenders"]
     assert send["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
     assert send["Resource"] == f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/*"
-    assert send["Condition"] == {"StringLike": {"ses:FromAddress": ["*@example.com"]}}
+    assert send["Condition"] == {"StringLike": {"ses:FromAddress": ["_*@example.com"]}}
     read = by_sid["ReadMail"]["Resource"]
     assert not any("/claims/" in arn for arn in read), read
     assert by_sid["ListMailPrefixes"] == {
@@ -161,10 +161,22 @@ def test_role_policy_is_least_privilege(
         by_sid["WriteOwnLogs"]["Resource"]
         == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{FUNCTION}:*"
     )
-    assert (
-        by_sid["ConsumeOutboundQueue"]["Resource"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailflow-dev-outbound"
-    )
-    assert by_sid["SendToStackQueues"]["Resource"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailflow-dev-*"
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailflow-dev-"
+    assert by_sid["ConsumeOutboundQueue"]["Resource"] == f"{queue}outbound"
+    # contract C1 and finding 18: the app queues, the default queue and the DLQs; not its own input
+    assert sorted(by_sid["DeliverToStackQueues"]["Resource"]) == [
+        f"{queue}app-*",
+        f"{queue}apps-dlq",
+        f"{queue}default",
+        f"{queue}inbound-dlq",
+        f"{queue}outbound-dlq",
+    ]
+    assert by_sid["TagRawMail"]["Action"] == ["s3:GetObjectTagging", "s3:PutObjectTagging"]
+    assert by_sid["TagRawMail"]["Resource"] == f"arn:aws:s3:::{BUCKET}/raw/*"
+    assert sorted(by_sid["WriteDerivedObjects"]["Resource"]) == [
+        f"arn:aws:s3:::{BUCKET}/{prefix}/*"
+        for prefix in ("attachments", "claims", "quarantine", "raw-copies")
+    ]
     assert not any(action.startswith("logs:CreateLogGroup") for s in statements for action in s["Action"])
 
 

@@ -27,6 +27,7 @@ def nothing_left() -> dict[str, list[Any]]:
         "queues": client("sqs").list_queues().get("QueueUrls", []),
         "functions": client("lambda").list_functions()["Functions"],
         "roles": client("iam").list_roles()["Roles"],
+        "policies": client("iam").list_policies(Scope="Local")["Policies"],
         "tables": client("dynamodb").list_tables()["TableNames"],
         "log_groups": client("logs").describe_log_groups()["logGroups"],
         "alarms": client("cloudwatch").describe_alarms()["MetricAlarms"],

@@ -110,6 +110,13 @@ def test_deploy_redeploy_outputs_destroy(moto_endpoint: str, tmp_path: Path) -> 
         or "mailflow-e2e-app-app1" in outputs["appQueueUrls"]["app1"]
     )
 
+    policy = run([mailflow, "app-policy", "app1", "--json"], tmp_path, env)
+    assert policy.returncode == 0, policy.stderr
+    assert (
+        "arn:aws:sqs:eu-west-1:123456789012:mailflow-e2e-app-app1"
+        in json.loads(policy.stdout)["Statement"][0]["Resource"]
+    )
+
     destroyed = run([mailflow, "destroy", "--yes"], tmp_path, env)
     assert destroyed.returncode == 0, destroyed.stderr
     assert "delete sqs-queue mailflow-e2e-app-app1" in destroyed.stderr
@@ -127,11 +134,36 @@ def nothing_left(endpoint: str) -> dict[str, list[object]]:
         "queues": client("sqs").list_queues().get("QueueUrls", []),
         "functions": client("lambda").list_functions()["Functions"],
         "roles": client("iam").list_roles()["Roles"],
+        "policies": client("iam").list_policies(Scope="Local")["Policies"],
         "tables": client("dynamodb").list_tables()["TableNames"],
         "alarms": client("cloudwatch").describe_alarms()["MetricAlarms"],
         "rule_sets": client("ses").list_receipt_rule_sets().get("RuleSets", []),
     }
     return {kind: items for kind, items in found.items() if items}
+
+
+def test_a_second_environment_with_the_same_domain_stops_with_a_hint(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Security review 6: both rules would match in the shared rule set, and both stacks get every mail."""
+    env = cli_env(moto_endpoint)
+    mailflow = mailflow_executable()
+    (tmp_path / "mailflow.yaml").write_text(CONFIG)
+    assert run([mailflow, "deploy", "--yes"], tmp_path, env).returncode == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "mailflow.yaml").write_text(CONFIG.replace("environment: e2e", "environment: staging"))
+    planned = run([mailflow, "plan"], other, env)
+    assert planned.returncode == 1, planned.stderr
+    said = " ".join(planned.stderr.split())  # unwrapped
+    assert "already receives mail for example.com by the rule 'mailflow-e2e-inbound'" in said
+    assert "subdomain per environment (dev.example.com" in said
+    deployed = run([mailflow, "deploy", "--yes"], other, env)
+    assert deployed.returncode == 1
+    assert "deploy stopped before changing anything: ses-receipt-rule" in " ".join(deployed.stderr.split())
+    assert "Traceback" not in deployed.stderr
+    assert run([mailflow, "destroy", "--yes"], tmp_path, env).returncode == 0
+    assert nothing_left(moto_endpoint) == {}
 
 
 def test_a_bad_config_exits_2_before_any_aws_call(tmp_path: Path) -> None:

@@ -52,6 +52,8 @@ def test_stale_state_and_busy_port_are_explained(home: Path) -> None:
         smtp_port=2,
         region="eu-west-1",
         started_at=0,
+        access_key="MFLOCALSTALE",
+        secret_key="stale",
     ).save(state_path)
     status = mailflow(home, "local", "status")
     assert status.returncode == 1

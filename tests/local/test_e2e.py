@@ -24,7 +24,7 @@ from mailflow_cli.local.control import process_running
 from mailflow_cli.local.ports import free_port
 from mailflow_cli.local.send import send_message
 from mailflow_cli.local.ses_event import Verdicts
-from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, EmulatorState, read_state
+from mailflow_cli.local.state import EmulatorState, read_state
 from mailflow_cli.local.tls import client_context
 
 pytestmark = pytest.mark.e2e
@@ -91,8 +91,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             AwsTarget(
                 region=config.region,
                 endpoint_url=state.endpoint,
-                access_key=LOCAL_ACCESS_KEY,
-                secret_key=LOCAL_SECRET_KEY,
+                access_key=state.access_key,
+                secret_key=state.secret_key,
             )
         )
         ctx = StackContext(

@@ -9,6 +9,7 @@ import pytest
 
 from mailflow_cli.local.esm_poller import EsmSupervisor, Mapping, MappingPoller, failed_ids
 from mailflow_cli.local.lambda_runner import InvokeResult
+from mailflow_cli.local.trusted_code import FunctionRefused
 
 from .conftest import create_role, make_zip, queue
 
@@ -150,9 +151,44 @@ def test_sending_to_a_mapped_queue_does_not_invoke_moto_lambda(aws: dict[str, An
     assert aws["logs"].describe_log_groups(logGroupNamePrefix="/aws/lambda/f")["logGroups"] == []
 
     supervisor = EsmSupervisor(
-        lambda_client=aws["lambda"], sqs_client=aws["sqs"], invoke=Recorder(set()), region="eu-west-1"
+        lambda_client=aws["lambda"],
+        sqs_client=aws["sqs"],
+        invoke=Recorder(set()),
+        trust=lambda function: None,
+        region="eu-west-1",
     )
     (mapping,) = supervisor.mappings()
     assert mapping.queue_arn == arn
     assert mapping.batch_size == 5
     assert mapping.report_failures is True
+
+
+def test_only_mappings_of_trusted_functions_are_polled(aws: dict[str, Any]) -> None:
+    """A mapping whose function the runner would refuse is not polled: its queue is left alone."""
+    role = create_role(aws["iam"])
+    code = {"ZipFile": make_zip({"x.py": "def handler(e, c):\n    return None\n"})}
+    for name in ("mailflow-dev-handler", "evil"):
+        aws["lambda"].create_function(
+            FunctionName=name, Runtime="python3.12", Role=role, Handler="x.handler", Code=code
+        )
+        _, arn = queue(aws["sqs"], f"q-{name}")
+        aws["lambda"].create_event_source_mapping(FunctionName=name, EventSourceArn=arn)
+
+    def trust(function: str) -> None:
+        if not function.endswith(":function:mailflow-dev-handler"):
+            raise FunctionRefused(function.rsplit(":", 1)[-1], "not Mailflow's handler")
+
+    supervisor = EsmSupervisor(
+        lambda_client=aws["lambda"],
+        sqs_client=aws["sqs"],
+        invoke=Recorder(set()),
+        trust=trust,
+        region="eu-west-1",
+    )
+    try:
+        supervisor.reconcile()
+        supervisor.reconcile()
+        polled = [poller.mapping.queue_arn.rsplit(":", 1)[-1] for poller in supervisor._pollers.values()]
+    finally:
+        supervisor.stop()
+    assert polled == ["q-mailflow-dev-handler"]

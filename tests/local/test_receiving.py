@@ -177,3 +177,27 @@ def test_sent_mail_is_split_between_local_delivery_and_the_outbox(tmp_path: Any)
         "Simple",
     )
     assert b"plain body" in (store.raw(1) or b"")
+
+
+def test_a_recipient_only_another_regions_rule_accepts_is_refused_naming_that_region() -> None:
+    """SES receives per region: the emulator plays one, and says where the matching rule is."""
+    rules = [{"Name": "main", "Enabled": True, "Recipients": ["example.com"], "Actions": []}]
+    elsewhere = {
+        "us-east-1": [{"Name": "other", "Enabled": True, "Recipients": ["other.example"], "Actions": []}]
+    }
+    instance = Receiver(
+        ses_client=FakeSes(rules),
+        s3_client=FakeS3(),
+        runner=FakeRunner(),  # type: ignore[arg-type]
+        async_invoker=FakeAsync(),  # type: ignore[arg-type]
+        region="eu-west-1",
+        other_regions=lambda: elsewhere,
+    )
+    refusal = instance.check_recipient("_app1@other.example", tls=True)
+    assert refusal == (
+        "550 5.1.1 Mailbox does not exist: its receipt rule is in us-east-1 and this emulator receives mail "
+        "in eu-west-1 (mailflow local stop && mailflow local start --region us-east-1)"
+    )
+    assert instance.check_recipient("x@nowhere.example", tls=True) == "550 5.1.1 Mailbox does not exist"
+    assert instance.check_recipient("_app1@example.com", tls=True) is None
+    assert not instance.accepts("_app1@other.example"), "outbound mail to it goes to the outbox"

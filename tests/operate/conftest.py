@@ -140,7 +140,12 @@ def stack(deployed: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StackCont
 def ghost(deployed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StackContext:
     """A config whose stack was never deployed (in the same account as ``stack``)."""
     monkeypatch.chdir(tmp_path)
-    return open_stack(write_config(tmp_path, environment="ghost"))
+    path = write_config(tmp_path, environment="ghost")
+    # Domains of its own: with dev's, the plan would report a receiving conflict (security review 6).
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("  - example", "  - ghost.example"), encoding="utf-8"
+    )
+    return open_stack(path)
 
 
 @pytest.fixture
@@ -173,3 +178,20 @@ def cli(capsys: pytest.CaptureFixture[str], clock: timing.FakeClock, monkeypatch
         return CliResult(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every AWS operation the code under test calls, with its parameters, in order (calls still go to
+    moto): for counting, e.g., the Lambda Invoke calls a redrive made."""
+    from botocore.client import BaseClient
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls.append((operation_name, api_params))
+        return original(client, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls

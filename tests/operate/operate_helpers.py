@@ -78,3 +78,15 @@ def depth(ctx: Any, queue_name: str) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(
         attributes["ApproximateNumberOfMessagesNotVisible"]
     )
+
+
+def dead_letter(ctx: Any, queue_name: str, body: dict[str, Any]) -> None:
+    """Put ``body`` on ``queue_name`` and receive it until SQS's redrive policy moves it to the queue's DLQ
+    (as a consumer that keeps failing would): the DLQ then reports it with a DeadLetterQueueSourceArn."""
+    sqs = ctx.clients.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    for _ in range(1001):  # maxReceiveCount is at most 1000
+        if not sqs.receive_message(QueueUrl=url, VisibilityTimeout=0, WaitTimeSeconds=0).get("Messages"):
+            return
+    raise AssertionError(f"{queue_name} did not dead-letter the message")

@@ -5,7 +5,7 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-from operate_helpers import Cli, depth, inbound_message, put, status_message
+from operate_helpers import Cli, dead_letter, depth, inbound_message, put, status_message
 
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate import dlq
@@ -45,13 +45,18 @@ def put_lambda_failure(ctx: StackContext) -> None:
 
 @pytest.fixture
 def failures(stack: StackContext) -> StackContext:
-    put(stack, APPS_DLQ, inbound_message("app1", "Never read"))
-    put(stack, APPS_DLQ, inbound_message("app1", "Also never read"))
-    put(stack, APPS_DLQ, inbound_message("default", "For nobody"))
+    """Messages SQS dead-lettered (their consumers kept failing), and one written to the apps DLQ directly."""
+    dead_letter(stack, "mailflow-dev-app-app1", inbound_message("app1", "Never read"))
+    dead_letter(stack, "mailflow-dev-app-app1", inbound_message("app1", "Also never read"))
+    dead_letter(stack, "mailflow-dev-default", inbound_message("default", "For nobody"))
     put(stack, APPS_DLQ, status_message("corr-1"))
     put(stack, INBOUND_DLQ, INBOUND_FAILURE)
     put_lambda_failure(stack)
-    put(stack, OUTBOUND_DLQ, {"version": "1.0", "correlationId": "c-1", "source": "app2", "email": {}})
+    dead_letter(
+        stack,
+        "mailflow-dev-outbound",
+        {"version": "1.0", "correlationId": "c-1", "source": "app2", "email": {}},
+    )
     return stack
 
 
@@ -108,7 +113,8 @@ def test_redrive_copies_apps_messages_back_to_their_source_queue(failures: Stack
     assert "StartMessageMoveTask is unavailable" in report["fallbackReason"]
     assert report["moved"] == {"mailflow-dev-app-app1": 2, "mailflow-dev-default": 1}
     assert [entry["why"] for entry in report["left"]] == [
-        "no DeadLetterQueueSourceArn and no app in the body: the source queue is unknown"
+        "SQS did not dead-letter this message (it has no DeadLetterQueueSourceArn: a handler failure record, "
+        "or a message sent to the DLQ directly); only messages SQS moved here go back"
     ]
     assert depth(failures, "mailflow-dev-app-app1") == (2, 0)
     assert depth(failures, "mailflow-dev-default") == (1, 0)
@@ -123,20 +129,14 @@ def test_redrive_outbound_goes_back_to_the_outbound_queue(failures: StackContext
     assert depth(failures, OUTBOUND_DLQ) == (0, 0)
 
 
-def test_redrive_inbound_reinvokes_the_handler_with_the_recorded_event(
-    failures: StackContext, cli: Cli
-) -> None:
+def test_redrive_inbound_leaves_entries_without_a_stored_record(failures: StackContext, cli: Cli) -> None:
     result = cli("dlq", "redrive", "inbound", "--json")
-    # moto, without Docker, prints a warning on stdout when it runs the function
-    report = json.loads(result.stdout[result.stdout.index("{\n") :])
+    report = json.loads(result.stdout)
     assert report["method"] == "reinvoke"
-    assert report["moved"] == {"mailflow-dev-handler": 1}
-    assert [entry["why"] for entry in report["left"]] == ["no SES event recorded in the entry"]
-    assert depth(failures, INBOUND_DLQ) == (1, 0)
-    groups = failures.clients.client("logs").describe_log_groups(
-        logGroupNamePrefix="/aws/lambda/mailflow-dev"
-    )
-    assert [g["logGroupName"] for g in groups["logGroups"]] == ["/aws/lambda/mailflow-dev-handler"]  # it ran
+    assert report["moved"] == {}
+    assert sorted(entry["sesMessageId"] for entry in report["left"]) == ["abc", "m1"]
+    assert all(entry["why"].startswith("no trusted record of this email") for entry in report["left"])
+    assert depth(failures, INBOUND_DLQ) == (2, 0)
 
 
 def test_redrive_uses_the_move_task_where_sqs_has_it(
@@ -184,24 +184,6 @@ def test_missing_stack(ghost: StackContext, cli: Cli) -> None:
     result = cli("dlq", "list")
     assert result.exit_code == 1
     assert "the stack mailflow-ghost is not deployed" in result.stderr
-
-
-def test_recorded_event_accepts_every_shape_the_handler_and_lambda_write() -> None:
-    record = SES_EVENT["Records"][0]
-    assert dlq.recorded_event(SES_EVENT) == SES_EVENT
-    assert dlq.recorded_event({**INBOUND_FAILURE, "sesRecord": record}) == {"Records": [record]}
-    assert dlq.recorded_event({**INBOUND_FAILURE, "event": SES_EVENT}) == SES_EVENT
-    assert dlq.recorded_event(INBOUND_FAILURE) is None
-    assert dlq.recorded_event({**INBOUND_FAILURE, "sesRecord": "not a record"}) is None
-
-
-def test_redrive_inbound_replays_the_ses_record_of_a_handler_failure(stack: StackContext, cli: Cli) -> None:
-    put(stack, INBOUND_DLQ, {**INBOUND_FAILURE, "sesRecord": SES_EVENT["Records"][0]})
-    result = cli("dlq", "redrive", "inbound", "--json")
-    report = json.loads(result.stdout[result.stdout.index("{\n") :])
-    assert report["moved"] == {"mailflow-dev-handler": 1}
-    assert report["left"] == []
-    assert depth(stack, INBOUND_DLQ) == (0, 0)
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
+from jsonschema import Draft7Validator
 from operate_helpers import Cli
 
 from mailflow_cli.config import load_config
+from mailflow_cli.config_schema import config_schema
 from mailflow_cli.operate import init, init_command
 
 
@@ -75,3 +79,57 @@ def test_the_minimal_template_also_validates(tmp_path: Path) -> None:
     answers = init.InitAnswers("dev", "eu-west-1", ("example.com",), ("app1", "app2"))
     text = init.render(answers, template=init.MINIMAL_TEMPLATE)
     assert init.validate(text, tmp_path / "mailflow.yaml").app_names == ("app1", "app2")
+
+
+def _schema_of(config_path: Path) -> Path:
+    """The schema the config's first line names, resolved as yaml-language-server does: relative to the
+    config file's directory."""
+    first = config_path.read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    return (config_path.parent / first.split("=", 1)[1]).resolve()
+
+
+def test_writes_the_json_schema_beside_the_config_and_names_it_on_the_first_line(
+    workdir: Path, cli: Cli
+) -> None:
+    result = cli(
+        "init", "--environment", "dev", "--region", "eu-west-1", "--domain", "example.com", "--app", "a1"
+    )
+    assert result.exit_code == 0, result.stderr
+    config = workdir / "mailflow.yaml"
+    assert config.read_text().startswith("# yaml-language-server: $schema=./mailflow.schema.json\n")
+    schema_file = _schema_of(config)
+    assert schema_file == (workdir / "mailflow.schema.json").resolve()
+    schema = json.loads(schema_file.read_text())
+    assert schema == config_schema(init.example_text())
+    assert list(Draft7Validator(schema).iter_errors(yaml.safe_load(config.read_text()))) == []
+    assert load_config(config).app_names == ("a1",)
+
+
+def test_the_schema_can_go_elsewhere(workdir: Path, cli: Cli) -> None:
+    (workdir / ".vscode").mkdir()
+    args = ("init", "-e", "dev", "--region", "eu-west-1", "-d", "example.com", "-a", "a1")
+    result = cli(*args, "--schema-path", ".vscode/mailflow.schema.json")
+    assert result.exit_code == 0, result.stderr
+    assert _schema_of(workdir / "mailflow.yaml") == (workdir / ".vscode" / "mailflow.schema.json").resolve()
+    assert not (workdir / "mailflow.schema.json").exists()
+
+
+def test_an_existing_schema_file_is_kept_without_force(workdir: Path, cli: Cli) -> None:
+    (workdir / "mailflow.schema.json").write_text("mine")
+    args = ("init", "-e", "dev", "--region", "eu-west-1", "-d", "example.com", "-a", "a1")
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert "mailflow.schema.json already exists" in result.stderr
+    assert (workdir / "mailflow.schema.json").read_text() == "mine"
+    assert not (workdir / "mailflow.yaml").exists()
+    missing = cli(*args, "--schema-path", "no/such/dir/schema.json")
+    assert missing.exit_code == 2
+    assert "--schema-path no/such/dir/schema.json names no file in an existing directory" in missing.stderr
+    assert not (workdir / "mailflow.yaml").exists()
+
+
+def test_a_schema_line_in_the_template_is_replaced_not_repeated() -> None:
+    text = init.with_schema_line("# yaml-language-server: $schema=old.json\nenvironment: dev\n", "./new.json")
+    assert text == "# yaml-language-server: $schema=./new.json\nenvironment: dev\n"
+    assert init.schema_reference(Path("/a/b/mailflow.yaml"), Path("/a/schemas/s.json")) == "../schemas/s.json"

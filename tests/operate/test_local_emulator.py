@@ -19,7 +19,7 @@ from mailflow_cli.config import load_config
 from mailflow_cli.context import StackContext
 from mailflow_cli.local.control import process_running
 from mailflow_cli.local.ports import free_port
-from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, read_state
+from mailflow_cli.local.state import read_state
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def emulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulated]:
     assert state is not None
     try:
         target = AwsTarget(
-            "eu-west-1", endpoint_url=state.endpoint, access_key=LOCAL_ACCESS_KEY, secret_key=LOCAL_SECRET_KEY
+            "eu-west-1", endpoint_url=state.endpoint, access_key=state.access_key, secret_key=state.secret_key
         )
         config = load_config(workdir / "mailflow.yaml")
         ctx = StackContext(

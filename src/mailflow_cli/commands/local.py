@@ -102,7 +102,7 @@ def _print_ready(state: object, *, foreground: bool = False) -> None:
             f"  SMTP ingress  {state.smtp_host}:{state.smtp_port}   (STARTTLS offered, self-signed)\n"
             + ("" if foreground else f"  Log           {log_path(_home())}\n")
             + "Use it with --local on any mailflow command (e.g. `mailflow deploy --local`),\n"
-            "or point any AWS tool at it:",
+            "or point any AWS tool at it (the access key is new at every start):",
         )
     )
     out.print(shell_exports(state))

@@ -257,9 +257,12 @@ def dlq_redrive(
     region: RegionOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Move failed messages back to their source queues (inbound: re-invoke the handler with the event).
+    """Move failed messages back to their source queues (inbound: replay the emails to the handler).
 
-    Uses SQS's move task where available and otherwise copies each message back and deletes it.
+    apps and outbound: only messages SQS itself dead-lettered go back, each to the stack queue it came from
+    (SQS's move task where available, otherwise copied back and deleted). inbound: the handler is
+    re-invoked with its own stored record of each email an entry names, while the raw mail exists. A DLQ
+    body never chooses the target. Entries that cannot be redriven stay in the DLQ and are listed with why.
     """
     from mailflow_cli.operate import dlq_command
 
@@ -305,17 +308,34 @@ def init(
         list[str] | None,
         typer.Option("--app", "-a", help="An application name (repeat for more).", show_default=False),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing mailflow.yaml.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing mailflow.yaml and schema file.")
+    ] = False,
+    schema_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema-path",
+            help="Where to write the config's JSON Schema (default: mailflow.schema.json beside it).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write a commented mailflow.yaml in the current directory.
+    """Write a commented mailflow.yaml in the current directory, and its JSON Schema beside it.
 
     Values come from the flags; any that are missing are asked for when there is a terminal (without
-    one, a missing flag is an error). The file is validated before it is written.
+    one, a missing flag is an error). The file is validated before it is written. Its first line points
+    editors that use yaml-language-server (VS Code's YAML extension, Neovim, Helix) at the schema, so they
+    complete keys and flag mistakes as you type.
     """
     from mailflow_cli.operate import init_command
 
     init_command.run(
-        environment=environment, region=region, domains=domain or [], apps=app_name or [], force=force
+        environment=environment,
+        region=region,
+        domains=domain or [],
+        apps=app_name or [],
+        force=force,
+        schema_path=schema_path,
     )
 
 

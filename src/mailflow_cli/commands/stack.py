@@ -100,6 +100,14 @@ def render_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
 
 
 def _render_conflicts(plan: Plan) -> None:
+    for change in plan.administrative:
+        err.print(
+            styled(
+                ("Administrator:", "yellow"),
+                f" {change.action.value} {change.kind} {change.name}: only an administrator may make this "
+                "change (docs/permissions.md); deploy makes it first, and stops there without those rights",
+            )
+        )
     for conflict in (*plan.conflicts, *plan.blocked):
         err.print(styled(("Stop:", "bold red"), f" {conflict.kind} {conflict.name}: {conflict.reason}"))
         if conflict.hint:

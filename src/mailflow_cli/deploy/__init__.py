@@ -101,7 +101,9 @@ def _engine(ctx: StackContext, *, for_destroy: bool = False) -> tuple[HandlerReg
     ctx.clients.client("sts")  # first, so that the account id lookup does not queue behind the others
     creating = _create_clients(ctx)
     names = ctx.names
-    registry = HandlerRegistry(Services(ctx.clients, names, ctx.config, _retry_policy(ctx)))
+    registry = HandlerRegistry(
+        Services(ctx.clients, names, ctx.config, _retry_policy(ctx), config_path=str(ctx.config_path))
+    )
     sender_ids = {} if for_destroy else resolve_sender_ids(ctx.clients, ctx.config)
     bundle = build_bundle(ctx.config, names, sender_ids=sender_ids)
     desired = desired_stack(ctx.config, names, bundle)
@@ -161,7 +163,10 @@ def deploy_stack(
         if not confirm(plan):
             raise UsageError("deploy cancelled; nothing was changed")
     learned: dict[str, Mapping[str, Any]] = {}
-    apply_plan(registry, plan, progress or ignore_progress, learned)
+    administrative, rest = plan.split_administrative()
+    # Alone and first: credentials that may not make these stop the deploy before anything changed.
+    apply_plan(registry, administrative, progress or ignore_progress, learned)
+    apply_plan(registry, rest, progress or ignore_progress, learned)
     return collect_outputs(ctx, _known_outputs(plan, learned))
 
 
@@ -204,5 +209,8 @@ def destroy_stack(
         )
     if confirm is not None and plan.deletes and not confirm(plan):
         raise UsageError("destroy cancelled; nothing was deleted")
-    deleted = apply_plan(registry, plan, progress or ignore_progress)
+    administrative, rest = plan.split_administrative()
+    deleted = apply_plan(registry, rest, progress or ignore_progress)
+    # Last, once nothing depends on them: credentials that may not make these leave only them behind.
+    deleted += apply_plan(registry, administrative, progress or ignore_progress)
     return DestroyReport(tuple(deleted), plan.conflicts, plan.kept, plan)

@@ -8,6 +8,7 @@ from mailflow_cli.config import MailflowConfig
 from mailflow_cli.deploy.model import Resource
 from mailflow_cli.deploy.resources import (
     alarms,
+    boundary,
     bucket,
     event_source,
     function,
@@ -19,6 +20,7 @@ from mailflow_cli.deploy.resources import (
     table,
     topic,
 )
+from mailflow_cli.deploy.resources.common import check_attachment_sources
 from mailflow_cli.naming import StackNames
 from mailflow_cli.packaging import LambdaBundle
 
@@ -32,12 +34,14 @@ class DesiredStack:
 
 
 def desired_stack(config: MailflowConfig, names: StackNames, bundle: LambdaBundle) -> DesiredStack:
+    check_attachment_sources(config, names)
     rule_set = receipt_rule.rule_set(config)
     stack_bucket = bucket.bucket(config, names, rule_set.name)
     stack_queues = queues.queues(config, names)
     by_name = {queue.name: queue for queue in stack_queues}
     stack_table = table.table(config, names)
-    stack_role = role.role(config, names)
+    handler_boundary = boundary.boundary(config, names)
+    stack_role = role.role(config, names, handler_boundary)
     stack_logs = log_group.log_group(config, names)
     handler = function.function(
         config,
@@ -63,6 +67,7 @@ def desired_stack(config: MailflowConfig, names: StackNames, bundle: LambdaBundl
         stack_bucket,
         *stack_queues,
         stack_table,
+        handler_boundary,
         stack_role,
         stack_logs,
         handler,

@@ -70,6 +70,8 @@ class Change:
     depends_on: tuple[str, ...] = ()
     resource: Resource | None = field(default=None, compare=False, repr=False)
     observed: Observed | None = field(default=None, compare=False, repr=False)
+    administrative: bool = False
+    """Only an administrator may make this change (``deploy.administrator``)."""
 
     @property
     def key(self) -> str:
@@ -82,6 +84,7 @@ class Change:
             "action": self.action.value,
             "changes": [diff.to_json() for diff in self.diffs],
             "dependsOn": list(self.depends_on),
+            "needsAdministrator": self.administrative,
         }
 
 
@@ -112,6 +115,17 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.pending)
+
+    @property
+    def administrative(self) -> tuple[Change, ...]:
+        return tuple(change for change in self.pending if change.administrative)
+
+    def split_administrative(self) -> tuple[Plan, Plan]:
+        """The administrative changes, and the rest: each a plan of its own, to run one after the other."""
+        return (
+            Plan(tuple(change for change in self.changes if change.administrative)),
+            Plan(tuple(change for change in self.changes if not change.administrative)),
+        )
 
     @property
     def deletes(self) -> tuple[Change, ...]:

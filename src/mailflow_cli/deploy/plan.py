@@ -89,20 +89,24 @@ def plan_deploy(registry: HandlerRegistry, desired: Sequence[Resource], *, allow
             found_conflicts.append(conflict)
             continue
         depends = tuple(key for key in resource.depends_on() if key in desired_keys)
+        handler = registry.for_resource(resource)
         if current is None:
             diffs = tuple(AttributeDiff(name, None, value) for name, value in resource.attributes().items())
+            admin = handler.administrative(Action.CREATE, frozenset(resource.attributes()))
             changes.append(
-                Change(resource.kind, resource.name, Action.CREATE, diffs, depends, resource, None)
+                Change(resource.kind, resource.name, Action.CREATE, diffs, depends, resource, None, admin)
             )
             continue
         diffs = diff_attributes(resource.attributes(), dict(current.attributes))
         action = Action.UPDATE if diffs else Action.NO_CHANGE
-        changes.append(Change(resource.kind, resource.name, action, diffs, depends, resource, current))
+        admin = bool(diffs) and handler.administrative(action, frozenset(diff.attribute for diff in diffs))
+        changes.append(Change(resource.kind, resource.name, action, diffs, depends, resource, current, admin))
     for stray in strays:
         current = observed[stray.key]
         if current is None or not current.owned:
             continue
-        reason = registry.for_resource(stray).holds_data(current)
+        stray_handler = registry.for_resource(stray)
+        reason = stray_handler.holds_data(current)
         if reason and not allow_data_loss:
             blocked.append(
                 Conflict(
@@ -113,7 +117,8 @@ def plan_deploy(registry: HandlerRegistry, desired: Sequence[Resource], *, allow
                 )
             )
         replacements = tuple(resource.key for resource in desired if resource.kind == stray.kind)
-        changes.append(Change(stray.kind, stray.name, Action.DELETE, (), replacements, stray, current))
+        admin = stray_handler.administrative(Action.DELETE, frozenset())
+        changes.append(Change(stray.kind, stray.name, Action.DELETE, (), replacements, stray, current, admin))
     return Plan(tuple(changes), tuple(found_conflicts), tuple(blocked))
 
 
@@ -164,5 +169,8 @@ def plan_destroy(registry: HandlerRegistry, desired: Sequence[Resource], *, forc
                 )
             )
         depends = tuple(key for key in resource.depends_on() if key in keys)
-        changes.append(Change(resource.kind, resource.name, Action.DELETE, (), depends, resource, current))
+        admin = handler.administrative(Action.DELETE, frozenset())
+        changes.append(
+            Change(resource.kind, resource.name, Action.DELETE, (), depends, resource, current, admin)
+        )
     return Plan(tuple(changes), tuple(foreign), tuple(blocked), tuple(kept))

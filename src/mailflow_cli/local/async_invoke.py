@@ -3,6 +3,7 @@
 On a function error Lambda retries twice, then sends the event to the function's dead-letter queue
 (``DeadLetterConfig.TargetArn``, an SQS queue) if it has one. Lambda waits about one and two minutes
 between the attempts; the emulator waits ``retry_delays`` (short by default, see docs/local.md).
+A function the runner refuses to run (not Mailflow's handler) is neither retried nor dead-lettered.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from mailflow_cli.local.lambda_runner import InvokeResult, LambdaRunner
+from mailflow_cli.local.lambda_runner import REFUSED_ERROR_TYPE, InvokeResult, LambdaRunner
 
 log = logging.getLogger("mailflow.local.async")
 
@@ -27,6 +28,8 @@ def queue_name_and_account(arn: str) -> tuple[str, str]:
 
 
 class AsyncInvoker:
+    """Runs ``Event`` invocations in a small thread pool: retries, then the function's dead-letter queue."""
+
     def __init__(
         self,
         runner: LambdaRunner,
@@ -55,7 +58,7 @@ class AsyncInvoker:
             except Exception:
                 log.exception("async invocation of %s could not start (attempt %d)", function, attempt + 1)
                 continue
-            if not result.failed:
+            if not result.failed or (result.error or {}).get("errorType") == REFUSED_ERROR_TYPE:
                 return result
             log.warning("async invocation of %s failed (attempt %d): %s", function, attempt + 1, result.error)
         self._dead_letter(function, event, result)
@@ -86,3 +89,19 @@ class AsyncInvoker:
     def close(self) -> None:
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+def invoke_api(runner: LambdaRunner, invoker: AsyncInvoker) -> Callable[[str, Any, str], tuple[bytes, bool]]:
+    """What Lambda's Invoke API does in the emulator, by invocation type: ``Event`` is queued (202),
+    ``DryRun`` runs nothing, ``RequestResponse`` runs the function and answers its result or error."""
+
+    def invoke(function_arn: str, event: Any, invocation_type: str) -> tuple[bytes, bool]:
+        if invocation_type == "DryRun":
+            return b"", False
+        if invocation_type == "Event":
+            invoker.submit(function_arn, event)
+            return b"", False
+        result = runner.invoke(function_arn, event)
+        return json.dumps(result.error if result.failed else result.payload).encode(), result.failed
+
+    return invoke

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.local.ports import HOST, port_is_free
+from mailflow_cli.local.private_files import append_private, private_dir
 from mailflow_cli.local.server import EXIT_PORT_BUSY, EmulatorOptions
 from mailflow_cli.local.state import EmulatorState, pid_alive, read_state
 
@@ -112,9 +113,9 @@ def _tail(path: Path, lines: int = 8) -> list[str]:
 
 def start_background(options: EmulatorOptions, timeout: float = START_TIMEOUT_SECONDS) -> EmulatorState:
     """Start the emulator detached from this process; return once its state file says it is ready."""
-    options.home.mkdir(parents=True, exist_ok=True)
+    private_dir(options.home)
     log = log_path(options.home)
-    with log.open("ab") as log_file:
+    with append_private(log) as log_file:
         process = subprocess.Popen(
             server_command(options),
             stdin=subprocess.DEVNULL,
@@ -176,9 +177,8 @@ def stop(home: Path, timeout: float = STOP_TIMEOUT_SECONDS) -> EmulatorState | N
 
 
 def shell_exports(state: EmulatorState) -> str:
-    from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
-
+    """The variables that point an AWS tool at the emulator, with this start's access key."""
     return (
-        f"export AWS_ENDPOINT_URL={state.endpoint} AWS_ACCESS_KEY_ID={LOCAL_ACCESS_KEY} "
-        f"AWS_SECRET_ACCESS_KEY={LOCAL_SECRET_KEY} AWS_DEFAULT_REGION={state.region}"
+        f"export AWS_ENDPOINT_URL={state.endpoint} AWS_ACCESS_KEY_ID={state.access_key} "
+        f"AWS_SECRET_ACCESS_KEY={state.secret_key} AWS_DEFAULT_REGION={state.region}"
     )

@@ -27,8 +27,9 @@ from mailflow_cli.console import err, out, styled
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.local.control import log_path, server_command, wait_ready
 from mailflow_cli.local.ports import free_port
+from mailflow_cli.local.private_files import append_private
 from mailflow_cli.local.server import EmulatorOptions
-from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, EmulatorState
+from mailflow_cli.local.state import EmulatorState
 from mailflow_cli.local.tls import client_context
 
 EXAMPLE_NAME = "mailflow.yaml.example"
@@ -138,8 +139,8 @@ class Demo:
         target = AwsTarget(
             region=config.region,
             endpoint_url=state.endpoint,
-            access_key=LOCAL_ACCESS_KEY,
-            secret_key=LOCAL_SECRET_KEY,
+            access_key=state.access_key,
+            secret_key=state.secret_key,
         )
         self.config = config
         self.state = state
@@ -289,7 +290,7 @@ def run_demo(config_path: Path | None = None) -> int:
         deployed = False
         try:
             with timings.step("start a private emulator"):
-                with log_path(home).open("ab") as log_file:
+                with append_private(log_path(home)) as log_file:
                     process = subprocess.Popen(
                         server_command(options), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
                     )

@@ -7,6 +7,9 @@ function synchronously with an SQS event. On success it deletes the batch; with
 batch); on a function error it deletes nothing. Messages left in the queue become visible again and are
 received again, so the queue's redrive policy moves a poison message to its dead-letter queue.
 
+Only mappings whose function the runner would run (Mailflow's handler, see
+:mod:`mailflow_cli.local.trusted_code`) are polled: the queue of any other mapping is left alone.
+
 Relaxation (documented in docs/local.md): a message that is left after a failure is made visible again
 after ``failure_visibility_seconds`` (ChangeMessageVisibility) instead of the queue's visibility timeout.
 """
@@ -21,10 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailflow_cli.local.lambda_runner import InvokeResult
+from mailflow_cli.local.trusted_code import FunctionRefused
 
 log = logging.getLogger("mailflow.local.esm")
 
 Invoke = Callable[[str, Any], InvokeResult]
+Trust = Callable[[str], object]
+"""Raises FunctionRefused for a function the emulator does not run (given its ARN)."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ class EsmSupervisor:
         lambda_client: Any,
         sqs_client: Any,
         invoke: Invoke,
+        trust: Trust,
         region: str,
         failure_visibility_seconds: int = 1,
         refresh_seconds: float = 0.5,
@@ -226,6 +233,8 @@ class EsmSupervisor:
         self._lambda = lambda_client
         self._sqs = sqs_client
         self._invoke = invoke
+        self._trust = trust
+        self._refused: set[str] = set()
         self._region = region
         self._failure_visibility = failure_visibility_seconds
         self._refresh = refresh_seconds
@@ -250,8 +259,20 @@ class EsmSupervisor:
                     found.append(Mapping.from_api(item))
         return found
 
+    def trusted(self, mapping: Mapping) -> bool:
+        try:
+            self._trust(mapping.function_arn)
+        except Exception as problem:  # FunctionRefused, or the function is gone
+            if mapping.uuid not in self._refused:
+                level = logging.ERROR if isinstance(problem, FunctionRefused) else logging.WARNING
+                log.log(level, "event source mapping %s is not polled: %s", mapping.uuid, problem)
+                self._refused.add(mapping.uuid)
+            return False
+        self._refused.discard(mapping.uuid)
+        return True
+
     def reconcile(self) -> None:
-        wanted = {mapping.uuid: mapping for mapping in self.mappings()}
+        wanted = {mapping.uuid: mapping for mapping in self.mappings() if self.trusted(mapping)}
         for uuid, poller in list(self._pollers.items()):
             if wanted.get(uuid) != poller.mapping:
                 poller.stop()
@@ -280,7 +301,8 @@ class EsmSupervisor:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         pollers = [*self._pollers.values(), *self._retired]
         for poller in pollers:
             poller.stop()

@@ -1,41 +1,50 @@
-"""Runs the functions deployed in the emulator: their code zip, handler, environment and timeout.
+"""Runs Mailflow's handler functions deployed in the emulator: their code zip, environment and timeout.
 
-Each function version (CodeSha256 + handler + environment) gets warm worker processes
-(:mod:`mailflow_cli.local.runner_entry`) that serve invocations one at a time; a worker that times out
-or dies is discarded. Every invocation's log lines go to the function's CloudWatch log group in the
-emulator, in a new stream, framed by START/END/REPORT lines as Lambda writes them.
+Only functions :mod:`mailflow_cli.local.trusted_code` accepts are run (Mailflow's handler, as this CLI
+ships it); any other invocation fails with ``Mailflow.FunctionRefused`` and a log line, and nothing of
+the function is unpacked or started. Each function version (CodeSha256 + handler + environment) gets
+warm worker processes (:mod:`mailflow_cli.local.runner_entry`) that serve invocations one at a time; a
+worker that times out or dies is discarded. Workers get a minimal environment: a private scratch
+directory as HOME and TMPDIR, the emulator's endpoint and access key, and nothing of this user's AWS
+configuration. Every invocation's log lines go to the function's CloudWatch log group in the emulator,
+in a new stream, framed by START/END/REPORT lines as Lambda writes them.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import json
 import logging
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from mailflow_cli.local.private_files import private_dir, write_private
 from mailflow_cli.local.runner_entry import LOG_END_MARKER
-from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+from mailflow_cli.local.state import Credentials
+from mailflow_cli.local.trusted_code import FunctionRefused, ShippedHandler, check_identity
 
 log = logging.getLogger("mailflow.local.lambda")
 
 CodeFetcher = Callable[[str], bytes]
 """Returns the deployed zip of a function, given its name."""
 
-_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "TZ")
+_PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TZ")
+_IGNORED_FUNCTION_VARIABLES = ("AWS_", "PYTHON", "LD_", "DYLD_", "LAMBDA_", "_HANDLER", "HOME", "TMPDIR")
+"""Names a function's environment may not set: Lambda's and the interpreter's, HOME and TMPDIR."""
+REFUSED_ERROR_TYPE = "Mailflow.FunctionRefused"
 
 
 @dataclass(frozen=True)
@@ -48,9 +57,12 @@ class FunctionSpec:
     code_sha256: str
     environment: dict[str, str]
     dead_letter_arn: str | None
+    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_configuration(cls, config: dict[str, Any]) -> FunctionSpec:
+    def from_api(cls, function: dict[str, Any]) -> FunctionSpec:
+        """From GetFunction's answer: the configuration and the function's tags."""
+        config = function["Configuration"]
         return cls(
             name=str(config["FunctionName"]),
             arn=str(config["FunctionArn"]),
@@ -60,6 +72,7 @@ class FunctionSpec:
             code_sha256=str(config["CodeSha256"]),
             environment=dict((config.get("Environment") or {}).get("Variables") or {}),
             dead_letter_arn=(config.get("DeadLetterConfig") or {}).get("TargetArn") or None,
+            tags=dict(function.get("Tags") or {}),
         )
 
     @property
@@ -98,33 +111,11 @@ def _reader(stream: IO[str], sink: Callable[[str | None], None]) -> None:
 class Worker:
     """One warm process for one function version; serves one invocation at a time."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint: str, region: str) -> None:
-        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
-        env.update(spec.environment)
-        env.update(
-            {
-                "PYTHONPATH": os.pathsep.join([str(code_dir), *_cli_path()]),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "LAMBDA_TASK_ROOT": str(code_dir),
-                "_HANDLER": spec.handler,
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
-                "AWS_SESSION_TOKEN": LOCAL_SECRET_KEY,
-                "AWS_REGION": region,
-                "AWS_DEFAULT_REGION": region,
-                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python_mailflow_local",
-            }
-        )
+    def __init__(self, spec: FunctionSpec, code_dir: Path, environment: Mapping[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mailflow_cli.local.runner_entry"],
+            [sys.executable, "-s", "-m", "mailflow_cli.local.runner_entry"],
             cwd=code_dir,
-            env=env,
+            env=dict(environment),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -248,38 +239,87 @@ class LambdaRunner:
         cache_dir: Path,
         endpoint: str,
         region: str,
+        credentials: Credentials,
+        shipped: ShippedHandler,
     ) -> None:
         self._lambda = lambda_client
         self._logs = logs_client
         self._fetch = code_fetcher
-        self._cache_dir = cache_dir
         self._endpoint = endpoint
         self._region = region
+        self._credentials = credentials
+        self._shipped = shipped
+        shutil.rmtree(cache_dir, ignore_errors=True)  # only code verified by this process is ever run
+        self._cache_dir = private_dir(cache_dir)
+        self._scratch = Path(tempfile.mkdtemp(prefix="mailflow-lambda-"))
         self._lock = threading.Lock()
         self._idle: dict[str, list[Worker]] = {}
         self._busy: set[Worker] = set()
         self._closed = False
 
     def function(self, name_or_arn: str) -> FunctionSpec:
-        return FunctionSpec.from_configuration(
-            self._lambda.get_function_configuration(FunctionName=name_or_arn)
-        )
+        return FunctionSpec.from_api(self._lambda.get_function(FunctionName=name_or_arn))
+
+    def trusted_function(self, name_or_arn: str) -> FunctionSpec:
+        """The function's configuration, if it is a Mailflow handler; else FunctionRefused."""
+        spec = self.function(name_or_arn)
+        check_identity(spec.name, spec.handler, spec.tags)
+        return spec
 
     def code_dir(self, spec: FunctionSpec) -> Path:
-        """The unpacked zip of this code version, fetched once per CodeSha256."""
+        """The unpacked zip of this code version, fetched and verified once per CodeSha256."""
         digest = base64.b64decode(spec.code_sha256).hex()
         target = self._cache_dir / digest
         if not target.is_dir():
-            data = self._fetch(spec.name)
-            partial = target.with_name(target.name + f".{uuid.uuid4().hex}.tmp")
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                archive.extractall(partial)
+            files = self._shipped.verified_files(spec.name, self._fetch(spec.name))
+            partial = private_dir(target.with_name(target.name + f".{uuid.uuid4().hex}.tmp"))
+            for name, data in files.items():
+                path = partial / name
+                private_dir(path.parent)
+                write_private(path, data)
             try:
                 partial.rename(target)
             except OSError:
+                shutil.rmtree(partial, ignore_errors=True)
                 if not target.is_dir():
                     raise
         return target
+
+    def environment(self, spec: FunctionSpec, code_dir: Path) -> dict[str, str]:
+        """What a worker starts with: nothing of this user's HOME, AWS configuration or credentials."""
+        ignored = sorted(name for name in spec.environment if name.startswith(_IGNORED_FUNCTION_VARIABLES))
+        if ignored:
+            log.warning(
+                "%s: environment variables not passed to the function: %s", spec.name, ", ".join(ignored)
+            )
+        home = self._scratch / "home"
+        tmp = self._scratch / "tmp"
+        for directory in (home, tmp):
+            private_dir(directory)
+        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        env.update({name: value for name, value in spec.environment.items() if name not in ignored})
+        env.update(
+            {
+                "HOME": str(home),
+                "TMPDIR": str(tmp),
+                "PYTHONPATH": os.pathsep.join([str(code_dir), *_cli_path()]),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "LAMBDA_TASK_ROOT": str(code_dir),
+                "_HANDLER": spec.handler,
+                "AWS_ENDPOINT_URL": self._endpoint,
+                "AWS_ACCESS_KEY_ID": self._credentials.access_key,
+                "AWS_SECRET_ACCESS_KEY": self._credentials.secret_key,
+                "AWS_REGION": self._region,
+                "AWS_DEFAULT_REGION": self._region,
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python_mailflow_local",
+            }
+        )
+        return env
 
     def _checkout(self, spec: FunctionSpec) -> Worker:
         with self._lock:
@@ -292,7 +332,8 @@ class LambdaRunner:
                     self._busy.add(worker)
                     return worker
                 worker.close()
-        worker = Worker(spec, self.code_dir(spec), self._endpoint, self._region)
+        code_dir = self.code_dir(spec)
+        worker = Worker(spec, code_dir, self.environment(spec, code_dir))
         with self._lock:
             self._busy.add(worker)
         return worker
@@ -306,8 +347,21 @@ class LambdaRunner:
         worker.close()
 
     def invoke(self, function: str, event: Any) -> InvokeResult:
-        spec = self.function(function)
         request_id = str(uuid.uuid4())
+        try:
+            spec = self.trusted_function(function)
+            return self._run(spec, event, request_id)
+        except FunctionRefused as refused:
+            log.error("refused to run %s", refused)
+            return InvokeResult(
+                request_id=request_id,
+                error={
+                    "errorType": REFUSED_ERROR_TYPE,
+                    "errorMessage": f"mailflow local emulator: {refused}",
+                },
+            )
+
+    def _run(self, spec: FunctionSpec, event: Any, request_id: str) -> InvokeResult:
         stream = log_stream_name(request_id)
         start_ms = _now_ms()
         worker = self._checkout(spec)
@@ -354,3 +408,4 @@ class LambdaRunner:
             self._idle.clear()
         for worker in workers:
             worker.close()
+        shutil.rmtree(self._scratch, ignore_errors=True)

@@ -10,23 +10,37 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
 2. S3 ``CreateBucket`` ignores ``CreateBucketConfiguration.Tags`` (AWS applies them atomically).
 3. Lambda drops ``DeadLetterConfig`` on create, get and update; it is kept and reported.
 4. S3 evaluates bucket policies but ignores their conditions, so the stack's
-   ``Deny s3:* when aws:SecureTransport is false`` denies every object request. That statement is left
-   out of the evaluation (moto cannot see TLS); the rest of the policy is still evaluated.
+   ``Deny s3:* when aws:SecureTransport is false`` denies every object request, and so do its
+   ``Deny ... unless aws:PrincipalArn is the handler role`` statements. Those statements are left out
+   of the evaluation (moto sees neither TLS nor a principal ARN); the rest of the policy is still
+   evaluated.
 
 5. SQS ``StartMessageMoveTask`` is not implemented (NotImplementedError in process, HTTP 500 in server
    mode). It answers with an ``UnsupportedOperation`` error instead, as an endpoint without the API
    would, so ``mailflow dlq redrive`` takes its copy-back path as it would there.
+6. SQS gives a message it moved to a dead-letter queue no ``DeadLetterQueueSourceArn`` attribute. AWS
+   reports the queue the message came from (``ReceiveMessage`` with ``MessageSystemAttributeNames`` All
+   or DeadLetterQueueSourceArn); the copy-back path of ``mailflow dlq redrive`` returns a message only
+   there. moto's move is recorded and the attribute reported the same way.
+7. SES v2 has no configuration set event destinations, no account-level suppression list, no
+   configuration set suppression options call and no ``GetAccount``; a missing configuration set is
+   answered with SES v1's error code, and deleting one raises a KeyError. Added and corrected with AWS's
+   semantics in :mod:`mailflow_cli.local.moto_sesv2`.
 
 What only the emulator needs:
 
-6. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
+8. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
    ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
    invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
    queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
+9. moto runs a function's code in a Docker container, when Docker is reachable, for ``Invoke`` and for
+   every notification that invokes a function. In the emulator every such invocation goes to the
+   emulator's own runner instead (:func:`route_lambda_invocations`), which runs only Mailflow's handler;
+   moto's Docker runner is never used.
 
-Tests install 1-5 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
-calls :func:`apply` once for its lifetime. Both work for ``mock_aws`` and an in-process
-``ThreadedMotoServer``.
+Tests install 1-7 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
+calls :func:`apply` once for its lifetime, and :func:`route_lambda_invocations` once its runner exists.
+Both work for ``mock_aws`` and an in-process ``ThreadedMotoServer``.
 """
 
 from __future__ import annotations
@@ -37,6 +51,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
+
+LambdaInvoke = Callable[[str, Any, str], tuple[bytes, bool]]
+"""(function ARN, event, invocation type) -> (the response payload, whether the function failed)."""
 
 _MISSING = object()
 _applied = False
@@ -150,12 +167,22 @@ def _evaluate_bucket_policies_without_tls_deny(patch: _Patcher) -> None:
     def insecure_only(statement: dict[str, Any]) -> bool:
         return statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
 
+    def unless_principal(statement: dict[str, Any]) -> bool:
+        """moto has no principal ARN to compare: its evaluation would deny everyone."""
+        return statement.get("Effect") == "Deny" and "aws:PrincipalArn" in json.dumps(
+            statement.get("Condition", {})
+        )
+
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
             return PermissionResult.NEUTRAL
         policy = json.loads(self.policy.decode())
         statements = policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
-        policy["Statement"] = [statement for statement in statements if not insecure_only(statement)]
+        policy["Statement"] = [
+            statement
+            for statement in statements
+            if not (insecure_only(statement) or unless_principal(statement))
+        ]
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
     patch.set(FakeBucket, "get_permission", get_permission)
@@ -176,6 +203,50 @@ def _answer_move_task_unsupported(patch: _Patcher) -> None:
     patch.set(SQSResponse, "start_message_move_task", start_message_move_task)
 
 
+_SOURCE_ARN = "DeadLetterQueueSourceArn"
+
+
+def _report_dead_letter_sources(patch: _Patcher) -> None:
+    from moto.sqs.models import SQSBackend
+    from moto.sqs.responses import SQSResponse
+
+    _require(
+        "dead_letter_queue.add_message" in inspect.getsource(SQSBackend.receive_message),
+        "moto.sqs.models.SQSBackend.receive_message no longer moves messages to the dead-letter queue",
+    )
+    original_receive = SQSBackend.receive_message
+    original_response = SQSResponse.receive_message
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        dead_letter_queue = queue.dead_letter_queue
+        waiting = {id(message) for message in queue._messages} if dead_letter_queue is not None else set()
+        received = original_receive(self, queue_name, *args, **kwargs)
+        for message in dead_letter_queue._messages if waiting else ():
+            if id(message) in waiting:  # moved by this receive
+                message.mailflow_dead_letter_source_arn = queue.queue_arn
+        return received
+
+    def receive_message_response(self: Any) -> Any:
+        result = original_response(self)
+        asked = set(self._get_param("AttributeNames", [])) | set(
+            self._get_param("MessageSystemAttributeNames", [])
+        )
+        if not asked & {"All", _SOURCE_ARN}:
+            return result
+        queue = self.sqs_backend.get_queue(self._get_queue_name())
+        sources = {m.id: getattr(m, "mailflow_dead_letter_source_arn", None) for m in queue._messages}
+        received = result.result
+        for message in received.get("Messages", []) if isinstance(received, dict) else ():
+            source = sources.get(message["MessageId"])
+            if source:
+                message.setdefault("Attributes", {})[_SOURCE_ARN] = source
+        return result
+
+    patch.set(SQSBackend, "receive_message", receive_message)
+    patch.set(SQSResponse, "receive_message", receive_message_response)
+
+
 def _disable_sqs_esm_delivery(patch: _Patcher) -> None:
     from moto.sqs.models import Queue
 
@@ -193,17 +264,33 @@ def _disable_sqs_esm_delivery(patch: _Patcher) -> None:
     patch.set(Queue, "lambda_event_source_mappings", property(no_mappings, discard_mappings))
 
 
+def _add_sesv2_apis(patch: _Patcher) -> None:
+    from moto.sesv2.responses import SESV2Response
+
+    from mailflow_cli.local import moto_sesv2
+
+    _require(
+        hasattr(SESV2Response, "sesv2_backend") and hasattr(SESV2Response, "get_configuration_set"),
+        "moto.sesv2.responses.SESV2Response changed",
+    )
+    for install in moto_sesv2.PATCHES:
+        install(patch)
+
+
 _AWS_FIDELITY = (
     _add_delete_receipt_rule,
     _tag_buckets_at_creation,
     _keep_dead_letter_config,
     _evaluate_bucket_policies_without_tls_deny,
     _answer_move_task_unsupported,
+    _report_dead_letter_sources,
+    _add_sesv2_apis,
 )
 
 
 def install_moto_compat(*, emulator: bool = False) -> Callable[[], None]:
-    """Patch moto's classes in this process (1-5, and 6 with ``emulator``); return the undo function."""
+    """Patch moto's classes in this process (1-7, and 8 with ``emulator``); return the undo
+    function."""
     patch = _Patcher()
     try:
         for install in _AWS_FIDELITY:
@@ -223,3 +310,35 @@ def apply() -> None:
         if not _applied:
             install_moto_compat(emulator=True)
             _applied = True
+
+
+def route_lambda_invocations(invoke: LambdaInvoke) -> Callable[[], None]:
+    """The emulator: Lambda's Invoke, and every moto path that runs a function, calls ``invoke``; moto's
+    Docker runner raises. Returns the undo function."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaFunction
+
+    _require(
+        "_invoke_lambda" in inspect.getsource(LambdaFunction.invoke),
+        "moto.awslambda.models.LambdaFunction.invoke no longer runs functions through _invoke_lambda",
+    )
+
+    def run(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError:
+            message = "Could not parse request body into json"
+            raise LambdaClientError("InvalidRequestContentException", message) from None
+        invocation_type = str((request_headers or {}).get("x-amz-invocation-type") or "RequestResponse")
+        payload, failed = invoke(self.function_arn, event, invocation_type)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    def no_docker(self: Any, event: Any = None) -> Any:
+        raise MotoPatchError("the emulator runs functions itself; moto's Docker runner is not used")
+
+    patch = _Patcher()
+    patch.set(LambdaFunction, "invoke", run)
+    patch.set(LambdaFunction, "_invoke_lambda", no_docker)
+    return patch.restore

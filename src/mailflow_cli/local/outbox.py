@@ -21,6 +21,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
+from mailflow_cli.local.private_files import private_dir, replace_private, write_private
 from mailflow_cli.local.receiving import Receiver
 from mailflow_cli.local.ses_event import ReceivedMail
 
@@ -88,7 +89,7 @@ class OutboxStore:
         self.directory = directory
 
     def add(self, mail: SentMail, recipients: Sequence[str]) -> OutboxEntry:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         number = len(list(self.directory.glob("*.json"))) + 1
         headers = BytesHeaderParser(policy=compat32).parsebytes(mail.raw)
         entry = OutboxEntry(
@@ -100,10 +101,8 @@ class OutboxStore:
             size=len(mail.raw),
             time=time.time(),
         )
-        (self.directory / f"{number}.eml").write_bytes(mail.raw)
-        tmp = self.directory / f"{number}.json.tmp"
-        tmp.write_text(json.dumps(asdict(entry)), encoding="utf-8")
-        tmp.replace(self.directory / f"{number}.json")
+        write_private(self.directory / f"{number}.eml", mail.raw)
+        replace_private(self.directory / f"{number}.json", json.dumps(asdict(entry)).encode("utf-8"))
         return entry
 
     def entries(self) -> list[OutboxEntry]:

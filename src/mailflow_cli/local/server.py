@@ -1,8 +1,10 @@
-"""The emulator process: moto's server plus SMTP ingress, Lambda runner, event source mappings, outbox.
+"""The emulator process: moto behind the guard, SMTP ingress, Lambda runner, event source mappings, outbox.
 
 ``python -m mailflow_cli.local.server --port 4566 --smtp-port 2525 --region eu-west-1 --home DIR``
 runs until SIGTERM/SIGINT, then stops every part and removes its state file. The state file is written
-only once every part is ready, so its presence means the emulator can be used.
+only once every part is ready, so its presence means the emulator can be used. Each start makes a new
+access key (:class:`~mailflow_cli.local.state.Credentials`) that the AWS endpoint requires; the state
+file is the only place it is written. ``DIR`` and everything in it is private to this user.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from mailflow_cli.local.ports import HOST, port_is_free
-from mailflow_cli.local.state import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, EmulatorState, state_file
+from mailflow_cli.local.private_files import make_private
+from mailflow_cli.local.state import Credentials, EmulatorState, state_file
 
 log = logging.getLogger("mailflow.local")
 
@@ -67,50 +71,86 @@ class _ClientCloser:
             client.close()
 
 
+class _OtherRegionsRules:
+    """The active receipt rules of each other region that moto's SES holds state for, by region."""
+
+    def __init__(self, ses_client: Callable[[str], Any], own_region: str, account_id: str) -> None:
+        self._ses_client = ses_client
+        self._own_region = own_region
+        self._account_id = account_id
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self) -> dict[str, list[Any]]:
+        from moto.ses.models import ses_backends
+
+        found: dict[str, list[Any]] = {}
+        for region in list(ses_backends[self._account_id]):
+            if region == self._own_region:
+                continue
+            if region not in self._clients:
+                self._clients[region] = self._ses_client(region)
+            found[region] = list(self._clients[region].describe_active_receipt_rule_set().get("Rules") or [])
+        return found
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
 class Emulator:
     """Every part of the emulator in this process; start() then stop()."""
 
-    def __init__(self, options: EmulatorOptions) -> None:
+    def __init__(self, options: EmulatorOptions, credentials: Credentials) -> None:
         self.options = options
+        self.credentials = credentials
         self._parts: list[Any] = []
 
-    def _client(self, session: Any, service: str) -> Any:
+    def _client(self, session: Any, service: str, region: str | None = None) -> Any:
         from botocore.config import Config
 
         return session.client(
             service,
+            region_name=region,
             endpoint_url=self.options.endpoint,
             config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32),
         )
 
     def start(self) -> None:
+        from mailflow_cli.local import aws_endpoint
+
+        aws_endpoint.disable_moto_cors()
+
         import boto3
         from moto.core.models import DEFAULT_ACCOUNT_ID
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
         from moto.ses.models import ses_backends
 
         from mailflow_cli.local import moto_patches
-        from mailflow_cli.local.async_invoke import AsyncInvoker
+        from mailflow_cli.local.async_invoke import AsyncInvoker, invoke_api
         from mailflow_cli.local.esm_poller import EsmSupervisor
         from mailflow_cli.local.lambda_runner import LambdaRunner
         from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher
         from mailflow_cli.local.receiving import Receiver
         from mailflow_cli.local.smtp_ingress import SmtpIngress
         from mailflow_cli.local.tls import self_signed_context
+        from mailflow_cli.local.trusted_code import ShippedHandler
 
         options = self.options
         moto_patches.apply()
-        moto = ThreadedMotoServer(ip_address=HOST, port=options.port, verbose=False)
-        moto.start()
-        self._parts.append(moto)
+        endpoint = aws_endpoint.AwsEndpoint(options.port, self.credentials.access_key)
+        endpoint.start()
+        self._parts.append(endpoint)
 
         session = boto3.Session(
-            aws_access_key_id=LOCAL_ACCESS_KEY,
-            aws_secret_access_key=LOCAL_SECRET_KEY,
+            aws_access_key_id=self.credentials.access_key,
+            aws_secret_access_key=self.credentials.secret_key,
             region_name=options.region,
         )
         clients = {name: self._client(session, name) for name in ("lambda", "logs", "sqs", "s3", "ses")}
         self._parts.append(_ClientCloser(list(clients.values())))
+        other_regions = _OtherRegionsRules(
+            lambda region: self._client(session, "ses", region), options.region, DEFAULT_ACCOUNT_ID
+        )
+        self._parts.append(other_regions)
         fetch = _function_code(DEFAULT_ACCOUNT_ID)
         runner = LambdaRunner(
             lambda_client=clients["lambda"],
@@ -119,16 +159,20 @@ class Emulator:
             cache_dir=options.home / "code",
             endpoint=options.endpoint,
             region=options.region,
+            credentials=self.credentials,
+            shipped=ShippedHandler.from_directory(),
         )
         self._parts.append(runner)
         invoker = AsyncInvoker(runner, clients["sqs"])
         self._parts.append(invoker)
+        moto_patches.route_lambda_invocations(invoke_api(runner, invoker))
         receiver = Receiver(
             ses_client=clients["ses"],
             s3_client=clients["s3"],
             runner=runner,
             async_invoker=invoker,
             region=options.region,
+            other_regions=other_regions,
         )
         ingress = SmtpIngress(receiver, options.smtp_port, self_signed_context(options.home / "tls"))
         ingress.start()
@@ -137,6 +181,7 @@ class Emulator:
             lambda_client=clients["lambda"],
             sqs_client=clients["sqs"],
             invoke=runner.invoke,
+            trust=runner.trusted_function,
             region=options.region,
             failure_visibility_seconds=options.failure_visibility_seconds,
         )
@@ -199,8 +244,9 @@ def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    options.home.mkdir(parents=True, exist_ok=True)
-    emulator = Emulator(options)
+    make_private(options.home)
+    credentials = Credentials.generate()
+    emulator = Emulator(options, credentials)
     try:
         try:
             emulator.start()
@@ -214,6 +260,8 @@ def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
             smtp_port=options.smtp_port,
             region=options.region,
             started_at=time.time(),
+            access_key=credentials.access_key,
+            secret_key=credentials.secret_key,
         )
         state.save(options.state_path)
         log.info("emulator ready: %s, SMTP %s:%d", options.endpoint, HOST, options.smtp_port)

@@ -1,16 +1,23 @@
-"""The running emulator's state file: how every other command finds it with ``--local``."""
+"""The running emulator's state file: how every other command finds it, and its key, with ``--local``.
+
+The emulator makes a new access key at every start and refuses requests signed with any other
+(:mod:`mailflow_cli.local.guard`). The state file is the only place the key is written: mode 0600 in a
+0700 directory, so other users of the machine cannot read it.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mailflow_cli.errors import MailflowError
+from mailflow_cli.local.private_files import private_dir, replace_private
 
-LOCAL_ACCESS_KEY = "mailflow-local"
-LOCAL_SECRET_KEY = "mailflow-local"
+ACCESS_KEY_PREFIX = "MFLOCAL"
 
 
 def state_dir() -> Path:
@@ -23,6 +30,21 @@ def state_file() -> Path:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """The emulator's access key (checked on every request) and its secret (SDKs need one to sign)."""
+
+    access_key: str
+    secret_key: str
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        return cls(
+            access_key=ACCESS_KEY_PREFIX + base64.b32encode(secrets.token_bytes(15)).decode("ascii"),
+            secret_key=secrets.token_urlsafe(30),
+        )
+
+
+@dataclass(frozen=True)
 class EmulatorState:
     pid: int
     endpoint: str
@@ -30,13 +52,17 @@ class EmulatorState:
     smtp_port: int
     region: str
     started_at: float
+    access_key: str
+    secret_key: str
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials(access_key=self.access_key, secret_key=self.secret_key)
 
     def save(self, path: Path | None = None) -> None:
         target = path or state_file()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        tmp.replace(target)
+        private_dir(target.parent)
+        replace_private(target, json.dumps(asdict(self), indent=2).encode("utf-8"))
 
 
 def read_state(path: Path | None = None) -> EmulatorState | None:

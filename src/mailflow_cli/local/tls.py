@@ -7,6 +7,8 @@ import ipaddress
 import ssl
 from pathlib import Path
 
+from mailflow_cli.local.private_files import private_dir, write_private
+
 
 def self_signed_context(directory: Path) -> ssl.SSLContext:
     from cryptography import x509
@@ -14,7 +16,7 @@ def self_signed_context(directory: Path) -> ssl.SSLContext:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -35,12 +37,12 @@ def self_signed_context(directory: Path) -> ssl.SSLContext:
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(
+    write_private(cert_path, certificate.public_bytes(serialization.Encoding.PEM))
+    write_private(
+        key_path,
         key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        ),
     )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)

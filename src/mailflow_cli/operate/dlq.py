@@ -1,14 +1,18 @@
 """``mailflow dlq``: what failed and why, moving it back (redrive), or throwing it away (purge).
 
+A DLQ body is never trusted to choose an action: anyone allowed to send to a DLQ can write one.
+
 Redrive of the apps and outbound DLQs first asks SQS to move the messages back to their source queues
-(StartMessageMoveTask). Where that API is unavailable (an endpoint without it, a missing permission), it
-copies them itself: receive, send to the source queue, delete. The source queue of an apps-DLQ message
-is its ``DeadLetterQueueSourceArn`` attribute when SQS provides it, else the ``app`` in its body (the
-default queue for ``default`` or an app no longer configured).
+(StartMessageMoveTask: SQS returns each message it dead-lettered to the queue it came from). Where that
+API is unavailable (an endpoint without it, a missing permission), it copies them itself: receive, send
+to the source queue, delete. The source queue is the message's ``DeadLetterQueueSourceArn``, which only
+SQS sets, and only when it is one of this stack's queues that dead-letter into that DLQ; anything else
+(the handler's failure records, messages sent to the DLQ directly) stays, with the reason.
 
 The inbound DLQ holds SES events the handler could not process (Lambda's asynchronous failures, or the
-handler's own records with the event inside). Redrive re-invokes the function asynchronously with the
-recorded event, then deletes the entry; entries without an event are left in place and reported.
+handler's own ``inbound.failure`` records). Redrive re-invokes the function with the handler's stored
+record of the email an entry names (:mod:`mailflow_cli.operate.inbound_replay`), then deletes the entry;
+entries it cannot replay stay, with the reason.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from mailflow_cli.aws import error_code
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import AwsError
+from mailflow_cli.operate import inbound_replay
 from mailflow_cli.operate.peek import QueuePeeker
 from mailflow_cli.operate.render import MessageView, parse_body, view_message
 from mailflow_cli.operate.stack import QueueRef, describe, queue_url
@@ -28,6 +33,7 @@ from mailflow_cli.operate.timing import Clock
 
 SAMPLE_LIMIT = 50
 DRAIN_WAIT_SECONDS = 1
+SOURCE_ARN_ATTRIBUTE = "DeadLetterQueueSourceArn"  # set by SQS alone, when it dead-letters a message
 
 
 @dataclass(frozen=True)
@@ -51,12 +57,26 @@ class DlqSummary:
         }
 
 
+@dataclass(frozen=True)
+class LeftEntry:
+    """A DLQ entry the redrive left in place: its SQS message id, why, and the email it names (inbound,
+    only when the id was valid)."""
+
+    message_id: str
+    why: str
+    ses_message_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        entry = {"messageId": self.message_id, "why": self.why}
+        return entry if self.ses_message_id is None else {**entry, "sesMessageId": self.ses_message_id}
+
+
 @dataclass
 class RedriveResult:
     queue: QueueRef
     method: str
     moved: Counter[str] = field(default_factory=Counter)
-    left: list[tuple[str, str]] = field(default_factory=list)
+    left: list[LeftEntry] = field(default_factory=list)
     task_handle: str | None = None
     fallback_reason: str | None = None
 
@@ -65,7 +85,7 @@ class RedriveResult:
             "queue": self.queue.label,
             "method": self.method,
             "moved": dict(self.moved),
-            "left": [{"messageId": message_id, "why": why} for message_id, why in self.left],
+            "left": [entry.as_dict() for entry in self.left],
             "taskHandle": self.task_handle,
             "fallbackReason": self.fallback_reason,
         }
@@ -199,6 +219,7 @@ def _describe_failure(exc: Exception) -> str:
 def _copy_back(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResult:
     sqs = ctx.clients.client("sqs")
     result = RedriveResult(queue=queue, method="copy")
+    sources = stack_sources(ctx, queue)
     urls: dict[str, str] = {}
     peeker = QueuePeeker(sqs=sqs, queue_url=queue.url, clock=clock)
     try:
@@ -207,9 +228,10 @@ def _copy_back(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResul
             if not batch:
                 break
             for message in batch:
-                destination, why = _source_queue(ctx, queue, message)
+                source_arn = message.get("Attributes", {}).get(SOURCE_ARN_ATTRIBUTE)
+                destination = sources.get(source_arn) if isinstance(source_arn, str) else None
                 if destination is None:
-                    result.left.append((message["MessageId"], why))
+                    result.left.append(LeftEntry(message["MessageId"], _not_returned(source_arn, queue)))
                     continue
                 if destination not in urls:
                     urls[destination] = queue_url(ctx, destination)
@@ -225,19 +247,26 @@ def _copy_back(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResul
     return result
 
 
-def _source_queue(ctx: StackContext, queue: QueueRef, message: dict[str, Any]) -> tuple[str | None, str]:
-    source_arn = message.get("Attributes", {}).get("DeadLetterQueueSourceArn")
-    if source_arn:
-        return str(source_arn).rsplit(":", 1)[-1], ""
+def stack_sources(ctx: StackContext, queue: QueueRef) -> dict[str, str]:
+    """ARN -> name of this stack's queues whose redrive policy moves messages into ``queue``."""
+    names = ctx.names
     if queue.kind == "outbound-dlq":
-        return ctx.names.outbound_queue, ""
-    body = parse_body(str(message.get("Body", "")))
-    app = body.get("app") or body.get("source") if isinstance(body, dict) else None
-    if not isinstance(app, str) or not app:
-        return None, "no DeadLetterQueueSourceArn and no app in the body: the source queue is unknown"
-    if ctx.config.app(app) is None:
-        return ctx.names.default_queue, ""
-    return ctx.names.app_queue(app.lower()), ""
+        sources = [names.outbound_queue]
+    else:
+        sources = [names.default_queue, *(names.app_queue(app) for app in ctx.config.app_names)]
+    return {names.queue_arn(name): name for name in sources}
+
+
+def _not_returned(source_arn: object, queue: QueueRef) -> str:
+    if not isinstance(source_arn, str) or not source_arn:
+        return (
+            "SQS did not dead-letter this message (it has no DeadLetterQueueSourceArn: a handler failure "
+            "record, or a message sent to the DLQ directly); only messages SQS moved here go back"
+        )
+    return (
+        f"its source queue {source_arn} is not one of this stack's queues that dead-letter into "
+        f"{queue.name} (an app removed from the config?)"
+    )
 
 
 def _copyable_attributes(message: dict[str, Any]) -> dict[str, Any]:
@@ -247,26 +276,6 @@ def _copyable_attributes(message: dict[str, Any]) -> dict[str, Any]:
         if "StringValue" in kept or "BinaryValue" in kept:
             copied[name] = kept
     return copied
-
-
-def recorded_event(body: Any) -> dict[str, Any] | None:
-    """The SES event of an inbound DLQ entry.
-
-    Lambda's asynchronous DLQ holds the event itself; the handler's ``inbound.failure`` record holds
-    the bare SES record as ``sesRecord`` (wrapped here as ``{"Records": [record]}``) or the whole
-    event as ``event``.
-    """
-    if not isinstance(body, dict):
-        return None
-    if isinstance(body.get("Records"), list):
-        return body
-    event = body.get("event")
-    if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        return event
-    record = body.get("sesRecord")
-    if isinstance(record, dict):
-        return {"Records": [record]}
-    return None
 
 
 def _reinvoke_inbound(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResult:
@@ -280,14 +289,14 @@ def _reinvoke_inbound(ctx: StackContext, queue: QueueRef, clock: Clock) -> Redri
             if not batch:
                 break
             for message in batch:
-                event = recorded_event(parse_body(str(message.get("Body", ""))))
-                if event is None:
-                    result.left.append((message["MessageId"], "no SES event recorded in the entry"))
+                decision = inbound_replay.decide(ctx, parse_body(str(message.get("Body", ""))))
+                if isinstance(decision, inbound_replay.Refusal):
+                    result.left.append(LeftEntry(message["MessageId"], decision.why, decision.ses_id))
                     continue
                 lambda_client.invoke(
                     FunctionName=ctx.names.function,
                     InvocationType="Event",
-                    Payload=json.dumps(event).encode(),
+                    Payload=json.dumps(decision.event).encode(),
                 )
                 peeker.consume([message])
                 result.moved[ctx.names.function] += 1

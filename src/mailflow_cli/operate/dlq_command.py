@@ -12,7 +12,7 @@ from mailflow_cli.context import StackContext
 from mailflow_cli.errors import UsageError
 from mailflow_cli.operate import dlq
 from mailflow_cli.operate.durations import format_duration
-from mailflow_cli.operate.render import message_document, render_message
+from mailflow_cli.operate.render import message_document, render_message, terminal_text
 from mailflow_cli.operate.stack import DLQ_ALIASES, QueueRef, dead_letter_queues, resolve_queue
 from mailflow_cli.operate.timing import current_clock
 
@@ -42,7 +42,9 @@ def list_queues(ctx: StackContext, *, json_output: bool) -> None:
     for column in ("Queue", "Messages", "In flight", "Oldest", "What failed"):
         table.add_column(column, overflow="fold")
     for summary in summaries:
-        reasons = ", ".join(f"{count}x {label}" for label, count in summary.reasons.most_common(5))
+        reasons = ", ".join(
+            f"{count}x {terminal_text(label)}" for label, count in summary.reasons.most_common(5)
+        )
         oldest = "" if summary.oldest_sent_at is None else format_duration(now - summary.oldest_sent_at)
         style = "red" if summary.visible else "green"
         table.add_row(
@@ -65,7 +67,9 @@ def show(ctx: StackContext, queue: str | None, *, limit: int, json_output: bool)
         for view in dlq.peek(sqs, ref, clock, limit):
             shown += 1
             if json_output:
-                print_json_line(message_document(view, ref.label))
+                print_json_line(
+                    {**message_document(view, ref.label), "sourceQueueArn": view.source_queue_arn}
+                )
             else:
                 out.print(render_message(view, clock.now(), ref.label))
     if shown == 0:
@@ -82,14 +86,16 @@ def redrive(ctx: StackContext, queue: str, *, json_output: bool) -> None:
         err.print(styled((f"{result.fallback_reason}; copying the messages back instead.", "dim")))
     if result.task_handle:
         out.print(
-            f"Started an SQS move task for {ref.name} (handle {result.task_handle}); SQS moves the messages "
-            "back to their source queues in the background. Follow it with `mailflow dlq list`."
+            f"Started an SQS move task for {ref.name} (handle {result.task_handle}); in the background SQS "
+            "moves each message it dead-lettered back to the queue it came from (messages it did not "
+            "dead-letter are not moved). Follow it with `mailflow dlq list`."
         )
     verb = "re-invoked" if result.method == "reinvoke" else "moved to"
     for destination, count in result.moved.items():
         out.print(f"{count} message(s) {verb} {destination}")
-    for message_id, why in result.left:
-        out.print(styled((f"left in {ref.name}", "yellow"), f": {message_id}: {why}"))
+    for entry in result.left:
+        email = f" (SES message {entry.ses_message_id})" if entry.ses_message_id else ""
+        out.print(styled((f"left in {ref.name}", "yellow"), f": {entry.message_id}{email}: {entry.why}"))
     if not result.moved and not result.left and not result.task_handle:
         out.print(f"{ref.name} is empty: nothing to redrive.")
 

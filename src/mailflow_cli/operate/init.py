@@ -1,11 +1,19 @@
-"""``mailflow init``: a commented ``mailflow.yaml`` written from flags or answers.
+"""``mailflow init``: a commented ``mailflow.yaml`` written from flags or answers, and its JSON Schema.
 
 The text is the project's ``mailflow.yaml.example`` (packaged in the wheel, or at the root of a source
 checkout) with the four required keys filled in, so every optional key keeps its comment and default.
+
+Editors: the file's first line is ``# yaml-language-server: $schema=./mailflow.schema.json``, and the
+schema (:mod:`mailflow_cli.config_schema`, for the installed Mailflow version) is written beside it, so
+an editor with yaml-language-server (VS Code's YAML extension, Neovim, Helix, ...) completes and checks
+the file with no network and no URL to guess. ``--schema-path`` puts the schema elsewhere (the line then
+holds the path relative to the config). After upgrading Mailflow, regenerate it with
+``python -m mailflow_cli.config_schema mailflow.schema.json``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +21,8 @@ from pathlib import Path
 from mailflow_cli.config import DEFAULT_CONFIG_NAME, MailflowConfig, parse_config
 
 EXAMPLE_NAME = "mailflow.yaml.example"
+SCHEMA_NAME = "mailflow.schema.json"
+SCHEMA_LINE = "# yaml-language-server: $schema="
 
 MINIMAL_TEMPLATE = """\
 # mailflow.yaml: one Mailflow stack (an environment) in one AWS account and region.
@@ -81,6 +91,24 @@ def render(answers: InitAnswers, template: str | None = None) -> str:
     text = _replace_scalar(text, "region", answers.region)
     text = _replace_list(text, "domains", [f"  - {domain}\n" for domain in answers.domains])
     return _replace_list(text, "apps", [f"  - {app}\n" for app in answers.apps] + [LONG_FORM_EXAMPLE])
+
+
+def schema_reference(config_path: Path, schema_path: Path) -> str:
+    """How the config's first line names the schema: relative to the config's directory (as
+    yaml-language-server resolves it), else absolute (another drive)."""
+    try:
+        relative = Path(os.path.relpath(schema_path.resolve(), config_path.resolve().parent)).as_posix()
+    except ValueError:
+        return schema_path.resolve().as_posix()
+    return relative if relative.startswith("../") else f"./{relative}"
+
+
+def with_schema_line(text: str, reference: str) -> str:
+    """``text`` with the yaml-language-server line first (replacing one the template had)."""
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].startswith(SCHEMA_LINE):
+        lines = lines[1:]
+    return f"{SCHEMA_LINE}{reference}\n" + "".join(lines)
 
 
 def validate(text: str, target: Path) -> MailflowConfig:

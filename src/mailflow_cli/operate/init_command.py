@@ -7,7 +7,17 @@ from pathlib import Path
 
 from mailflow_cli.console import err, out
 from mailflow_cli.errors import UsageError
-from mailflow_cli.operate.init import InitAnswers, default_target, render, split_list, validate
+from mailflow_cli.operate.init import (
+    SCHEMA_NAME,
+    InitAnswers,
+    default_target,
+    example_text,
+    render,
+    schema_reference,
+    split_list,
+    validate,
+    with_schema_line,
+)
 
 
 def stdin_is_tty() -> bool:
@@ -21,16 +31,29 @@ def run(
     domains: list[str],
     apps: list[str],
     force: bool,
+    schema_path: Path | None = None,
     cwd: Path | None = None,
 ) -> Path:
-    target = default_target(cwd or Path.cwd())
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+    from mailflow_cli.config_schema import config_schema, schema_text
+
+    directory = cwd or Path.cwd()
+    target = default_target(directory)
+    schema = directory / (schema_path or target.with_name(SCHEMA_NAME))
+    if schema.is_dir() or not schema.parent.is_dir():
+        raise UsageError(
+            f"--schema-path {schema_path} names no file in an existing directory",
+            hint=f"for example --schema-path {SCHEMA_NAME} or --schema-path .vscode/{SCHEMA_NAME}",
+        )
+    for path in (target, schema):
+        if path.exists() and not force:
+            raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
     answers = _complete(environment, region, split_list(domains), split_list(apps))
-    text = render(answers)
+    example = example_text()
+    text = with_schema_line(render(answers, example), schema_reference(target, schema))
     validate(text, target)
+    schema.write_text(schema_text(config_schema(example)), encoding="utf-8")
     target.write_text(text, encoding="utf-8")
-    out.print(f"Wrote {target}")
+    out.print(f"Wrote {target}, and its JSON Schema {schema} (editors complete and check the file with it)")
     err.print(
         "Next: `mailflow deploy`, then `mailflow verify-domain "
         f"{answers.domains[0]}` and `mailflow send-test {answers.apps[0]} --wait`."

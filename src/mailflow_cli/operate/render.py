@@ -1,8 +1,14 @@
-"""How a queue message looks on screen (rich) and as one JSON line, whatever kind of message it is."""
+"""How a queue message looks on screen (rich) and as one JSON line, whatever kind of message it is.
+
+The values shown come from message bodies, which whoever wrote to the queue chose: control characters
+(ESC, C1, line breaks) and bidirectional overrides are shown as escapes (``\\x1b``, ``\\u202e``), so
+a value can neither drive the terminal nor fake another line.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +18,15 @@ from rich.text import Text
 from mailflow_cli.operate.durations import format_duration
 
 VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(value: str) -> str:
+    """``value`` with control characters and bidi overrides escaped (tab is kept)."""
+    return _UNPRINTABLE.sub(
+        lambda found: f"\\x{ord(found[0]):02x}" if ord(found[0]) <= 0xFF else f"\\u{ord(found[0]):04x}",
+        value,
+    )
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,7 @@ class MessageView:
     correlation_id: str | None = None
     outcome: str | None = None
     reason: str | None = None
+    source_queue_arn: str | None = None  # SQS's DeadLetterQueueSourceArn: where a DLQ message came from
 
     def age(self, now: float) -> float | None:
         return None if self.sent_at is None else max(0.0, now - self.sent_at)
@@ -56,6 +72,7 @@ def view_message(message: dict[str, Any]) -> MessageView:
         "receive_count": int(attributes.get("ApproximateReceiveCount", 0)),
         "sent_at": int(sent) / 1000 if sent else None,
         "body": body,
+        "source_queue_arn": attributes.get("DeadLetterQueueSourceArn"),
     }
     if not isinstance(body, dict):
         return MessageView(kind="text", **base)
@@ -168,7 +185,7 @@ def render_message(view: MessageView, now: float, queue_label: str) -> Group:
     header.append(view.kind, style="bold")
     header.append(f"  {queue_label}", style="magenta")
     if view.app and view.app != queue_label:
-        header.append(f"  app={view.app}")
+        header.append(f"  app={terminal_text(view.app)}")
     header.append(f"  {human_bytes(view.size)}", style="dim")
     if age is not None:
         header.append(f"  {format_duration(age)} ago", style="dim")
@@ -177,7 +194,7 @@ def render_message(view: MessageView, now: float, queue_label: str) -> Group:
 
     def field_line(label: str, value: str, style: str = "") -> None:
         line = Text(f"  {label:<9}", style="dim")
-        line.append(value, style=style)
+        line.append(terminal_text(value), style=style)
         lines.append(line)
 
     if view.sender:
@@ -196,6 +213,8 @@ def render_message(view: MessageView, now: float, queue_label: str) -> Group:
         field_line("Outcome", view.outcome, "green" if view.outcome.startswith("sent") else "red")
     if view.reason:
         field_line("Reason", view.reason, "yellow")
+    if view.source_queue_arn:
+        field_line("Source", view.source_queue_arn.rsplit(":", 1)[-1])
     if view.kind == "text":
         field_line("Body", str(view.body)[:200])
     return Group(*lines)

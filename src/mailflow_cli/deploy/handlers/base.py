@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from mailflow_cli.aws import MAX_POOL_CONNECTIONS, AwsClients, error_code
-from mailflow_cli.config import MailflowConfig
-from mailflow_cli.deploy.model import Conflict, Observed, Resource
+from mailflow_cli.config import DEFAULT_CONFIG_NAME, MailflowConfig
+from mailflow_cli.deploy.model import Action, Conflict, Observed, Resource
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.retry import RetryPolicy
 from mailflow_cli.naming import StackNames, is_owned
@@ -64,6 +64,8 @@ class Services:
     names: StackNames
     config: MailflowConfig
     retry: RetryPolicy
+    config_path: str = DEFAULT_CONFIG_NAME
+    """Named in the commands an administrator is asked to run."""
 
     def client(self, service: str) -> Any:
         return self.clients.client(service)
@@ -132,6 +134,11 @@ class ResourceHandler(ABC, Generic[R]):
     def holds_data(self, observed: Observed) -> str | None:
         """A reason not to delete (mail still stored), or None."""
         return None
+
+    def administrative(self, action: Action, changed: frozenset[str]) -> bool:
+        """Whether this change needs an administrator (``deploy.administrator``): the deployer's policy
+        cannot make it. Such changes run alone, first on deploy and last on destroy."""
+        return False
 
     def kept_on_destroy(self, resource: R, observed: Observed) -> str | None:
         """A reason destroy leaves this resource (for example: other stacks still use it), or None."""

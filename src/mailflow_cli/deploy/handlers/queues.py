@@ -18,6 +18,7 @@ from mailflow_cli.deploy.handlers.base import (
     tag_delta,
 )
 from mailflow_cli.deploy.model import Observed
+from mailflow_cli.deploy.policy import normalise_policy, policy_json
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.queues import MANAGED_QUEUE_ATTRIBUTES, QueueSpec
@@ -70,6 +71,7 @@ class QueueHandler(ResourceHandler[QueueSpec]):
         messages = sum(int(attributes.get(name, 0)) for name in _MESSAGE_COUNTS)
         observed = {name: attributes.get(name) for name in MANAGED_QUEUE_ATTRIBUTES}
         observed["RedrivePolicy"] = _redrive(attributes.get("RedrivePolicy"))
+        observed["Policy"] = normalise_policy(attributes.get("Policy") or None)
         observed["tags"] = comparable_tags(tags)
         return Observed(observed, owned=self.owns(tags), handle={"url": url, "messages": messages})
 
@@ -109,6 +111,8 @@ class QueueHandler(ResourceHandler[QueueSpec]):
             selected["RedrivePolicy"] = json.dumps(redrive) if redrive else ""
         if names is None and not redrive:
             selected.pop("RedrivePolicy")
+        if (names is None and resource.policy is not None) or (names is not None and "Policy" in names):
+            selected["Policy"] = policy_json(dict(resource.policy)) if resource.policy is not None else ""
         return selected
 
     def create(self, resource: QueueSpec, step: StepReporter) -> Mapping[str, Any]:

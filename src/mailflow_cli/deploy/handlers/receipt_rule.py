@@ -15,7 +15,12 @@ from botocore.exceptions import ClientError
 from mailflow_cli.deploy.handlers.base import Discovery, ResourceHandler, both, fan_out, missing
 from mailflow_cli.deploy.model import Conflict, Observed
 from mailflow_cli.deploy.progress import StepReporter
-from mailflow_cli.deploy.resources.receipt_rule import ReceiptRuleSpec, RuleSetSpec, normalise_rule
+from mailflow_cli.deploy.resources.receipt_rule import (
+    ReceiptRuleSpec,
+    RuleSetSpec,
+    claimed_domains,
+    normalise_rule,
+)
 from mailflow_cli.deploy.retry import receipt_targets_not_ready
 from mailflow_cli.naming import SHARED_RULE_SET
 
@@ -128,7 +133,20 @@ class RuleSetHandler(ResourceHandler[RuleSetSpec]):
 
 
 class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
+    """SES applies every rule of the active set that matches a recipient, in order: a domain that another
+    rule of the set also receives is a conflict, and the rule is appended after the set's own rules."""
+
     resource_type = ReceiptRuleSpec
+
+    def _rules_in(self, rule_set: str) -> list[dict[str, Any]] | None:
+        """Every rule of the set, in order (None when the set does not exist)."""
+        try:
+            rules = self.client("ses").describe_receipt_rule_set(RuleSetName=rule_set).get("Rules", [])
+        except ClientError as exc:
+            if missing(exc, *_NO_SET):
+                return None
+            raise
+        return list(rules)
 
     def discover(self, resource: ReceiptRuleSpec) -> Observed | None:
         try:
@@ -141,6 +159,45 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
             raise
         return Observed(normalise_rule(rule["Rule"]))
 
+    def discover_all(self, desired: Sequence[ReceiptRuleSpec]) -> Discovery[ReceiptRuleSpec]:
+        """One read per rule set gives this stack's rule and every other rule it must not overlap."""
+        strays = tuple(self.strays(desired))
+        resources = [*desired, *strays]
+        sets = sorted({resource.rule_set for resource in resources})
+        rules = dict(zip(sets, fan_out(self._rules_in, sets), strict=True))
+
+        def observed(resource: ReceiptRuleSpec) -> Observed | None:
+            found = next((r for r in rules[resource.rule_set] or [] if r["Name"] == resource.rule_name), None)
+            return Observed(normalise_rule(found)) if found is not None else None
+
+        return Discovery({r.key: observed(r) for r in resources}, strays, facts={"rulesBySet": rules})
+
+    def assess_all(
+        self, desired: Sequence[ReceiptRuleSpec], found: Discovery[ReceiptRuleSpec]
+    ) -> dict[str, Conflict | None]:
+        rules = found.facts["rulesBySet"]
+        return {r.key: self._overlap(r, rules.get(r.rule_set) or []) for r in desired}
+
+    def _overlap(self, resource: ReceiptRuleSpec, rules: list[dict[str, Any]]) -> Conflict | None:
+        claims = [
+            f"{domain} by the rule {rule['Name']!r}{_owner(rule['Name'])} (recipient {recipient!r})"
+            for rule in rules
+            if rule["Name"] != resource.rule_name
+            for domain, recipient in claimed_domains(resource.recipients, rule)
+        ]
+        if not claims:
+            return None
+        return Conflict(
+            resource.kind,
+            resource.name,
+            f"another rule of the receipt rule set {resource.rule_set!r} already receives mail for "
+            f"{'; '.join(claims)}: SES applies every matching rule, so each of those messages would "
+            "reach both",
+            hint="give each environment a domain of its own, for example a subdomain per environment "
+            "(dev.example.com, with its own MX record and SES identity), or remove the other rule (or "
+            "its recipients that cover these domains)",
+        )
+
     def strays(self, desired: Sequence[ReceiptRuleSpec]) -> Sequence[ReceiptRuleSpec]:
         """This stack's rule left in Mailflow's shared set after the config moved it to ses.ruleSet."""
         moved = [rule for rule in desired if rule.rule_set != SHARED_RULE_SET]
@@ -149,10 +206,21 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
             for rule in moved
         ]
 
+    def _position(self, resource: ReceiptRuleSpec) -> dict[str, str]:
+        """``After`` the set's last rule (read now), unless the rule goes first: SES inserts a rule
+        without ``After`` at the beginning, ahead of the set's own filter and stop rules."""
+        if resource.position == "first":
+            return {}
+        others = [
+            r["Name"] for r in self._rules_in(resource.rule_set) or [] if r["Name"] != resource.rule_name
+        ]
+        return {"After": others[-1]} if others else {}
+
     def create(self, resource: ReceiptRuleSpec, step: StepReporter) -> None:
         ses = self.client("ses")
+        position = self._position(resource)
         self.services.retry.call(
-            lambda: ses.create_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule()),
+            lambda: ses.create_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule(), **position),
             when=receipt_targets_not_ready,
             waiting=step.waiting,
             what=_TARGETS_PROPAGATING,
@@ -179,6 +247,13 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
                 step.note(f"deleted with {SHARED_RULE_SET}, which held no other rule")
                 return
         ses.delete_receipt_rule(RuleSetName=resource.rule_set, RuleName=resource.rule_name)
+
+
+def _owner(rule_name: str) -> str:
+    environment = rule_name.removeprefix("mailflow-").removesuffix("-inbound")
+    if rule_name.startswith("mailflow-") and rule_name.endswith("-inbound") and environment.isalnum():
+        return f" of the Mailflow environment {environment!r}"
+    return ""
 
 
 def delete_shared_rule_set(ses: Any) -> None:

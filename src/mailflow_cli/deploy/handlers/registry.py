@@ -6,6 +6,7 @@ from typing import Any
 
 from mailflow_cli.deploy.handlers.alarms import AlarmHandler
 from mailflow_cli.deploy.handlers.base import ResourceHandler, Services
+from mailflow_cli.deploy.handlers.boundary import BoundaryHandler
 from mailflow_cli.deploy.handlers.bucket import BucketHandler
 from mailflow_cli.deploy.handlers.event_source import EventSourceHandler
 from mailflow_cli.deploy.handlers.function import FunctionHandler
@@ -22,6 +23,7 @@ HANDLER_CLASSES: tuple[type[ResourceHandler[Any]], ...] = (
     BucketHandler,
     QueueHandler,
     TableHandler,
+    BoundaryHandler,
     RoleHandler,
     LogGroupHandler,
     FunctionHandler,

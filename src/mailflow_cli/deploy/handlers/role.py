@@ -1,4 +1,4 @@
-"""IAM: the handler role, its trust policy and its single inline policy."""
+"""IAM: the handler role, its permissions boundary, its trust policy and its single inline policy."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.deploy.administrator import as_administrator
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
     fan_out,
@@ -15,7 +16,7 @@ from mailflow_cli.deploy.handlers.base import (
     tag_dict,
     tag_list,
 )
-from mailflow_cli.deploy.model import Observed
+from mailflow_cli.deploy.model import Action, Observed
 from mailflow_cli.deploy.policy import normalise_policy, policy_json
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
@@ -48,9 +49,15 @@ class RoleHandler(ResourceHandler[RoleSpec]):
             {
                 "trustPolicy": normalise_policy(role["AssumeRolePolicyDocument"]),
                 "inlinePolicy": policies,
+                "permissionsBoundary": role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
                 "tags": comparable_tags(tags),
             }
         )
+
+    def administrative(self, action: Action, changed: frozenset[str]) -> bool:
+        """Created with its boundary, the deployer may; a boundary missing or changed on an existing
+        role needs iam:PutRolePermissionsBoundary, which the deployer is denied."""
+        return action is Action.UPDATE and "permissionsBoundary" in changed
 
     def create(self, resource: RoleSpec, step: StepReporter) -> None:
         iam = self.client("iam")
@@ -58,6 +65,7 @@ class RoleHandler(ResourceHandler[RoleSpec]):
             RoleName=resource.name,
             AssumeRolePolicyDocument=policy_json(dict(resource.trust_policy)),
             Description="Mailflow handler (managed by the mailflow CLI)",
+            PermissionsBoundary=resource.boundary_arn,
             Tags=tag_list(resource.tags),
         )
         self._put_policy(resource)
@@ -73,6 +81,25 @@ class RoleHandler(ResourceHandler[RoleSpec]):
         self, resource: RoleSpec, observed: Observed, changed: frozenset[str], step: StepReporter
     ) -> None:
         iam = self.client("iam")
+        if "permissionsBoundary" in changed:  # first: the deployer may write the policy only then
+            as_administrator(
+                lambda: iam.put_role_permissions_boundary(
+                    RoleName=resource.name, PermissionsBoundary=resource.boundary_arn
+                ),
+                what=f"the role {resource.name}",
+                why=f"does not have its permissions boundary {resource.boundary_arn}",
+                commands=[
+                    [
+                        "aws",
+                        "iam",
+                        "put-role-permissions-boundary",
+                        "--role-name",
+                        resource.name,
+                        "--permissions-boundary",
+                        resource.boundary_arn,
+                    ]
+                ],
+            )
         if "trustPolicy" in changed:
             iam.update_assume_role_policy(
                 RoleName=resource.name, PolicyDocument=policy_json(dict(resource.trust_policy))

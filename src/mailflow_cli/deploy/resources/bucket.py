@@ -1,4 +1,5 @@
-"""The raw-mail bucket: lifecycle per prefix, encryption, no public access, TLS-only, SES writes raw/ only."""
+"""The raw-mail bucket: lifecycle per prefix, encryption, no public access, TLS-only, SES writes raw/ only,
+and only the handler role writes what apps are authorised by (derived objects, raw-object tags)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,19 @@ from mailflow_cli.naming import (
     CLAIMS_PREFIX,
     OUTBOUND_PREFIX,
     QUARANTINE_PREFIX,
+    RAW_COPIES_PREFIX,
     RAW_PREFIX,
     StackNames,
 )
+
+HANDLER_WRITTEN_PREFIXES = (ATTACHMENTS_PREFIX, CLAIMS_PREFIX, QUARANTINE_PREFIX, RAW_COPIES_PREFIX)
+TAGGING_ACTIONS = (
+    "s3:PutObjectTagging",
+    "s3:DeleteObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectVersionTagging",
+)
+"""Every way to change an object's tags; the raw object's tags say which apps may read it."""
 
 ABORT_INCOMPLETE_UPLOAD_DAYS = 1
 PUBLIC_ACCESS_BLOCK = {
@@ -64,6 +75,7 @@ class BucketSpec(Resource):
 
 
 def bucket_policy(names: StackNames, rule_set: str) -> dict[str, Any]:
+    only_the_handler = {"ArnNotEquals": {"aws:PrincipalArn": names.role_arn}}
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -86,6 +98,25 @@ def bucket_policy(names: StackNames, rule_set: str) -> dict[str, Any]:
                     "ArnLike": {"aws:SourceArn": names.receipt_rule_arn(rule_set)},
                 },
             },
+            {
+                # Per-app objects are authorised by their prefix: a writer of these prefixes could put
+                # mail in front of another app.
+                "Sid": "OnlyTheHandlerWritesDerivedObjects",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": [f"{names.bucket_arn}/{prefix}*" for prefix in HANDLER_WRITTEN_PREFIXES],
+                "Condition": only_the_handler,
+            },
+            {
+                # Raw mail is authorised by its tags: a tagger of raw/ could grant itself any app's mail.
+                "Sid": "OnlyTheHandlerTagsRawMail",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": list(TAGGING_ACTIONS),
+                "Resource": f"{names.bucket_arn}/{RAW_PREFIX}*",
+                "Condition": only_the_handler,
+            },
         ],
     }
 
@@ -94,6 +125,8 @@ def lifecycle_rules(config: MailflowConfig) -> tuple[LifecycleRule, ...]:
     storage = config.storage
     return (
         LifecycleRule("expire-raw", RAW_PREFIX, storage.raw_retention_days),
+        # A copy of the raw mail for a target past the tenth tag lives exactly as long as the original.
+        LifecycleRule("expire-raw-copies", RAW_COPIES_PREFIX, storage.raw_retention_days),
         LifecycleRule("expire-attachments", ATTACHMENTS_PREFIX, storage.attachment_retention_days),
         LifecycleRule("expire-quarantine", QUARANTINE_PREFIX, storage.quarantine_retention_days),
         LifecycleRule("expire-outbound", OUTBOUND_PREFIX, storage.outbound_retention_days),

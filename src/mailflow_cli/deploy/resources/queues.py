@@ -1,4 +1,6 @@
-"""SQS queues: one per app, default, outbound, and the three dead-letter queues."""
+"""SQS queues: one per app, default, outbound, and the three dead-letter queues, each with a resource
+policy (contract C3): TLS only everywhere; who may write a dead-letter queue, and who may read and write
+the queue of an app that names its principals."""
 
 from __future__ import annotations
 
@@ -6,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from mailflow_cli.config import MailflowConfig
+from mailflow_cli.config import AppConfig, MailflowConfig
 from mailflow_cli.deploy.model import Resource
+from mailflow_cli.deploy.policy import normalise_policy
 from mailflow_cli.deploy.resources.common import comparable_tags, tags_for
 from mailflow_cli.naming import StackNames
 
@@ -23,6 +26,12 @@ MANAGED_QUEUE_ATTRIBUTES = (
     "ReceiveMessageWaitTimeSeconds",
     "SqsManagedSseEnabled",
 )
+CONSUMER_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:PurgeQueue",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,7 @@ class QueueSpec(Resource):
     dead_letter_name: str | None = None
     max_receive_count: int = 0
     tags: Mapping[str, str] = field(default_factory=dict)
+    policy: Mapping[str, Any] | None = None
 
     def depends_on(self) -> tuple[str, ...]:
         return (f"{self.kind}:{self.dead_letter_name}",) if self.dead_letter_name else ()
@@ -43,7 +53,80 @@ class QueueSpec(Resource):
         return {"deadLetterTargetArn": self.dead_letter_arn, "maxReceiveCount": self.max_receive_count}
 
     def attributes(self) -> dict[str, Any]:
-        return {**self.settings, "RedrivePolicy": self.redrive_policy(), "tags": comparable_tags(self.tags)}
+        return {
+            **self.settings,
+            "RedrivePolicy": self.redrive_policy(),
+            "Policy": normalise_policy(dict(self.policy)) if self.policy is not None else None,
+            "tags": comparable_tags(self.tags),
+        }
+
+
+def _deny_all_but(sid: str, actions: tuple[str, ...], queue_arn: str, principals: set[str]) -> dict[str, Any]:
+    """Deny ``actions`` to every principal whose ARN (a role's, also when assumed) is not listed."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(actions) if len(actions) > 1 else actions[0],
+        "Resource": queue_arn,
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(principals)}},
+    }
+
+
+def queue_policy(queue_arn: str, *restrictions: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:*",
+                "Resource": queue_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            *restrictions,
+        ],
+    }
+
+
+def dead_letter_policy(names: StackNames, dlq: str) -> dict[str, Any]:
+    """Only the handler role writes a dead-letter queue; SQS's own redrive is not a SendMessage."""
+    arn = names.queue_arn(dlq)
+    return queue_policy(
+        arn, _deny_all_but("OnlyTheHandlerSends", ("sqs:SendMessage",), arn, {names.role_arn})
+    )
+
+
+def app_queue_policy(config: MailflowConfig, names: StackNames, app: AppConfig) -> dict[str, Any]:
+    """An app that names its principals: only they (and the operators) read its queue, and only the
+    handler (and the operators, redriving) write it."""
+    arn = names.queue_arn(names.app_queue(app.name))
+    if not app.sender_principals:
+        return queue_policy(arn)
+    operators = set(config.security.operator_principals)
+    return queue_policy(
+        arn,
+        _deny_all_but("OnlyTheAppReads", CONSUMER_ACTIONS, arn, {*app.sender_principals, *operators}),
+        _deny_all_but("OnlyTheHandlerDelivers", ("sqs:SendMessage",), arn, {names.role_arn, *operators}),
+    )
+
+
+def outbound_queue_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
+    """When every app names its principals, only they (and the operators) may put outbound mail."""
+    arn = names.queue_arn(names.outbound_queue)
+    if not all(app.sender_principals for app in config.apps):
+        return queue_policy(arn)
+    senders = {principal for app in config.apps for principal in app.sender_principals}
+    return queue_policy(
+        arn,
+        _deny_all_but(
+            "OnlyTheAppsSend",
+            ("sqs:SendMessage",),
+            arn,
+            {*senders, *config.security.operator_principals},
+        ),
+    )
 
 
 def _settings(config: MailflowConfig, visibility: int, retention: int) -> dict[str, str]:
@@ -60,15 +143,16 @@ def outbound_visibility_seconds(config: MailflowConfig) -> int:
     return OUTBOUND_VISIBILITY_FACTOR * config.lambda_.timeout_seconds
 
 
-def app_queue(config: MailflowConfig, names: StackNames, app: str) -> QueueSpec:
+def app_queue(config: MailflowConfig, names: StackNames, app: AppConfig) -> QueueSpec:
     retention = config.queues.message_retention_days * 24 * 3600
     return QueueSpec(
-        name=names.app_queue(app),
+        name=names.app_queue(app.name),
         settings=_settings(config, config.queues.app_visibility_timeout_seconds, retention),
         dead_letter_arn=names.queue_arn(names.apps_dlq),
         dead_letter_name=names.apps_dlq,
         max_receive_count=config.queues.max_receive_count,
-        tags={**tags_for(config, "app-queue"), "mailflow:app": app},
+        tags={**tags_for(config, "app-queue"), "mailflow:app": app.name},
+        policy=app_queue_policy(config, names, app),
     )
 
 
@@ -79,6 +163,7 @@ def queues(config: MailflowConfig, names: StackNames) -> tuple[QueueSpec, ...]:
             name=dlq,
             settings=_settings(config, DLQ_VISIBILITY_SECONDS, DLQ_RETENTION_SECONDS),
             tags=tags_for(config, "dead-letter-queue"),
+            policy=dead_letter_policy(names, dlq),
         )
         for dlq in names.dead_letter_queues
     )
@@ -89,6 +174,7 @@ def queues(config: MailflowConfig, names: StackNames) -> tuple[QueueSpec, ...]:
         dead_letter_name=names.apps_dlq,
         max_receive_count=config.queues.max_receive_count,
         tags=tags_for(config, "default-queue"),
+        policy=queue_policy(names.queue_arn(names.default_queue)),
     )
     outbound = QueueSpec(
         name=names.outbound_queue,
@@ -97,6 +183,7 @@ def queues(config: MailflowConfig, names: StackNames) -> tuple[QueueSpec, ...]:
         dead_letter_name=names.outbound_dlq,
         max_receive_count=config.queues.outbound_max_receive_count,
         tags=tags_for(config, "outbound-queue"),
+        policy=outbound_queue_policy(config, names),
     )
-    apps = tuple(app_queue(config, names, app) for app in config.app_names)
+    apps = tuple(app_queue(config, names, app) for app in config.apps)
     return (*dead_letter, default, outbound, *apps)

@@ -35,6 +35,8 @@ class ReceiptRuleSpec(Resource):
     object_key_prefix: str
     function_arn: str
     dependencies: tuple[str, ...]
+    position: str = "last"
+    """Where the rule goes when it is created (``ses.rulePosition``); an existing rule is not moved."""
 
     def depends_on(self) -> tuple[str, ...]:
         return self.dependencies
@@ -69,6 +71,26 @@ def normalise_rule(rule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def covers(recipient: str, domain: str) -> bool:
+    """Whether an SES rule recipient matches mail to some address at ``domain``: an address matches
+    that address, a domain matches its own addresses, and ``.domain`` matches those of its subdomains."""
+    claimed = recipient.strip().lower().rstrip(".")
+    if claimed.startswith("."):
+        return domain.endswith(claimed)
+    return claimed.rpartition("@")[2] == domain
+
+
+def claimed_domains(domains: tuple[str, ...], rule: dict[str, Any]) -> list[tuple[str, str]]:
+    """(domain, the rule's recipient that covers it) for each of ``domains`` the rule also receives.
+    A rule without recipients receives the mail of every verified domain."""
+    recipients = rule.get("Recipients") or []
+    if not recipients:
+        return [(domain, "no recipients: every address") for domain in domains]
+    return [
+        (domain, recipient) for domain in domains for recipient in recipients if covers(recipient, domain)
+    ]
+
+
 def target_rule_set(config: MailflowConfig) -> str:
     return config.ses.rule_set or SHARED_RULE_SET
 
@@ -95,4 +117,5 @@ def receipt_rule(
         object_key_prefix=RAW_PREFIX,
         function_arn=names.function_arn,
         dependencies=(rule_set.key, *depends_on),
+        position=config.ses.rule_position,
     )

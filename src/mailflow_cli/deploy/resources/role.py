@@ -1,4 +1,5 @@
-"""The handler's IAM role and its one inline, least-privilege policy (its size does not grow with apps)."""
+"""The handler's IAM role, bounded by the permissions boundary, and its one inline, least-privilege policy
+(its size does not grow with the number of apps)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from typing import Any, ClassVar
 from mailflow_cli.config import MailflowConfig
 from mailflow_cli.deploy.model import Resource
 from mailflow_cli.deploy.policy import normalise_policy
-from mailflow_cli.deploy.resources.common import comparable_tags, tags_for
+from mailflow_cli.deploy.resources.boundary import BoundarySpec
+from mailflow_cli.deploy.resources.common import attachment_source_arns, comparable_tags, tags_for
 from mailflow_cli.naming import (
     ATTACHMENTS_PREFIX,
     CLAIMS_PREFIX,
     OUTBOUND_PREFIX,
     QUARANTINE_PREFIX,
+    RAW_COPIES_PREFIX,
     RAW_PREFIX,
     StackNames,
 )
@@ -39,27 +42,42 @@ class RoleSpec(Resource):
     trust_policy: Mapping[str, Any]
     policy: Mapping[str, Any]
     tags: Mapping[str, str]
+    boundary_arn: str
+    boundary_key: str
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (self.boundary_key,)
 
     def attributes(self) -> dict[str, Any]:
         return {
             "trustPolicy": normalise_policy(dict(self.trust_policy)),
             "inlinePolicy": {self.policy_name: normalise_policy(dict(self.policy))},
+            "permissionsBoundary": self.boundary_arn,
             "tags": comparable_tags(self.tags),
         }
 
 
-def _attachment_source_arns(config: MailflowConfig) -> list[str]:
-    arns = []
-    for location in config.outbound.attachment_sources:
-        bucket, _, prefix = location.removeprefix("s3://").partition("/")
-        arns.append(f"arn:aws:s3:::{bucket}/{prefix}*")
-    return arns
+def sender_patterns(config: MailflowConfig) -> list[str]:
+    """The From addresses the handler may send as, as ``ses:FromAddress`` patterns: ``_<app>@<domain>``
+    for every app (one pattern per domain) and every ``sendAs`` address. Lowercase, as the handler
+    compares and sends them."""
+    send_as = {address for app in config.apps for address in app.send_as}
+    return sorted({f"_*@{domain}" for domain in config.domains} | send_as)
+
+
+def delivery_queue_arns(names: StackNames) -> list[str]:
+    """Where the handler puts messages: the app queues (one pattern), the default queue and the
+    dead-letter queues; not the outbound queue, which is its own input."""
+    return [
+        names.queue_arn(names.app_queue("*")),
+        names.queue_arn(names.default_queue),
+        *(names.queue_arn(dlq) for dlq in names.dead_letter_queues),
+    ]
 
 
 def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
-    """Every queue of the stack matches one ARN pattern, so 1 app and 1,000 apps give the same policy."""
+    """The app queues match one ARN pattern, so 1 app and 1,000 apps give the same policy."""
     bucket = names.bucket_arn
-    stack_queues = names.queue_arn(f"{names.name_prefix}*")
     region, account = names.region, names.account_id
     return {
         "Version": "2012-10-17",
@@ -71,7 +89,7 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
                 "Resource": [
                     f"{bucket}/{RAW_PREFIX}*",
                     f"{bucket}/{OUTBOUND_PREFIX}*",
-                    *_attachment_source_arns(config),
+                    *attachment_source_arns(config),
                 ],
             },
             {
@@ -83,6 +101,13 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
                 "Condition": {"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*", f"{OUTBOUND_PREFIX}*"]}},
             },
             {
+                # The tags name the apps that may read a raw object (contract C1).
+                "Sid": "TagRawMail",
+                "Effect": "Allow",
+                "Action": ["s3:GetObjectTagging", "s3:PutObjectTagging"],
+                "Resource": f"{bucket}/{RAW_PREFIX}*",
+            },
+            {
                 "Sid": "WriteDerivedObjects",
                 "Effect": "Allow",
                 "Action": "s3:PutObject",
@@ -90,13 +115,14 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
                     f"{bucket}/{ATTACHMENTS_PREFIX}*",
                     f"{bucket}/{QUARANTINE_PREFIX}*",
                     f"{bucket}/{CLAIMS_PREFIX}*",
+                    f"{bucket}/{RAW_COPIES_PREFIX}*",
                 ],
             },
             {
-                "Sid": "SendToStackQueues",
+                "Sid": "DeliverToStackQueues",
                 "Effect": "Allow",
                 "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
-                "Resource": stack_queues,
+                "Resource": delivery_queue_arns(names),
             },
             {
                 "Sid": "ConsumeOutboundQueue",
@@ -119,13 +145,11 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
             {
                 # In the SES sandbox, SES also authorises against the recipient's identity, so the
                 # resource is every identity and the From address is what is restricted.
-                "Sid": "SendMailFromConfiguredDomains",
+                "Sid": "SendMailAsConfiguredSenders",
                 "Effect": "Allow",
                 "Action": ["ses:SendEmail", "ses:SendRawEmail"],
                 "Resource": f"arn:aws:ses:{region}:{account}:identity/*",
-                "Condition": {
-                    "StringLike": {"ses:FromAddress": [f"*@{domain}" for domain in config.domains]}
-                },
+                "Condition": {"StringLike": {"ses:FromAddress": sender_patterns(config)}},
             },
             {
                 "Sid": "WriteOwnLogs",
@@ -137,7 +161,7 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
     }
 
 
-def role(config: MailflowConfig, names: StackNames) -> RoleSpec:
+def role(config: MailflowConfig, names: StackNames, boundary: BoundarySpec) -> RoleSpec:
     return RoleSpec(
         name=names.role,
         arn=names.role_arn,
@@ -145,4 +169,6 @@ def role(config: MailflowConfig, names: StackNames) -> RoleSpec:
         trust_policy=TRUST_POLICY,
         policy=handler_policy(config, names),
         tags=tags_for(config, "handler-role"),
+        boundary_arn=boundary.arn,
+        boundary_key=boundary.key,
     )

@@ -1,0 +1,207 @@
+"""What ``mailflow dlq redrive inbound`` may replay, and with which event (contract C2).
+
+Nothing in an inbound DLQ entry is trusted: anyone allowed to send to the queue can write one. An entry
+only *names* an email, by its SES message id (``sesMessageId`` of the handler's ``inbound.failure``
+record, or the one ``aws:ses`` record of a Lambda asynchronous-failure entry). What is replayed is the
+handler's own record of that email: the ``receipt`` attribute of the table item ``inbound#<sesId>``
+(read with a consistent GetItem), and only while the raw mail ``raw/<sesId>`` still exists. The handler's
+per-target idempotency then delivers only what was not delivered, and the stored verdicts keep the
+quarantine decisions.
+
+Two further refusals are the CLI's own second gate, beyond the contract's checks: an entry that carries
+a record whose routing or security fields differ from the stored record is a forgery (or describes
+another email) and is left alone; and an email whose item is COMPLETED was delivered already, so a
+replay would do nothing and the entry is left for the operator to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mailflow_cli.aws import error_code, translate_client_error
+from mailflow_cli.context import StackContext
+from mailflow_cli.naming import RAW_PREFIX
+from mailflow_cli.operate.stack import MISSING_RESOURCE_CODES, stack_not_deployed
+
+SES_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+SES_EVENT_SOURCE = "aws:ses"
+FAILURE_TYPE = "inbound.failure"
+RECORD_KEY_PREFIX = "inbound#"
+COMPLETED = "COMPLETED"
+
+# What routing and the security decision read from an SES record; the stored record keeps all of them.
+DECISION_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("eventSource",),
+    ("ses", "mail", "messageId"),
+    ("ses", "mail", "source"),
+    ("ses", "receipt", "recipients"),
+    ("ses", "receipt", "spamVerdict"),
+    ("ses", "receipt", "virusVerdict"),
+    ("ses", "receipt", "spfVerdict"),
+    ("ses", "receipt", "dkimVerdict"),
+    ("ses", "receipt", "dmarcVerdict"),
+    ("ses", "receipt", "dmarcPolicy"),
+)
+
+NOT_AN_INBOUND_ENTRY = (
+    "neither the handler's inbound.failure record nor a Lambda asynchronous-failure entry "
+    "(an event with one aws:ses record)"
+)
+NOT_SES = "its record is not an aws:ses record: only SES events are replayed"
+INVALID_ID = "it names no valid SES message id (1-200 characters: A-Z a-z 0-9 . _ -)"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Invoke the function with ``event`` (the stored record of ``ses_id``)."""
+
+    ses_id: str
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Leave the entry in the DLQ, because of ``why``. ``ses_id`` only when it was valid."""
+
+    why: str
+    ses_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NamedEmail:
+    """The email an entry names, and the record it carries (a Lambda entry), compared, never replayed."""
+
+    ses_id: str
+    carried: dict[str, Any] | None
+
+
+def _field(record: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(record, dict):
+            return None
+        record = record.get(key)
+    return record
+
+
+def named_email(body: Any) -> NamedEmail | Refusal:
+    """The SES id a DLQ entry names; anything else about the entry is refused here."""
+    if not isinstance(body, dict):
+        return Refusal(NOT_AN_INBOUND_ENTRY)
+    carried: dict[str, Any] | None = None
+    if body.get("type") == FAILURE_TYPE:
+        claimed = body.get("sesMessageId")
+    elif isinstance(body.get("Records"), list):
+        records = body["Records"]
+        if len(records) != 1:
+            return Refusal(
+                f"a Lambda asynchronous-failure entry holds one SES record; this one holds {len(records)}"
+            )
+        if not isinstance(records[0], dict) or records[0].get("eventSource") != SES_EVENT_SOURCE:
+            return Refusal(NOT_SES)
+        carried = records[0]
+        claimed = _field(carried, ("ses", "mail", "messageId"))
+    else:
+        return Refusal(NOT_AN_INBOUND_ENTRY)
+    if not isinstance(claimed, str) or not SES_ID.fullmatch(claimed) or not claimed.strip("."):
+        return Refusal(INVALID_ID)
+    return NamedEmail(ses_id=claimed, carried=carried)
+
+
+def stored_record(item: dict[str, Any] | None, ses_id: str) -> dict[str, Any] | Refusal:
+    """The handler's record of ``ses_id`` from its table item, if the item holds a usable one."""
+    key = RECORD_KEY_PREFIX + ses_id
+    if item is None:
+        return Refusal(
+            f"no trusted record of this email: the table item {key} does not exist "
+            "(it expired, or the handler never took the email)",
+            ses_id,
+        )
+    text = item.get("receipt", {}).get("S")
+    if not isinstance(text, str):
+        return Refusal(
+            f"the table item {key} holds no stored SES record (written by a handler older than this CLI)",
+            ses_id,
+        )
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if (
+        not isinstance(record, dict)
+        or record.get("eventSource") != SES_EVENT_SOURCE
+        or _field(record, ("ses", "mail", "messageId")) != ses_id
+    ):
+        return Refusal(f"the stored record in {key} is not an aws:ses record of this email", ses_id)
+    return record
+
+
+def differing_fields(carried: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    return [".".join(path) for path in DECISION_FIELDS if _field(carried, path) != _field(stored, path)]
+
+
+def decide(ctx: StackContext, body: Any) -> Replay | Refusal:
+    """Replay the stored record of the email ``body`` names, or say why the entry stays."""
+    named = named_email(body)
+    if isinstance(named, Refusal):
+        return named
+    ses_id = named.ses_id
+    item = _table_item(ctx, RECORD_KEY_PREFIX + ses_id)
+    record = stored_record(item, ses_id)
+    if isinstance(record, Refusal):
+        return record
+    if named.carried is not None:
+        differs = differing_fields(named.carried, record)
+        if differs:
+            return Refusal(
+                "the entry's SES record differs from the handler's stored record of this email in "
+                f"{', '.join(differs)}: it is not replayed",
+                ses_id,
+            )
+    if (item or {}).get("status", {}).get("S") == COMPLETED:
+        return Refusal(
+            "the handler completed this email already (its table item is COMPLETED): a replay would "
+            "do nothing",
+            ses_id,
+        )
+    missing = _raw_missing(ctx, RAW_PREFIX + ses_id)
+    if missing:
+        return Refusal(missing, ses_id)
+    return Replay(ses_id=ses_id, event={"Records": [record]})
+
+
+def _table_item(ctx: StackContext, key: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    table = ctx.names.table
+    try:
+        response = ctx.clients.client("dynamodb").get_item(
+            TableName=table, Key={"id": {"S": key}}, ConsistentRead=True
+        )
+    except ClientError as exc:
+        if error_code(exc) in MISSING_RESOURCE_CODES:
+            raise stack_not_deployed(ctx, f"the table {table}") from None
+        raise translate_client_error(exc, f"the table {table}") from exc
+    item = response.get("Item")
+    return dict(item) if item else None
+
+
+def _raw_missing(ctx: StackContext, key: str) -> str | None:
+    """Why the raw mail cannot be replayed (gone, or not readable), or None when it is there."""
+    from botocore.exceptions import ClientError
+
+    try:
+        ctx.clients.client("s3").head_object(Bucket=ctx.names.bucket, Key=key)
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 404 or error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return f"the raw mail {key} is gone (expired or deleted): there is nothing to replay"
+        if status == 403 or error_code(exc) in ("403", "AccessDenied", "Forbidden"):
+            return (
+                f"the raw mail {key} cannot be checked (HeadObject: access denied; without "
+                "s3:ListBucket a missing object also looks like this)"
+            )
+        raise translate_client_error(exc, f"s3://{ctx.names.bucket}/{key}") from exc
+    return None

@@ -294,11 +294,31 @@ class InboundConfig(_Model):
     """Bounds on the work one inbound email may cause; mail over a limit is quarantined with the reason
     (docs/handler.md, "Limits")."""
 
-    max_parts: int = Field(default=1_000, ge=1, le=100_000)
-    max_attachments: int = Field(default=100, ge=1, le=10_000)
-    max_decoded_bytes: int = Field(default=40 * 1024 * 1024, ge=1)
-    max_depth: int = Field(default=32, ge=1, le=100)
-    max_embedded_header_bytes: int = Field(default=256 * 1024, ge=1)
+    max_parts: int = Field(
+        default=1_000,
+        ge=1,
+        le=100_000,
+        description="MIME parts per email; more: quarantined (too_many_parts).",
+    )
+    max_attachments: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Attachments per email; more: quarantined (too_many_attachments).",
+    )
+    max_decoded_bytes: int = Field(
+        default=40 * 1024 * 1024,
+        ge=1,
+        description="Decoded bodies and attachments per email (bytes); more: quarantined, decoded_too_large.",
+    )
+    max_depth: int = Field(
+        default=32, ge=1, le=100, description="MIME nesting depth; deeper: quarantined (too_deep)."
+    )
+    max_embedded_header_bytes: int = Field(
+        default=256 * 1024,
+        ge=1,
+        description="Header bytes of attached messages read for their summaries, per email (then cut).",
+    )
 
 
 class MailflowConfig(_Model):

@@ -55,3 +55,13 @@ def test_values_come_from_mailflow_yaml() -> None:
 def test_mailflow_yaml_rejects_limits_the_handler_would_refuse(bad: str) -> None:
     with pytest.raises(ConfigError):
         parse_cli_config(YAML + f"inbound: {{{bad}}}\n")
+
+
+def test_the_handler_tags_with_the_names_the_app_policies_use() -> None:
+    """C1: deploy's app policies condition on `s3:ExistingObjectTag/<APP_TAG_PREFIX><app>`; the handler
+    writes the tags, and the default queue's target is the reserved app name both sides use."""
+    from mailflow_cli.naming import APP_TAG_PREFIX, DEFAULT_TARGET
+    from mailflow_handler.inbound import rawaccess, route
+
+    assert rawaccess.TAG_PREFIX == APP_TAG_PREFIX
+    assert route.DEFAULT_APP == DEFAULT_TARGET

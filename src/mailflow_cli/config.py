@@ -111,7 +111,10 @@ class AppConfig(_Model):
         default=(), description="Extra From addresses this app may send from, beyond _<app>@<domain>."
     )
     allowed_sender_domains: tuple[str, ...] = Field(
-        default=(), description="When set, inbound mail from other sender domains is quarantined."
+        default=(),
+        description="When set, inbound mail is delivered only from senders authenticated for one of these "
+        "domains (SPF PASS for the envelope domain, or DMARC PASS for the From domain); the rest is "
+        "quarantined.",
     )
     sender_principals: tuple[str, ...] = Field(
         default=(),

@@ -371,3 +371,37 @@ def test_limits_have_documented_defaults() -> None:
         max_depth=32,
         max_embedded_header_bytes=262_144,
     )
+
+
+# Every email ends in exactly one visible place, also across attempts.
+
+
+def test_a_route_refused_after_an_earlier_quarantine_is_still_quarantined(aws_env: Env) -> None:
+    """An earlier attempt (older code, other limits) wrote the quarantine; the content now refuses the
+    route that was to be delivered: the quarantine is written again with it, nothing is lost."""
+    import time
+
+    ses_id = aws_env.put_raw(nested_multipart(100))
+    later = str(int(time.time()) + 3600)
+    aws_env.ddb.put_item(
+        TableName="mf-idempotency",
+        Item={
+            "id": {"S": f"inbound#{ses_id}"},
+            "status": {"S": "PARTIAL"},
+            "expiration": {"N": later},
+            "data": {"S": json.dumps({"done": ["@quarantine"], "sqsMessageIds": {}})},
+            "data_expiration": {"N": later},
+        },
+    )
+    handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), None)
+    assert aws_env.drain("app1") == []
+    (record,) = aws_env.quarantine_records()
+    assert record["reasons"] == {"app1": "too_deep"}
+
+
+def test_a_missing_raw_mail_names_every_target_not_yet_done(aws_env: Env) -> None:
+    # app3's sender is refused before the message is read (DMARC FAIL, envelope domain not listed).
+    handler(ses_event(ses_record("gone", ["_app1@example.com", "_app3@example.com"], dmarc="FAIL")), None)
+    (failure,) = aws_env.drain("inboundDlq")
+    assert failure["reason"] == "raw_missing"
+    assert sorted(failure["targets"]) == ["app1", "app3"]

@@ -230,14 +230,17 @@ def _deliver(
     sqs_ids: dict[str, Any] = dict(claim.data.get("sqsMessageIds") or {}) if claim.data else {}
     # Known before any side effect, so a failure during the quarantine still names every target.
     pending: list[Route] = [r for r in decision.deliver if r.app not in done]
-    quarantine_pending = False
+    quarantine_pending = bool(decision.quarantine) and _QUARANTINE not in done
     finished = False
     try:
         builder = Builder(deps, ses_id, load or (lambda: _open_raw(deps, raw_key)))
         if pending:
+            held = len(decision.quarantine)
             _judge_content(builder.parse(), decision, pending, cfg, mail_from)
             pending = [r for r in decision.deliver if r.app not in done]
-        quarantine_pending = bool(decision.quarantine) and _QUARANTINE not in done
+            # Routes the message itself refused are quarantined now, even if an earlier attempt wrote
+            # the quarantine (it is rewritten with every quarantined route).
+            quarantine_pending = quarantine_pending or len(decision.quarantine) > held
         if decision.quarantine and not quarantine_pending:
             result.duplicates.append("quarantine")
         elif decision.quarantine:

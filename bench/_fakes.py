@@ -122,6 +122,7 @@ class Recorder:
 class FakeS3:
     def __init__(self, recorder: Recorder | None = None, keep: bool = False) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
+        self.tags: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.bytes_put = 0
         self._recorder = recorder
         self._keep = keep
@@ -151,6 +152,15 @@ class FakeS3:
     def head_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
         self._hit("HeadObject")
         return {"ContentLength": len(self.objects.get((Bucket, Key), b""))}
+
+    def put_object_tagging(self, Bucket: str, Key: str, Tagging: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self._hit("PutObjectTagging")
+        self.tags[(Bucket, Key)] = list(Tagging["TagSet"])
+        return {}
+
+    def get_object_tagging(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        self._hit("GetObjectTagging")
+        return {"TagSet": list(self.tags.get((Bucket, Key), []))}
 
 
 class FakeSQS:

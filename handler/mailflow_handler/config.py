@@ -27,6 +27,24 @@ class AppConfig:
 
 
 @dataclass(frozen=True)
+class InboundLimits:
+    """Bounds on the work one inbound email may cause (docs/runtime-config.md, "limits")."""
+
+    max_header_bytes: int = 262_144
+    max_header_field_bytes: int = 65_536
+    max_parts: int = 1_000
+    max_attachments: int = 100
+    max_decoded_bytes: int = 41_943_040
+    max_depth: int = 32
+    max_embedded_header_bytes: int = 262_144
+
+
+# Deeper nesting would bring the stdlib parser and generator (which recurse per level) near Python's
+# recursion limit.
+MAX_DEPTH_CEILING = 100
+
+
+@dataclass(frozen=True)
 class AttachmentSource:
     bucket: str
     prefix: str
@@ -51,8 +69,11 @@ class Config:
     prefix_quarantine: str
     prefix_claims: str
     prefix_outbound: str
+    prefix_raw_copies: str
     idempotency_table: str
     idempotency_ttl_seconds: int
+    # The inbound email record (its `receipt`, for DLQ redrive) lives at least as long as the raw mail.
+    idempotency_receipt_ttl_seconds: int
     idempotency_in_progress_seconds: int
     spam_fail: str
     dmarc_reject: str
@@ -61,8 +82,7 @@ class Config:
     max_recipients: int
     max_attachment_bytes: int
     sqs_max_message_bytes: int
-    max_header_bytes: int
-    max_header_field_bytes: int
+    limits: InboundLimits
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -103,6 +123,28 @@ def _attachment_sources(value: Any) -> tuple[AttachmentSource, ...]:
             )
         sources.append(AttachmentSource(bucket=item["bucket"], prefix=prefix))
     return tuple(sources)
+
+
+def _limit(doc: dict[str, Any], key: str, default: int, ceiling: int | None = None) -> int:
+    value = _get(doc, "limits", key, default=default, required=False)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"limits.{key} must be a positive integer, got {value!r}")
+    if ceiling is not None and value > ceiling:
+        raise ConfigError(f"limits.{key} must be at most {ceiling}, got {value}")
+    return value
+
+
+def _limits(doc: dict[str, Any]) -> InboundLimits:
+    defaults = InboundLimits()
+    return InboundLimits(
+        max_header_bytes=_limit(doc, "maxHeaderBytes", defaults.max_header_bytes),
+        max_header_field_bytes=_limit(doc, "maxHeaderFieldBytes", defaults.max_header_field_bytes),
+        max_parts=_limit(doc, "maxParts", defaults.max_parts),
+        max_attachments=_limit(doc, "maxAttachments", defaults.max_attachments),
+        max_decoded_bytes=_limit(doc, "maxDecodedBytes", defaults.max_decoded_bytes),
+        max_depth=_limit(doc, "maxDepth", defaults.max_depth, MAX_DEPTH_CEILING),
+        max_embedded_header_bytes=_limit(doc, "maxEmbeddedHeaderBytes", defaults.max_embedded_header_bytes),
+    )
 
 
 def parse_config(doc: dict[str, Any]) -> Config:
@@ -151,8 +193,12 @@ def parse_config(doc: dict[str, Any]) -> Config:
         prefix_quarantine=str(_get(doc, "prefixes", "quarantine", default="quarantine/", required=False)),
         prefix_claims=str(_get(doc, "prefixes", "claims", default="claims/", required=False)),
         prefix_outbound=str(_get(doc, "prefixes", "outbound", default="outbound/", required=False)),
+        prefix_raw_copies=str(_get(doc, "prefixes", "rawCopies", default="raw-copies/", required=False)),
         idempotency_table=str(_get(doc, "idempotency", "table")),
         idempotency_ttl_seconds=int(_get(doc, "idempotency", "ttlSeconds", default=86400, required=False)),
+        idempotency_receipt_ttl_seconds=int(
+            _get(doc, "idempotency", "receiptTtlSeconds", default=604800, required=False)
+        ),
         idempotency_in_progress_seconds=int(
             _get(doc, "idempotency", "inProgressSeconds", default=120, required=False)
         ),
@@ -171,8 +217,7 @@ def parse_config(doc: dict[str, Any]) -> Config:
             _get(doc, "outbound", "maxAttachmentBytes", default=10485760, required=False)
         ),
         sqs_max_message_bytes=int(_get(doc, "limits", "sqsMaxMessageBytes", default=1048576, required=False)),
-        max_header_bytes=int(_get(doc, "limits", "maxHeaderBytes", default=262144, required=False)),
-        max_header_field_bytes=int(_get(doc, "limits", "maxHeaderFieldBytes", default=65536, required=False)),
+        limits=_limits(doc),
         raw=doc,
     )
 

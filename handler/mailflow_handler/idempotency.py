@@ -2,7 +2,8 @@
 
 Item: id (S, partition key), expiration (N, epoch s, the table's TTL attribute), status
 (INPROGRESS | COMPLETED | PARTIAL), in_progress_expiration (N, epoch ms), data (S, JSON),
-data_expiration (N, the expiration the data was written with).
+data_expiration (N, the expiration the data was written with), and for an inbound email `receipt`
+(S, the trimmed SES record it was first processed from: `mailflow dlq redrive inbound` replays it).
 
 A record covers one unit of work with several side effects (an email's targets; an outbound send and
 its status message): `acquire` takes it with one conditional UpdateItem and hands back what a previous
@@ -34,6 +35,8 @@ class Claim:
     key: str
     acquired: bool
     data: dict[str, Any] | None = None
+    # No earlier item existed: nothing of this unit of work can have been done before.
+    fresh: bool = True
 
 
 def _data(item: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
@@ -79,6 +82,7 @@ class IdempotencyStore:
         self._clock = clock
         self._remaining = remaining_millis
         self._mine: dict[str, str] = {}  # key -> the in_progress_expiration this store wrote
+        self._ttls: dict[str, int] = {}  # key -> a TTL longer than ttl_seconds, given to acquire()
 
     def _lock_millis(self) -> int:
         """How long the INPROGRESS lock lasts: the rest of the Lambda invocation when known (the attempt
@@ -86,12 +90,21 @@ class IdempotencyStore:
         remaining = self._remaining() if self._remaining is not None else None
         return remaining if remaining else self._in_progress * 1000
 
-    def acquire(self, key: str) -> Claim:
+    def acquire(self, key: str, *, receipt: str | None = None, ttl: int | None = None) -> Claim:
         """Take the INPROGRESS lock for `key` (one conditional UpdateItem), or report it COMPLETED.
 
         Free to take: no record, an expired one, a PARTIAL one, or an INPROGRESS one whose lock expired.
-        Raises InProgressError while another attempt holds an unexpired lock.
+        Raises InProgressError while another attempt holds an unexpired lock. `receipt` is stored in the
+        same UpdateItem unless the item already has one (the first record of the email is kept);
+        `ttl` (seconds) replaces `ttl_seconds` for this key's writes.
         """
+        if ttl is not None:
+            self._ttls[key] = ttl
+        update = "SET #status = :inprogress, expiration = :exp, in_progress_expiration = :ipe"
+        extra: dict[str, Any] = {}
+        if receipt is not None:
+            update += ", receipt = if_not_exists(receipt, :receipt)"
+            extra[":receipt"] = {"S": receipt}
         for _ in range(5):
             now = self._clock()
             ipe = str(int(now * 1000) + self._lock_millis())
@@ -99,9 +112,7 @@ class IdempotencyStore:
                 response = self._ddb.update_item(
                     TableName=self._table,
                     Key={"id": {"S": key}},
-                    UpdateExpression=(
-                        "SET #status = :inprogress, expiration = :exp, in_progress_expiration = :ipe"
-                    ),
+                    UpdateExpression=update,
                     ConditionExpression=(
                         "attribute_not_exists(id) OR expiration < :now OR #status = :partial OR "
                         "(#status = :inprogress AND in_progress_expiration < :now_ms)"
@@ -112,13 +123,15 @@ class IdempotencyStore:
                         ":now_ms": {"N": str(int(now * 1000))},
                         ":inprogress": {"S": INPROGRESS},
                         ":partial": {"S": PARTIAL},
-                        ":exp": {"N": str(int(now) + self._ttl)},
+                        ":exp": {"N": str(int(now) + self._ttl_for(key))},
                         ":ipe": {"N": ipe},
+                        **extra,
                     },
                     ReturnValues="ALL_OLD",
                 )
                 self._mine[key] = ipe
-                return Claim(key=key, acquired=True, data=_data(response.get("Attributes"), now))
+                old = response.get("Attributes")
+                return Claim(key=key, acquired=True, data=_data(old, now), fresh=not old)
             except Exception as exc:
                 if not _conditional_failure(exc):
                     raise
@@ -129,7 +142,7 @@ class IdempotencyStore:
                 continue
             status = existing.get("status", {}).get("S")
             if status == COMPLETED:
-                return Claim(key=key, acquired=False, data=_data(existing, now))
+                return Claim(key=key, acquired=False, data=_data(existing, now), fresh=False)
             if status == INPROGRESS:
                 raise InProgressError(f"idempotency record {key} is in progress")
         raise InProgressError(f"idempotency record {key} keeps changing")
@@ -148,7 +161,7 @@ class IdempotencyStore:
                 "ConditionExpression": "#status = :inprogress AND in_progress_expiration = :mine",
             }
         now = self._clock()
-        expiration = str(int(now) + self._ttl)
+        expiration = str(int(now) + self._ttl_for(key))
         for attempt in range(3):
             try:
                 self._ddb.update_item(
@@ -178,10 +191,15 @@ class IdempotencyStore:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
+    def _ttl_for(self, key: str) -> int:
+        return self._ttls.get(key, self._ttl)
+
     def release(self, key: str, done: dict[str, Any] | None = None) -> None:
         """After a failed attempt: delete the INPROGRESS record so a retry can start at once, or, when
-        some side effects are done (`done`), leave it PARTIAL listing them. Both only while the record
-        still holds this store's own lock: after it expired, another attempt may have taken it over."""
+        some side effects are done (`done`), leave it PARTIAL listing them (a record that must outlive
+        the attempt, such as an inbound email's with its `receipt`, passes a `done` that lists nothing).
+        Both only while the record still holds this store's own lock: after it expired, another attempt
+        may have taken it over."""
         mine = self._mine.pop(key, None)
         if done:
             self._write(key, done, partial=True, mine=mine)
@@ -202,7 +220,7 @@ class IdempotencyStore:
 class NoIdempotency:
     """Stand-in that never deduplicates (benchmarks, or a deployment without a table)."""
 
-    def acquire(self, key: str) -> Claim:
+    def acquire(self, key: str, *, receipt: str | None = None, ttl: int | None = None) -> Claim:
         return Claim(key=key, acquired=True)
 
     def complete(self, key: str, data: dict[str, Any] | None = None, *, partial: bool = False) -> None:

@@ -20,10 +20,24 @@ from .config import Config
 class FakeS3:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
+        self.headers: dict[tuple[str, str], dict[str, Any]] = {}  # ContentType, ContentDisposition, ...
+        self.tags: dict[tuple[str, str], list[dict[str, str]]] = {}
 
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **_: Any) -> dict[str, Any]:
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, **headers: Any) -> dict[str, Any]:
         self.objects[(Bucket, Key)] = bytes(Body)
+        self.headers[(Bucket, Key)] = headers
         return {"ETag": '"fake"'}
+
+    # Tags are kept per key even without the object: `process()` runs on raw bytes that were never put
+    # here, standing for the object SES stored.
+    def put_object_tagging(
+        self, *, Bucket: str, Key: str, Tagging: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        self.tags[(Bucket, Key)] = list(Tagging["TagSet"])
+        return {}
+
+    def get_object_tagging(self, *, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        return {"TagSet": list(self.tags.get((Bucket, Key), []))}
 
     def get_object(self, *, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
         try:
@@ -32,10 +46,13 @@ class FakeS3:
             raise _client_error("NoSuchKey", 404) from None
         return {"Body": io.BytesIO(data), "ContentLength": len(data)}
 
-    def copy_object(self, *, Bucket: str, Key: str, CopySource: dict[str, str], **_: Any) -> dict[str, Any]:
-        self.objects[(Bucket, Key)] = self.get_object(Bucket=CopySource["Bucket"], Key=CopySource["Key"])[
-            "Body"
-        ].getvalue()
+    def copy_object(
+        self, *, Bucket: str, Key: str, CopySource: dict[str, str], TaggingDirective: str = "COPY", **_: Any
+    ) -> dict[str, Any]:
+        source = (CopySource["Bucket"], CopySource["Key"])
+        self.objects[(Bucket, Key)] = self.get_object(Bucket=source[0], Key=source[1])["Body"].getvalue()
+        self.headers[(Bucket, Key)] = dict(self.headers.get(source, {}))
+        self.tags[(Bucket, Key)] = list(self.tags.get(source, [])) if TaggingDirective == "COPY" else []
         return {}
 
 

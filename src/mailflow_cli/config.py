@@ -111,7 +111,10 @@ class AppConfig(_Model):
         default=(), description="Extra From addresses this app may send from, beyond _<app>@<domain>."
     )
     allowed_sender_domains: tuple[str, ...] = Field(
-        default=(), description="When set, inbound mail from other sender domains is quarantined."
+        default=(),
+        description="When set, inbound mail is delivered only from senders authenticated for one of these "
+        "domains (SPF PASS for the envelope domain, or DMARC PASS for the From domain); the rest is "
+        "quarantined.",
     )
     sender_principals: tuple[str, ...] = Field(
         default=(),
@@ -290,6 +293,37 @@ class IdempotencyConfig(_Model):
     ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
+class InboundConfig(_Model):
+    """Bounds on the work one inbound email may cause; mail over a limit is quarantined with the reason
+    (docs/handler.md, "Limits")."""
+
+    max_parts: int = Field(
+        default=1_000,
+        ge=1,
+        le=100_000,
+        description="MIME parts per email; more: quarantined (too_many_parts).",
+    )
+    max_attachments: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Attachments per email; more: quarantined (too_many_attachments).",
+    )
+    max_decoded_bytes: int = Field(
+        default=40 * 1024 * 1024,
+        ge=1,
+        description="Decoded bodies and attachments per email (bytes); more: quarantined, decoded_too_large.",
+    )
+    max_depth: int = Field(
+        default=32, ge=1, le=100, description="MIME nesting depth; deeper: quarantined (too_deep)."
+    )
+    max_embedded_header_bytes: int = Field(
+        default=256 * 1024,
+        ge=1,
+        description="Header bytes of attached messages read for their summaries, per email (then cut).",
+    )
+
+
 class MailflowConfig(_Model):
     """The whole file. Required: environment, region, domains, apps."""
 
@@ -306,6 +340,7 @@ class MailflowConfig(_Model):
     security: SecurityConfig = SecurityConfig()
     ses: SesConfig = SesConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
+    inbound: InboundConfig = InboundConfig()
 
     @field_validator("environment", mode="before")
     @classmethod

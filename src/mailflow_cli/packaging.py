@@ -24,6 +24,7 @@ from mailflow_cli.naming import (
     CLAIMS_PREFIX,
     OUTBOUND_PREFIX,
     QUARANTINE_PREFIX,
+    RAW_COPIES_PREFIX,
     RAW_PREFIX,
     StackNames,
 )
@@ -111,11 +112,14 @@ def runtime_config(
             "quarantine": QUARANTINE_PREFIX,
             "claims": CLAIMS_PREFIX,
             "outbound": OUTBOUND_PREFIX,
+            "rawCopies": RAW_COPIES_PREFIX,
         },
         "idempotency": {
             "table": names.table,
             "ttlSeconds": config.idempotency.ttl_hours * 3600,
             "inProgressSeconds": IDEMPOTENCY_IN_PROGRESS_SECONDS,
+            # The inbound email record keeps the SES record for `dlq redrive` as long as the raw mail.
+            "receiptTtlSeconds": config.storage.raw_retention_days * 86400,
         },
         "security": {
             "spamFail": config.security.spam_fail,
@@ -131,6 +135,11 @@ def runtime_config(
             "sqsMaxMessageBytes": config.queues.max_message_bytes,
             "maxHeaderBytes": MAX_HEADER_BYTES,
             "maxHeaderFieldBytes": MAX_HEADER_FIELD_BYTES,
+            "maxParts": config.inbound.max_parts,
+            "maxAttachments": config.inbound.max_attachments,
+            "maxDecodedBytes": config.inbound.max_decoded_bytes,
+            "maxDepth": config.inbound.max_depth,
+            "maxEmbeddedHeaderBytes": config.inbound.max_embedded_header_bytes,
         },
     }
 

@@ -47,17 +47,24 @@ def test_adding_an_app_creates_its_queue_and_alarm_and_updates_the_code(
     assert not plan_stack(grown).has_changes
 
 
-def test_changing_retention_updates_only_the_bucket_lifecycle(
+def test_changing_retention_updates_only_the_bucket_lifecycle_and_the_receipt_ttl(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
     ctx, _ = open_recorded(write_config())
     deploy_stack(ctx)
-    changed, recorder = open_recorded(write_config(storage={"rawRetentionDays": 2}))
+    changed, recorder = open_recorded(write_config(storage={"attachmentRetentionDays": 2}))
     plan = plan_stack(changed)
     assert _pending(plan) == {("update", "s3-bucket", f"mailflow-dev-{ctx.names.account_id}-eu-west-1")}
     assert [diff.attribute for diff in plan.pending[0].diffs] == ["lifecycle"]
     deploy_stack(changed)
     assert [operation for _, operation in recorder.mutating] == ["PutBucketLifecycleConfiguration"]
+    # The raw mail's retention is also the inbound email record's TTL (runtime config
+    # idempotency.receiptTtlSeconds), so it changes the function's code too.
+    raw, _ = open_recorded(write_config(storage={"attachmentRetentionDays": 2, "rawRetentionDays": 2}))
+    assert _pending(plan_stack(raw)) == {
+        ("update", "s3-bucket", f"mailflow-dev-{ctx.names.account_id}-eu-west-1"),
+        ("update", "lambda-function", "mailflow-dev-handler"),
+    }
 
 
 def test_removing_an_app_deletes_its_empty_queue_and_alarm(

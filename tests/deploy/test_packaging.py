@@ -69,6 +69,7 @@ def test_zip_holds_the_handler_package_and_the_runtime_config() -> None:
         "table": "mailflow-dev-idempotency",
         "ttlSeconds": 86400,
         "inProgressSeconds": 120,
+        "receiptTtlSeconds": 7 * 86400,
     }
 
 

@@ -114,6 +114,14 @@ class Env:
             if o["Key"].endswith(".json")
         ]
 
+    def stored_event(self, ses_id: str) -> dict[str, Any]:
+        """What `mailflow dlq redrive inbound` replays (contract C2): the `receipt` kept with the email's
+        idempotency record, read consistently."""
+        item = self.ddb.get_item(
+            TableName="mf-idempotency", Key={"id": {"S": f"inbound#{ses_id}"}}, ConsistentRead=True
+        )["Item"]
+        return {"Records": [json.loads(item["receipt"]["S"])]}
+
     def put_raw(self, raw: bytes, ses_id: str | None = None) -> str:
         ses_id = ses_id or uuid.uuid4().hex
         self.s3.put_object(Bucket=BUCKET, Key=f"raw/{ses_id}", Body=raw)
@@ -283,6 +291,12 @@ def sent_emails() -> list[Any]:
     from moto.ses.models import ses_backends
 
     return list(ses_backends[ACCOUNT][REGION].sent_messages)
+
+
+def outbound_log_errors(out: str) -> list[str]:
+    """The `error` of each "outbound email" log line in captured stdout (details apps are not told)."""
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [str(line["error"]) for line in lines if line.get("message") == "outbound email"]
 
 
 def outbound_request(base: dict[str, Any], **email: Any) -> dict[str, Any]:

@@ -91,8 +91,6 @@ def generate(env: Env) -> dict[str, Any]:
     status = env.drain("app1")[0]
     handler(ses_event(ses_record("missing-raw-object", ["_app2@example.com"])), None)
     failure = env.drain("inboundDlq")[0]
-    failure.pop("sesRecord", None)
-    failure.pop("event", None)
     return {"inbound": inbound, "outbound": OUTBOUND, "status": status, "failure": failure}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from mailflow_handler.outbound.compose import compose, verify
-from mailflow_handler.outbound.validate import ValidationError, contains_injection, validate
+from mailflow_handler.outbound.validate import Mailbox, ValidationError, contains_injection, validate
 
 from .test_outbound import EXAMPLE
 
@@ -123,15 +123,15 @@ def test_verify_rejects_unexpected_or_duplicate_headers() -> None:
         b"From: a@b.org\r\nTo: c@d.org\r\nSubject: s\r\n"
         b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nx"
     )
-    verify(base, ["from", "to", "subject"])
+    names = ["from", "to", "subject"]
+    boxes = {"From": [Mailbox("a@b.org")], "To": [Mailbox("c@d.org")]}
+    verify(base, names, boxes)
     with pytest.raises(ValidationError):
-        verify(
-            base.replace(b"Subject: s\r\n", b"Subject: s\r\nBcc: e@vil.org\r\n"), ["from", "to", "subject"]
-        )
+        verify(base.replace(b"Subject: s\r\n", b"Subject: s\r\nBcc: e@vil.org\r\n"), names, boxes)
     with pytest.raises(ValidationError):
-        verify(base.replace(b"Subject: s\r\n", b"Subject: s\r\nSubject: t\r\n"), ["from", "to", "subject"])
+        verify(base.replace(b"Subject: s\r\n", b"Subject: s\r\nSubject: t\r\n"), names, boxes)
     with pytest.raises(ValidationError):
-        verify(base.replace(b"Subject: s", b"Subject: =?utf-8?q?a=0D=0Ab?="), ["from", "to", "subject"])
+        verify(base.replace(b"Subject: s", b"Subject: =?utf-8?q?a=0D=0Ab?="), names, boxes)
 
 
 def test_non_ascii_display_names_and_subject_are_encoded() -> None:

@@ -10,8 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mailflow_handler import clients, handler
+from mailflow_handler.outbound.send import REASON_TEXTS
 
-from .conftest import BUCKET, Env, outbound_request, sent_emails, sqs_event
+from .conftest import BUCKET, Env, outbound_log_errors, outbound_request, sent_emails, sqs_event
 
 EXAMPLE: dict[str, Any] = {
     "version": "1.0",
@@ -176,15 +177,18 @@ def test_unparseable_json_goes_to_outbound_dlq(aws_env: Env) -> None:
     assert aws_env.drain("outboundDlq")[0]["reason"] == "invalid_json"
 
 
-def test_more_than_max_recipients_rejected(aws_env: Env) -> None:
+def test_more_than_max_recipients_rejected(aws_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     doc = request(
         to=[{"address": f"r{i}@dest.org"} for i in range(40)],
         bcc=[{"address": f"b{i}@dest.org"} for i in range(11)],
     )
     assert handler(sqs_event([doc]), None) == {"batchItemFailures": []}
     status = aws_env.drain("app1")[0]
-    assert status["error"]["reason"] == "too_many_recipients"
-    assert "51 recipients" in status["error"]["message"]
+    assert status["error"] == {
+        "reason": "too_many_recipients",
+        "message": REASON_TEXTS["too_many_recipients"],
+    }
+    assert "51 recipients" in outbound_log_errors(capsys.readouterr().out)[0]
     assert sent_emails() == []
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mailflow_handler.config import InboundLimits
 from mailflow_handler.inbound import bigparse
 from mailflow_handler.inbound import message as msg
 from mailflow_handler.inbound import parse as parse_mod
@@ -21,7 +22,6 @@ from mailflow_handler.inbound.attachments import store_attachments
 from .conftest import CORPUS
 
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "README.md")
-MAX_HEADERS, MAX_FIELD = 262144, 65536
 
 
 class _S3:
@@ -34,11 +34,19 @@ class _S3:
 
 
 def _outcome(raw: bytes) -> tuple[str, list[tuple[str, str, int]]]:
-    parsed = parse_mod.parse(raw, MAX_HEADERS, MAX_FIELD)
+    parsed = parse_mod.parse(raw)
     s3 = _S3()
-    described = store_attachments(parsed.attachments, s3, "bucket", "att/", "ses-1")
+    described = store_attachments(
+        parsed.attachments,
+        s3,
+        bucket="bucket",
+        prefix="att/",
+        ses_message_id="ses-1",
+        apps=["a"],
+        app_slot="a",
+    )
     email = msg.email_section(parsed, described)
-    return json.dumps(email, sort_keys=True, ensure_ascii=False), s3.objects
+    return json.dumps(email, sort_keys=True, ensure_ascii=False), sorted(s3.objects)
 
 
 def _both(raw: bytes, monkeypatch: pytest.MonkeyPatch, min_body: int) -> tuple[Any, Any, bool]:
@@ -237,7 +245,7 @@ def test_streamed_input_gives_the_same_result(tmp_path: Path) -> None:
     path = tmp_path / "m.eml"
     path.write_bytes(raw)
     with path.open("rb") as stream:
-        streamed = parse_mod.parse_stream(stream, MAX_HEADERS, MAX_FIELD)
-    in_memory = parse_mod.parse(raw, MAX_HEADERS, MAX_FIELD)
+        streamed = parse_mod.parse_stream(stream, InboundLimits())
+    in_memory = parse_mod.parse(raw)
     assert streamed.size_bytes == in_memory.size_bytes == len(raw)
     assert [b.content for b in streamed.bodies] == [b.content for b in in_memory.bodies]

@@ -55,7 +55,7 @@ def test_bad_padding_and_odd_encodings_fall_back_to_stdlib() -> None:
 
 
 def test_fast_path_body_decoder_matches_stdlib_for_every_encoding() -> None:
-    from mailflow_handler.inbound.bigparse import decode_body
+    from mailflow_handler.inbound.mime import decode_body
 
     rnd = random.Random(99)
     samples = [s.encode("ascii") for s in _samples()[:1500]]

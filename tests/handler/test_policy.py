@@ -63,13 +63,16 @@ def test_dmarc_reject_delivered_flagged_when_configured(aws_env: Env) -> None:
     out = deliver(aws_env, ["_app1@example.com"], dmarc="FAIL", dmarc_policy="REJECT")
     security = out["app1"][0]["security"]
     assert security["dmarcPolicy"] == "reject"
-    assert security["flags"] == ["dmarc_reject"]
+    assert security["flags"] == ["dmarc_fail", "dmarc_reject"]
 
 
-def test_dmarc_fail_with_quarantine_policy_is_delivered(aws_env: Env) -> None:
-    out = deliver(aws_env, ["_app1@example.com"], dmarc="FAIL", dmarc_policy="quarantine")
+@pytest.mark.parametrize("policy", ["quarantine", "none", None])
+def test_dmarc_fail_with_a_lesser_policy_is_delivered_flagged(aws_env: Env, policy: str | None) -> None:
+    """Finding 3: any DMARC FAIL is flagged, whatever the domain's policy (was: flagged only for reject)."""
+    out = deliver(aws_env, ["_app1@example.com"], dmarc="FAIL", dmarc_policy=policy)
     assert out["app1"][0]["security"]["dmarcVerdict"] == "FAIL"
-    assert out["app1"][0]["security"]["flagged"] is False
+    assert out["app1"][0]["security"]["flagged"] is True
+    assert out["app1"][0]["security"]["flags"] == ["dmarc_fail"]
 
 
 def test_sender_allow_list_quarantines_only_that_app(aws_env: Env) -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from mailflow_handler import handler
 from mailflow_handler.config import ConfigError, parse_config
+from mailflow_handler.outbound.send import REASON_TEXTS
 
-from .conftest import BUCKET, Env, make_config, outbound_request, sent_emails, sqs_event
+from .conftest import BUCKET, Env, make_config, outbound_log_errors, outbound_request, sent_emails, sqs_event
 
 EXAMPLE: dict[str, Any] = {
     "version": "1.0",
@@ -53,11 +54,11 @@ def test_s1_foreign_principal_cannot_send_as_app(aws_env: Env, sender_id: str | 
     event = with_sender_id(sqs_event([EXAMPLE]), sender_id)
     assert handler(event, None) == {"batchItemFailures": []}
     assert sent_emails() == []
-    status = aws_env.drain("app1")
-    assert len(status) == 1
-    assert status[0]["status"] == "failed"
-    assert status[0]["retry"] is False
-    assert status[0]["error"]["reason"] == "unauthorised_principal"
+    # Nothing on the claimed app's queue (review finding 11): the attempt goes to the operators' DLQ.
+    assert aws_env.drain("app1") == []
+    (failure,) = aws_env.drain("outboundDlq")
+    assert failure["reason"] == "unauthorised_principal"
+    assert failure["senderId"] == sender_id
 
 
 @pytest.mark.parametrize("sender_id", ["AROAEXAMPLE123:lambda-session", "AIDAEXAMPLE123"])
@@ -164,7 +165,9 @@ def test_c1_upload_never_sends_an_unsafe_content_type() -> None:
             calls.append(kwargs)
 
     att = AttachmentPart(part, "application/p\ufffddf", "x.pdf", None, "attachment", False)
-    store_attachments([att], S3(), BUCKET, "attachments/", "sesid")
+    store_attachments(
+        [att], S3(), bucket=BUCKET, prefix="attachments/", ses_message_id="sesid", apps=["a"], app_slot="a"
+    )
     assert calls[0]["ContentType"] == "application/octet-stream"
 
 
@@ -276,9 +279,9 @@ def test_c4_failure_record_is_redrivable_and_redrive_dead_letters_again(
     first = aws_env.drain("inboundDlq")
     assert len(first) == 1
     failure_validator.validate(first[0])
-    assert first[0]["event"] == {"Records": [record]}
-    # `mailflow dlq redrive inbound` invokes the function with `event`: a new request id.
-    handler(first[0]["event"], _Context("req-2"))
+    assert first[0]["sesMessageId"] == "gone-raw"
+    # `mailflow dlq redrive inbound` invokes the function with the stored record: a new request id.
+    handler(aws_env.stored_event("gone-raw"), _Context("req-2"))
     again = aws_env.drain("inboundDlq")
     assert len(again) == 1
     assert again[0]["reason"] == "raw_missing"
@@ -444,9 +447,9 @@ def test_c7_quarantine_copy_denied_is_dead_lettered_not_recorded_without_its_mes
     assert aws_env.quarantine_records() == []
     assert aws_env.drain("app1") == []
 
-    # Once the copy works again, replaying the dead-lettered event quarantines and delivers.
+    # Once the copy works again, replaying the email's stored record quarantines and delivers.
     monkeypatch.setattr(s3, "copy_object", real)
-    handler(dlq[0]["event"], None)
+    handler(aws_env.stored_event(ses_id), None)
     (quarantined,) = aws_env.quarantine_records()
     assert quarantined["quarantineObjectKey"] == f"quarantine/{ses_id}.eml"
     assert len(aws_env.drain("app1")) == 1
@@ -479,7 +482,9 @@ def test_c9_resent_request_failing_again_gets_a_status_again(aws_env: Env) -> No
 
 
 @pytest.mark.parametrize("content_type", ["multipart/mixed", "Message/rfc822", "message/partial"])
-def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type: str) -> None:
+def test_s4_structural_attachment_types_are_rejected(
+    aws_env: Env, content_type: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     aws_env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/a.eml", Body=b"Subject: x\r\n\r\nx")
     attachment = {
         "bucket": BUCKET,
@@ -490,8 +495,8 @@ def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type:
     handler(sqs_event([request(attachments=[attachment])]), None)
     assert sent_emails() == []
     status = aws_env.drain("app1")[0]
-    assert status["error"]["reason"] == "invalid_message"
-    assert "multipart" in status["error"]["message"]
+    assert status["error"] == {"reason": "invalid_message", "message": REASON_TEXTS["invalid_message"]}
+    assert "multipart" in outbound_log_errors(capsys.readouterr().out)[0]
 
 
 @pytest.mark.parametrize(
@@ -504,7 +509,9 @@ def test_s4_structural_attachment_types_are_rejected(aws_env: Env, content_type:
         '"attachments": [{"bucket": "b", "key": "outbound/app1/\\ud800", "filename": "f"}]',
     ],
 )
-def test_s5_lone_surrogates_are_a_validation_error(aws_env: Env, where: str) -> None:
+def test_s5_lone_surrogates_are_a_validation_error(
+    aws_env: Env, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = json.dumps({k: v for k, v in EXAMPLE.items() if k != "email"})[:-1]
     email = '"from": {"address": "_app1@example.com"}, "to": ["r@example.com"], "subject": "s", '
     if where.startswith('"subject"'):
@@ -515,8 +522,8 @@ def test_s5_lone_surrogates_are_a_validation_error(aws_env: Env, where: str) -> 
     assert handler(sqs_event([body]), None) == {"batchItemFailures": []}
     assert sent_emails() == []
     status = aws_env.drain("app1")[0]
-    assert status["error"]["reason"] == "invalid_message"
-    assert "surrogate" in status["error"]["message"]
+    assert status["error"] == {"reason": "invalid_message", "message": REASON_TEXTS["invalid_message"]}
+    assert "surrogate" in outbound_log_errors(capsys.readouterr().out)[0]
 
 
 def test_s6_lower_case_custom_header_name_is_accepted(aws_env: Env) -> None:

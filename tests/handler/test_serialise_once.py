@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mailflow_handler.config import parse_config
+from mailflow_handler.inbound import builder
 from mailflow_handler.inbound import message as msg
-from mailflow_handler.inbound import pipeline
 from mailflow_handler.inbound.pipeline import process
 from mailflow_handler.testing import fake_deps
 
@@ -44,13 +44,13 @@ def test_p1_logged_message_bytes_are_the_utf8_sizes_of_the_sent_bodies(
 
 def test_p1_each_body_is_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
     measured: list[int] = []
-    real = pipeline._size
+    real = builder._size
 
     def counting(text: str) -> int:
         measured.append(len(text))
         return real(text)
 
-    monkeypatch.setattr(pipeline, "_size", counting)
+    monkeypatch.setattr(builder, "_size", counting)
     deps = fake_deps(CONFIG)
     raw = simple_mime(body="\u00e9" * 20_000, to=", ".join(TWO_APPS))
     process(raw, ses_record("p1-once", TWO_APPS), deps)
@@ -117,14 +117,18 @@ def test_p2_two_app_claim_check_serialises_each_section_once(
     assert result.delivered == ["app1", "app2"]
     assert result.claim_check
     sections = _email_sections(calls)
-    # The full section once (found too large for the first target), then the claimed one once.
-    assert [s["claimCheck"] is None for s in sections] == [True, False]
-    assert [key for _, key in deps.s3.objects] == ["claims/p2-claim.json"]
-    for _, body in deps.sqs.sent:
+    # The full section once (found too large for the first target), then each target's small claimed
+    # section (its claim check names that app's document: contract C1).
+    assert [s["claimCheck"] is None for s in sections] == [True, False, False]
+    assert sorted(key for _, key in deps.s3.objects) == [
+        "claims/app1/p2-claim.json",
+        "claims/app2/p2-claim.json",
+    ]
+    for (_, body), app in zip(deps.sqs.sent, ["app1", "app2"], strict=True):
         document = json.loads(body)
         inbound_validator.validate(document)
         assert body == msg.serialise(document)
-        assert document["email"]["claimCheck"]["s3Key"] == "claims/p2-claim.json"
+        assert document["email"]["claimCheck"]["s3Key"] == f"claims/{app}/p2-claim.json"
         assert document["email"]["text"] is None
 
 

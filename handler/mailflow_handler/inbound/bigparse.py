@@ -4,7 +4,6 @@ through the line-based feed parser (which walks a 29 MB base64 attachment as ~54
 
 from __future__ import annotations
 
-import binascii
 import io
 import itertools
 import secrets
@@ -12,46 +11,11 @@ from email._policybase import compat32
 from email.feedparser import BytesFeedParser
 from email.message import Message
 
-from . import parse
+from ..config import InboundLimits
+from .mime import multipart_boundary, parse_message, raw_body
 
 FAST_MIN_BODY = 256 * 1024  # leaf bodies at least this big are kept out of the parser (tests lower it)
 _PART_HEADER_LIMIT = 64 * 1024
-_NO_TRANSFER_DECODING = frozenset({"", "7bit", "8bit", "binary"})
-
-
-def decode_body(part: Message, body: memoryview) -> bytes:
-    """What `part.get_payload(decode=True)` returns when the part's payload is `body` (raw bytes)."""
-    cte = str(part.get("content-transfer-encoding", "")).lower()
-    if cte == "base64":
-        try:
-            return binascii.a2b_base64(body)
-        except binascii.Error:
-            pass
-    elif cte == "quoted-printable":
-        return binascii.a2b_qp(body)
-    elif cte in _NO_TRANSFER_DECODING:
-        return bytes(body)
-    # Bad base64 padding, uuencode, unknown encodings: exactly the stdlib's behaviour.
-    part.set_payload(bytes(body).decode("ascii", "surrogateescape"))
-    try:
-        payload = part.get_payload(decode=True)
-    finally:
-        part.set_payload("")
-    return payload if isinstance(payload, bytes) else bytes(body)
-
-
-def multipart_boundary(header_block: bytes) -> bytes | None:
-    """The boundary the feed parser would use for a part with these headers, if it is multipart."""
-    parser = BytesFeedParser(policy=compat32)
-    parser.feed(header_block)
-    try:
-        part = parser.close()
-        if part.get_content_maintype() != "multipart":
-            return None
-        boundary = part.get_boundary()
-    except Exception:
-        return None
-    return boundary.encode("ascii", "surrogateescape") if boundary else None
 
 
 def _leaf_type(header_block: bytes) -> str | None:
@@ -95,10 +59,12 @@ def _scan(
     *,
     path: tuple[tuple[int, bytes], ...],
     out: list[Span],
+    limits: InboundLimits,
 ) -> None:
     """Collect big leaf bodies of the multipart body buf[start:end]: (body start, body end, path), where
-    path lists (child index, parent boundary) from the root. Anything unclear is simply not collected."""
-    if len(path) >= parse.MAX_DEPTH:
+    path lists (child index, parent boundary) from the root. Anything unclear is simply not collected;
+    so is anything past the part and depth limits (the parse of the skeleton then refuses the email)."""
+    if len(path) >= limits.max_depth:
         return
     delimiter = b"--" + boundary
     lines: list[tuple[int, int, bool]] = []  # (line start, index past the line, closing)
@@ -113,6 +79,8 @@ def _scan(
         at = _boundary_line_end(buf, found + 1, delimiter)
         if at is not None:
             lines.append((found + 1, at[0], at[1]))
+            if len(lines) > limits.max_parts:
+                return
         search = found + 1
     for index, ((_, part_start, closing), (next_line, _, _)) in enumerate(itertools.pairwise(lines)):
         if closing:
@@ -137,7 +105,7 @@ def _scan(
         here = (*path, (index, boundary))
         inner = multipart_boundary(headers)
         if inner is not None:
-            _scan(buf, body_start, part_end, inner, path=here, out=out)
+            _scan(buf, body_start, part_end, inner, path=here, out=out, limits=limits)
             continue
         if _leaf_type(headers) in (None, "multipart", "message"):
             continue
@@ -151,11 +119,12 @@ def _scan(
 
 
 def fast_parse(
-    buf: bytearray, header_end: int, max_total: int, max_field: int
+    buf: bytearray, header_end: int, limits: InboundLimits
 ) -> tuple[Message, dict[int, memoryview]] | None:
     """Parse with big leaf bodies replaced by unique one-line placeholders, then put the real bodies
     back as views into `buf`. None when nothing was replaced or the parse tree does not show every
-    placeholder exactly where the scan expected it (the caller then parses the real bytes).
+    placeholder exactly where the scan expected it (the caller then parses the real bytes). Raises
+    LimitExceeded like `mime.parse_message` (the skeleton has the real bytes' structure).
 
     Sound because a placeholder's line and the body's lines are read the same way by the feed parser
     when the body has no line starting with "--" (checked): they are plain body lines of that part.
@@ -164,7 +133,7 @@ def fast_parse(
     if boundary is None:
         return None
     spans: list[Span] = []
-    _scan(buf, header_end, len(buf), boundary, path=(), out=spans)
+    _scan(buf, header_end, len(buf), boundary, path=(), out=spans, limits=limits)
     if not spans:
         return None
     token = secrets.token_hex(16)
@@ -177,7 +146,7 @@ def fast_parse(
     pieces.append(bytes(buf[previous:]))
     skeleton = b"".join(pieces)
     del pieces
-    msg, _, defects = parse._parse_message(io.BytesIO(skeleton), max_total, max_field)
+    msg, _, defects = parse_message(io.BytesIO(skeleton), limits)
     if defects:
         return None
     del skeleton
@@ -190,7 +159,7 @@ def fast_parse(
                 "ascii", "surrogateescape"
             ):
                 return None
-            children = node.get_payload()
+            children = node.get_payload() if node.is_multipart() else None
             child = children[index] if isinstance(children, list) and index < len(children) else None
             if not isinstance(child, Message):
                 return None
@@ -198,7 +167,7 @@ def fast_parse(
         if (
             node.is_multipart()
             or node.get_content_maintype() in ("multipart", "message")
-            or node.get_payload() != f"mailflowbody{token}x{number}"
+            or raw_body(node) != f"mailflowbody{token}x{number}"
             or id(node) in big
         ):
             return None

@@ -13,7 +13,7 @@ from .parse import ParsedEmail
 from .route import Route
 from .verdicts import Security
 
-VERSION = "1.0"
+VERSION = "1.1"
 TYPE = "inbound.email"
 _ID_NAMESPACE = uuid.UUID("6f1c0e52-3a5e-4a8e-9d56-1f0b8f5b7c11")
 CLAIMED_FIELDS = (

@@ -1,7 +1,9 @@
-"""Defensive MIME parsing: compat32 only, bounded header work, no exception escapes `parse()`.
+"""Defensive MIME parsing: compat32 only, bounded work, no exception escapes `parse()`.
 
 CPython's `policy.default` raises on real mail and is super-linear on huge headers, so it is never
 used here; addresses go through `email.utils.getaddresses` and words through `email.header.decode_header`.
+An email over one of the inbound limits (`config.InboundLimits`) comes back with `over_limit` set and
+nothing else parsed: the pipeline quarantines it before storing anything.
 """
 
 from __future__ import annotations
@@ -15,24 +17,29 @@ from email.feedparser import BytesFeedParser
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
-MAX_DEPTH = 64
+from ..config import InboundLimits
+from .mime import (
+    CHUNK,
+    LimitExceeded,
+    Readable,
+    cap_headers,
+    decode_body,
+    find_header_end,
+    multipart_boundary,
+    parse_message,
+    raw_body,
+)
+
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MSGID = re.compile(r"<([^<>]*)>")
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _PARAM_HEADERS = frozenset({"content-type", "content-disposition"})
 # A content type that is safe as an HTTP header value (S3 ContentType) and in JSON consumers.
 _SAFE_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
-CHUNK = 1 << 20
 # Messages of at least this size take the large-body fast path (`bigparse.py`, imported only then).
 FAST_MIN_MESSAGE = 1 << 20
-
-
-class Readable(Protocol):
-    """A binary stream: io.BytesIO, a file, or botocore's StreamingBody."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start
@@ -52,7 +59,7 @@ class AttachmentPart:
     disposition: str
     embedded: bool
     # The raw (still transfer-encoded) body when the fast path kept it out of the parser; decode it
-    # with `bigparse.decode_body`. None: the body is the part's payload.
+    # with `mime.decode_body`. None: the body is the part's payload.
     body: memoryview | None = None
 
 
@@ -74,6 +81,12 @@ class ParsedEmail:
     attachments: list[AttachmentPart] = field(default_factory=list)
     embedded_messages: list[dict[str, Any]] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    # Set when the email exceeds an inbound limit; the other fields are then empty.
+    over_limit: LimitExceeded | None = None
+
+    @classmethod
+    def refused(cls, size: int, exceeded: LimitExceeded) -> ParsedEmail:
+        return cls(size, [], None, None, [], [], [], None, None, None, None, [], over_limit=exceeded)
 
 
 def to_text(value: str) -> str:
@@ -95,7 +108,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     if name and name not in ("us-ascii", "ascii", "unknown-8bit", "x-unknown"):
         try:
             codecs.lookup(name)
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a NUL in the name
             name = ""
         else:
             try:
@@ -128,66 +141,6 @@ def decode_words(value: str) -> str:
         else:
             out.append(decode_bytes(chunk, charset))
     return "".join(out)
-
-
-def _find_header_end(raw: bytes, limit: int) -> int:
-    """Index just past the blank line ending the top-level header block, or -1 if not within `limit`."""
-    window = raw[:limit] if len(raw) > limit else raw
-    if window.startswith((b"\n", b"\r\n")):
-        return 2 if window.startswith(b"\r\n") else 1
-    lf = window.find(b"\n\n")
-    crlf = window.find(b"\n\r\n")
-    candidates = [i + 2 for i in (lf,) if i >= 0] + [i + 3 for i in (crlf,) if i >= 0]
-    return min(candidates) if candidates else -1
-
-
-def cap_headers(raw: bytes, max_total: int, max_field: int) -> tuple[bytes, list[str]]:
-    """Bound the top-level header block so later header work stays cheap; returns the (maybe new) bytes."""
-    end = _find_header_end(raw, max_total + 3)
-    if end < 0 and len(raw) <= max_total:
-        end = len(raw)
-    if end >= 0 and end <= max_field:
-        return raw, []
-    defects: list[str] = []
-    block = raw[: end if end >= 0 else max_total]
-    rest = raw[end:] if end >= 0 else raw[_skip_to_body(raw, max_total) :]
-    if end < 0:
-        defects.append("header_block_truncated")
-    fields: list[list[bytes]] = []
-    for line in block.splitlines(keepends=True):
-        if line in (b"\n", b"\r\n"):
-            continue
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1].append(line)
-        else:
-            fields.append([line])
-    kept: list[bytes] = []
-    total = 0
-    for position, parts in enumerate(fields):
-        data = b"".join(parts)
-        if len(data) > max_field or (end < 0 and position == len(fields) - 1):
-            name = data.split(b":", 1)[0][:64].decode("ascii", "replace").strip()
-            defects.append(f"header_field_truncated:{name}")
-            data = data[:max_field].rstrip(b"\r\n") + b"\r\n"
-        if not data.endswith(b"\n"):
-            data += b"\r\n"
-        if total + len(data) > max_total:
-            if "header_block_truncated" not in defects:
-                defects.append("header_block_truncated")
-            break
-        kept.append(data)
-        total += len(data)
-    if not defects:
-        return raw, []
-    return b"".join(kept) + b"\r\n" + rest, defects
-
-
-def _skip_to_body(raw: bytes, start: int) -> int:
-    """Past an oversized header block: the body starts after the first blank line, if any."""
-    lf = raw.find(b"\n\n", start)
-    crlf = raw.find(b"\n\r\n", start)
-    found = [i + 2 for i in (lf,) if i >= 0] + [i + 3 for i in (crlf,) if i >= 0]
-    return min(found) if found else len(raw)
 
 
 def _addresses(values: list[str], defects: list[str], header: str) -> list[dict[str, Any]]:
@@ -242,8 +195,6 @@ def _clean_cid(value: str | None) -> str | None:
 
 def _part_text(part: Message, content_type: str, body: memoryview | None = None) -> tuple[str, str | None]:
     if body is not None:
-        from .bigparse import decode_body
-
         payload: Any = decode_body(part, body)
     else:
         payload = part.get_payload(decode=True)
@@ -256,33 +207,75 @@ def _part_text(part: Message, content_type: str, body: memoryview | None = None)
     return decode_bytes(payload, charset), charset
 
 
-def _walk(msg: Message, email: ParsedEmail, max_field: int, big: dict[int, memoryview]) -> None:
+class _Budget:
+    """The limits `_walk` enforces as it goes: attachments, decoded bytes, attached messages' headers."""
+
+    def __init__(self, limits: InboundLimits) -> None:
+        self.limits = limits
+        self.decoded = 0
+        self.embedded_headers = limits.max_embedded_header_bytes
+
+    def add_content(self, part: Message, body: memoryview | None) -> None:
+        self.decoded += _decoded_size_bound(part, body)
+        if self.decoded > self.limits.max_decoded_bytes:
+            raise LimitExceeded(
+                "decoded_too_large", f"more than {self.limits.max_decoded_bytes} bytes of decoded content"
+            )
+
+    def check_attachments(self, count: int) -> None:
+        if count > self.limits.max_attachments:
+            limit = self.limits.max_attachments
+            raise LimitExceeded("too_many_attachments", f"more than {limit} attachments")
+
+
+def _decoded_size_bound(part: Message, body: memoryview | None) -> int:
+    """At least the part's decoded size, without decoding it: base64 decodes to at most 3/4 of its
+    length, quoted-printable and the identity encodings to at most their length. A message/* part that
+    is stored whole counts its subtree's headers and payloads."""
+    if body is not None:
+        size = len(body)
+    else:
+        size = 0
+        stack = [part]
+        while stack:
+            node = stack.pop()
+            if node.is_multipart():
+                size += sum(len(name) + len(value) + 4 for name, value in node.raw_items())
+                stack.extend(child for child in node.get_payload() if isinstance(child, Message))
+            else:
+                size += len(raw_body(node))
+    if str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
+        return size * 3 // 4 + 3
+    return size
+
+
+def _walk(msg: Message, email: ParsedEmail, limits: InboundLimits, big: dict[int, memoryview]) -> None:
+    """Collect bodies, attachments and attached messages; the parser already bounded parts and depth."""
     defects = email.defects
-    stack: list[tuple[Message, int, bool]] = [(msg, 0, False)]
+    max_field = limits.max_header_field_bytes
+    budget = _Budget(limits)
+    stack: list[tuple[Message, bool]] = [(msg, False)]
     while stack:
-        part, depth, embedded = stack.pop()
+        part, embedded = stack.pop()
         content_type, params_ok = _safe_type(part, max_field, defects)
         for defect in part.defects:
             defects.append(type(defect).__name__)
-        payload = part.get_payload()
-        if isinstance(payload, list):
-            if depth >= MAX_DEPTH:
-                defects.append("max_depth_exceeded")
-                continue
+        if part.is_multipart():
+            payload: list[Message] = part.get_payload()  # type: ignore[assignment]  # a list when multipart
             if content_type in ("message/rfc822", "message/global") and payload:
                 inner = payload[0]
                 if isinstance(inner, Message):
-                    email.embedded_messages.append(_summary(inner))
-                    stack.append((inner, depth + 1, True))
+                    email.embedded_messages.append(_summary(inner, budget, max_field, defects))
+                    stack.append((inner, True))
                 continue
             if content_type.startswith("message/"):
+                budget.add_content(part, None)
                 email.attachments.append(
                     AttachmentPart(part, content_type, None, None, "attachment", embedded)
                 )
+                budget.check_attachments(len(email.attachments))
                 continue
-            stack.extend(
-                (child, depth + 1, embedded) for child in reversed(payload) if isinstance(child, Message)
-            )
+            stack.extend((child, embedded) for child in reversed(payload) if isinstance(child, Message))
             continue
         disposition = "inline"
         filename: str | None = None
@@ -296,6 +289,7 @@ def _walk(msg: Message, email: ParsedEmail, max_field: int, big: dict[int, memor
         if content_type.startswith("multipart/"):
             defects.append("multipart_without_parts")
             content_type = "text/plain"
+        budget.add_content(part, big.get(id(part)))
         if content_type in _BODY_TYPES and disposition != "attachment" and not filename:
             try:
                 text, charset = _part_text(part, content_type, big.get(id(part)))
@@ -315,6 +309,7 @@ def _walk(msg: Message, email: ParsedEmail, max_field: int, big: dict[int, memor
                 big.get(id(part)),
             )
         )
+        budget.check_attachments(len(email.attachments))
 
 
 def _header_map(msg: Message) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
@@ -332,8 +327,27 @@ def _first(by_name: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _summary(inner: Message) -> dict[str, Any]:
-    _, by_name = _header_map(inner)
+def _embedded_headers(inner: Message, budget: _Budget, max_field: int, defects: list[str]) -> Message:
+    """The attached message's header block, capped like the top-level one (`cap_headers`) at what is
+    left of the email's `limits.maxEmbeddedHeaderBytes`, so huge attached headers cost no address or
+    word decoding."""
+    remaining = budget.embedded_headers
+    block = bytearray()
+    for name, value in inner.raw_items():
+        if len(block) > remaining:
+            break
+        block += f"{name}: ".encode("ascii", "surrogateescape")
+        block += value[: remaining + 1].encode("ascii", "surrogateescape") + b"\r\n"
+    capped, capped_defects = cap_headers(bytes(block[: remaining + 3]), remaining, max_field)
+    defects.extend(f"embedded_{defect}" for defect in capped_defects)
+    budget.embedded_headers = max(0, remaining - len(capped))
+    parser = BytesFeedParser(policy=compat32)
+    parser.feed(capped + b"\r\n")
+    return parser.close()
+
+
+def _summary(inner: Message, budget: _Budget, max_field: int, defects: list[str]) -> dict[str, Any]:
+    _, by_name = _header_map(_embedded_headers(inner, budget, max_field, defects))
     scratch: list[str] = []
     subject = _first(by_name, "subject")
     from_ = _addresses(by_name.get("from", []), scratch, "from")
@@ -354,48 +368,18 @@ def _iso_date(value: str | None) -> str | None:
         return None
 
 
-def _feed_headers(stream: Readable, max_total: int, max_field: int) -> tuple[BytesFeedParser, int, list[str]]:
-    """Feed the (capped) top-level header block; an oversized block is skipped up to its blank line."""
-    head = stream.read(max_total + 3) or b""
-    size = len(head)
-    capped, defects = cap_headers(head, max_total, max_field)
-    parser = BytesFeedParser(policy=compat32)
-    parser.feed(capped)
-    if "header_block_truncated" not in defects or _find_header_end(head, len(head)) >= 0:
-        return parser, size, defects
-    tail = head[-2:]
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            return parser, size, defects
-        size += len(chunk)
-        window = tail + chunk
-        end = _skip_to_body(window, 0)
-        if end < len(window) or window.endswith((b"\n\n", b"\n\r\n")):
-            parser.feed(window[end:])
-            return parser, size, defects
-        tail = window[-2:]
-
-
-def _parse_message(stream: Readable, max_total: int, max_field: int) -> tuple[Message, int, list[str]]:
-    parser, size, defects = _feed_headers(stream, max_total, max_field)
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            break
-        size += len(chunk)
-        parser.feed(chunk)
-    return parser.close(), size, defects
-
-
 def _build(
-    msg: Message, size: int, defects: list[str], max_field: int, big: dict[int, memoryview]
+    msg: Message, size: int, defects: list[str], limits: InboundLimits, big: dict[int, memoryview]
 ) -> ParsedEmail:
     ordered, by_name = _header_map(msg)
     subject = _first(by_name, "subject")
     date = _first(by_name, "date")
     in_reply_to = _msg_ids(_first(by_name, "in-reply-to"))
-    from_list = _addresses(by_name.get("from", []), defects, "from")
+    from_fields = by_name.get("from", [])
+    from_list = _addresses(from_fields, defects, "from")
+    if len(from_fields) > 1 or len(from_list) > 1:
+        # RFC 5322 allows one From field; several mailboxes hide who the sender claims to be.
+        defects.append("multiple_from")
     email = ParsedEmail(
         size_bytes=size,
         headers=ordered,
@@ -411,7 +395,10 @@ def _build(
         references=_msg_ids(_first(by_name, "references")),
         defects=defects,
     )
-    _walk(msg, email, max_field, big)
+    try:
+        _walk(msg, email, limits, big)
+    except LimitExceeded as exceeded:
+        return ParsedEmail.refused(size, exceeded)
     if len(email.defects) > 100:
         email.defects[100:] = [f"and {len(email.defects) - 100} more"]
     return email
@@ -438,22 +425,26 @@ class _Replay:
         return head
 
 
-def parse_stream(stream: Readable, max_header_bytes: int, max_header_field_bytes: int) -> ParsedEmail:
+def parse_stream(stream: Readable, limits: InboundLimits) -> ParsedEmail:
     """Parse MIME read from `stream` in chunks, so the raw bytes and a full decoded copy never coexist.
 
     Large multipart messages take the fast path: the raw bytes are read into one buffer and big leaf
     bodies stay there (decoded in C when stored), never passing through the line-based parser.
-    Never raises for malformed input (only resource limits such as MemoryError can escape).
+    Never raises for malformed or hostile input (only MemoryError could escape); an email over a limit
+    comes back with `over_limit` set.
     """
-    head = stream.read(max_header_bytes + 3) or b""
-    header_end = _find_header_end(head, len(head))
+    head = stream.read(limits.max_header_bytes + 3) or b""
+    header_end = find_header_end(head, len(head))
     fast = None
-    if header_end >= 0 and cap_headers(head, max_header_bytes, max_header_field_bytes) == (head, []):
+    if header_end >= 0 and cap_headers(head, limits.max_header_bytes, limits.max_header_field_bytes) == (
+        head,
+        [],
+    ):
         rest = stream.read(FAST_MIN_MESSAGE) or b""
-        if len(head) + len(rest) >= FAST_MIN_MESSAGE:
+        if len(head) + len(rest) >= FAST_MIN_MESSAGE and multipart_boundary(head[:header_end]):
             from . import bigparse  # only large messages pay for compiling it
 
-            fast = bigparse if bigparse.multipart_boundary(head[:header_end]) else None
+            fast = bigparse
         if fast is not None:
             buf = bytearray(head)
             buf += rest
@@ -463,19 +454,25 @@ def parse_stream(stream: Readable, max_header_bytes: int, max_header_field_bytes
                 if not chunk:
                     break
                 buf += chunk
-            parsed = fast.fast_parse(buf, header_end, max_header_bytes, max_header_field_bytes)
+            try:
+                parsed = fast.fast_parse(buf, header_end, limits)
+            except LimitExceeded as exceeded:
+                return ParsedEmail.refused(len(buf), exceeded)
             if parsed is not None:
-                return _build(parsed[0], len(buf), [], max_header_field_bytes, parsed[1])
+                return _build(parsed[0], len(buf), [], limits, parsed[1])
             stream = io.BytesIO(buf)
             del buf
         else:
             stream = _Replay(head + rest, stream)
     else:
         stream = _Replay(head, stream)
-    msg, size, defects = _parse_message(stream, max_header_bytes, max_header_field_bytes)
-    return _build(msg, size, defects, max_header_field_bytes, {})
+    try:
+        msg, size, defects = parse_message(stream, limits)
+    except LimitExceeded as exceeded:
+        return ParsedEmail.refused(exceeded.size, exceeded)
+    return _build(msg, size, defects, limits, {})
 
 
-def parse(raw: bytes, max_header_bytes: int, max_header_field_bytes: int) -> ParsedEmail:
-    """Parse raw MIME bytes (see `parse_stream`)."""
-    return parse_stream(io.BytesIO(raw), max_header_bytes, max_header_field_bytes)
+def parse(raw: bytes, limits: InboundLimits | None = None) -> ParsedEmail:
+    """Parse raw MIME bytes (see `parse_stream`); default limits unless given."""
+    return parse_stream(io.BytesIO(raw), limits or InboundLimits())

@@ -17,14 +17,16 @@ from ..clients import Deps
 from ..errors import PermanentError, error_code, is_aws_error, is_transient
 from ..idempotency import store_for
 from ..observability import Metrics, current_request_id, logger, redact
+from . import event, rawaccess
 from . import message as msg
-from .attachments import store_attachments
-from .parse import Readable, parse_stream
+from .builder import Builder
+from .mime import Readable
+from .parse import ParsedEmail
 from .route import Route, route
-from .verdicts import Decision, decide
+from .verdicts import NOT_PARSED, Decision, decide
 
 _QUARANTINE = "@quarantine"  # in the record's done list; not a valid app name
-_SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+FAILURE_VERSION = "2.0"
 
 
 @dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start
@@ -48,23 +50,6 @@ class InboundResult:
         if self.delivered or self.quarantined:
             return "quarantined" if not self.delivered else "delivered"
         return "duplicate"
-
-
-def _ses_parts(ses_record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
-    ses = ses_record.get("ses") if isinstance(ses_record, dict) else None
-    mail = ses.get("mail") if isinstance(ses, dict) else None
-    receipt = ses.get("receipt") if isinstance(ses, dict) else None
-    if not isinstance(mail, dict) or not isinstance(receipt, dict):
-        raise PermanentError("SES record lacks ses.mail or ses.receipt", reason="invalid_event")
-    ses_id = mail.get("messageId")
-    if not isinstance(ses_id, str) or not ses_id or not set(ses_id) <= _SAFE_ID or len(ses_id) > 200:
-        raise PermanentError(f"invalid SES messageId {ses_id!r}", reason="invalid_event")
-    return mail, receipt, ses_id
-
-
-def _recipients(receipt: dict[str, Any]) -> list[str]:
-    value = receipt.get("recipients")
-    return [r for r in value if isinstance(r, str)] if isinstance(value, list) else []
 
 
 def _open_raw(deps: Deps, key: str) -> Readable:
@@ -91,9 +76,7 @@ def _quarantine(
     cfg = deps.config
     base = f"{cfg.prefix_quarantine}{ses_id}"
     try:
-        deps.s3.copy_object(
-            Bucket=cfg.bucket, Key=f"{base}.eml", CopySource={"Bucket": cfg.bucket, "Key": raw_key}
-        )
+        rawaccess.copy_without_tags(deps.s3, cfg.bucket, raw_key, f"{base}.eml")
     except Exception as exc:
         if is_transient(exc):
             raise
@@ -134,12 +117,12 @@ def _quarantine(
     )
 
 
-def dead_letter(
-    *, deps: Deps, ses_record: Any, ses_id: str, reason: str, error: str, targets: list[str]
-) -> None:
+def dead_letter(*, deps: Deps, ses_id: str, reason: str, error: str, targets: list[str]) -> None:
+    """The inbound.failure record: what failed and where the mail is, never the event itself (nothing in
+    a DLQ body is trusted; a redrive replays the `receipt` stored with the email's idempotency record)."""
     cfg = deps.config
     body: dict[str, Any] = {
-        "version": "1.0",
+        "version": FAILURE_VERSION,
         "type": "inbound.failure",
         "timestamp": msg.now_iso(),
         "reason": reason,
@@ -149,100 +132,7 @@ def dead_letter(
         "error": error[:4000],
         "targets": targets,
     }
-    event_json = json.dumps(ses_record, default=str)
-    if len(event_json) < 200_000:
-        # `event` is what `mailflow dlq redrive inbound` replays; `sesRecord` is the bare record.
-        body["event"] = {"Records": [ses_record]}
-        body["sesRecord"] = ses_record
     deps.sqs.send_message(QueueUrl=deps.queue_url(cfg.inbound_dlq), MessageBody=json.dumps(body, default=str))
-
-
-class _Builder:
-    """Parses once and builds the per-target messages, claim-checking bulky content at most once.
-
-    The `email` section is the same for every target: with more than one target it is serialised once
-    (and once more, claimed, if the claim check is needed) and spliced into each target's envelope; a
-    single target's message is serialised whole (splicing would only add work).
-    """
-
-    def __init__(
-        self, deps: Deps, ses_id: str, raw_key: str, load: Callable[[], Readable], targets: int
-    ) -> None:
-        self._deps = deps
-        self._shared = targets > 1
-        self._ses_id = ses_id
-        self._raw_key = raw_key
-        self._load = load
-        self.email: dict[str, Any] | None = None
-        self.claimed: dict[str, Any] | None = None
-        self._serialised: tuple[dict[str, Any], str, int] | None = None
-        self.attachments = 0
-        self.size_bytes = 0
-
-    def email_section(self) -> dict[str, Any]:
-        if self.email is None:
-            cfg = self._deps.config
-            parsed = parse_stream(self._load(), cfg.max_header_bytes, cfg.max_header_field_bytes)
-            self.size_bytes = parsed.size_bytes
-            described = store_attachments(
-                parsed.attachments, self._deps.s3, cfg.bucket, cfg.prefix_attachments, self._ses_id
-            )
-            self.attachments = len(described)
-            parsed.attachments.clear()
-            self.email = msg.email_section(parsed, described)
-        return self.email
-
-    def _email_json(self, email: dict[str, Any]) -> tuple[str, int]:
-        """`email` serialised, and its UTF-8 size: computed once per section (full, then claimed)."""
-        if self._serialised is None or self._serialised[0] is not email:
-            text = msg.serialise(email)
-            self._serialised = (email, text, _size(text))
-        return self._serialised[1], self._serialised[2]
-
-    def _body(
-        self, r: Route, email: dict[str, Any], security: Any, mail: dict[str, Any], receipt: dict[str, Any]
-    ) -> tuple[str, int]:
-        cfg = self._deps.config
-        built = msg.build(
-            route=r,
-            email=email,
-            security=security,
-            mail=mail,
-            receipt=receipt,
-            bucket=cfg.bucket,
-            raw_key=self._raw_key,
-        )
-        if not self._shared:
-            body = msg.serialise(built)
-            return body, _size(body)
-        email_json, email_size = self._email_json(email)
-        prefix, suffix = msg.serialise_around(built)
-        return prefix + email_json + suffix, _size(prefix) + email_size + _size(suffix)
-
-    def body_for(
-        self, r: Route, security: Any, mail: dict[str, Any], receipt: dict[str, Any]
-    ) -> tuple[str, int]:
-        """The target's SQS message body and its size in UTF-8 bytes (measured once, reused by the log)."""
-        cfg = self._deps.config
-        body, size = self._body(r, self.claimed or self.email_section(), security, mail, receipt)
-        if size <= cfg.sqs_max_message_bytes:
-            return body, size
-        if self.claimed is None:
-            full = self.email_section()
-            document = msg.claim_document(full)
-            key = f"{cfg.prefix_claims}{self._ses_id}.json"
-            self._deps.s3.put_object(
-                Bucket=cfg.bucket, Key=key, Body=document, ContentType="application/json"
-            )
-            self.claimed = msg.apply_claim(full, cfg.bucket, key, document)
-            body, size = self._body(r, self.claimed, security, mail, receipt)
-            if size <= cfg.sqs_max_message_bytes:
-                return body, size
-        raise PermanentError(f"message is {size} bytes after the claim check", reason="message_too_large")
-
-
-def _size(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def run(
@@ -259,7 +149,7 @@ def run(
     ses_id = ""
     result = InboundResult(ses_message_id="")
     try:
-        mail, receipt, ses_id = _ses_parts(ses_record)
+        mail, receipt, ses_id = event.parts(ses_record)
         result.ses_message_id = ses_id
         _deliver(
             ses_record=ses_record,
@@ -288,7 +178,6 @@ def run(
             try:
                 dead_letter(
                     deps=deps,
-                    ses_record=ses_record,
                     ses_id=ses_id,
                     reason=reason,
                     error=f"{error_code(exc)}: {exc}",
@@ -317,12 +206,18 @@ def _deliver(
 ) -> None:
     cfg = deps.config
     raw_key = f"{cfg.prefix_raw}{ses_id}"
-    routes = route(_recipients(receipt), cfg)
-    decision = decide(routes, receipt, str(mail.get("source") or ""), cfg)
+    mail_from = str(mail.get("source") or "")
+    decision = decide(route(event.recipients(receipt), cfg), receipt, cfg)
+    decision.check_senders(list(decision.deliver), cfg, mail_from, NOT_PARSED)
     # One idempotency record per email covers every side effect (quarantine and each target app): two
-    # writes per email. A PARTIAL record from an earlier attempt lists what is already done.
+    # writes per email. A PARTIAL record from an earlier attempt lists what is already done. The record
+    # keeps the trimmed SES record (`receipt`) as long as the raw mail, for a DLQ redrive to replay.
     key = f"inbound#{ses_id}"
-    claim = store.acquire(key)
+    claim = store.acquire(
+        key,
+        receipt=event.trimmed(ses_record, mail, receipt),
+        ttl=max(cfg.idempotency_ttl_seconds, cfg.idempotency_receipt_ttl_seconds),
+    )
     done: set[str] = set()
     if claim.data and isinstance(claim.data.get("done"), list):
         done = {t for t in claim.data["done"] if isinstance(t, str)}
@@ -338,6 +233,14 @@ def _deliver(
     quarantine_pending = bool(decision.quarantine) and _QUARANTINE not in done
     finished = False
     try:
+        builder = Builder(deps, ses_id, load or (lambda: _open_raw(deps, raw_key)))
+        if pending:
+            held = len(decision.quarantine)
+            _judge_content(builder.parse(), decision, pending, cfg, mail_from)
+            pending = [r for r in decision.deliver if r.app not in done]
+            # Routes the message itself refused are quarantined now, even if an earlier attempt wrote
+            # the quarantine (it is rewritten with every quarantined route).
+            quarantine_pending = quarantine_pending or len(decision.quarantine) > held
         if decision.quarantine and not quarantine_pending:
             result.duplicates.append("quarantine")
         elif decision.quarantine:
@@ -349,21 +252,29 @@ def _deliver(
             result.quarantined = [r.app for r, _ in decision.quarantine]
         result.duplicates.extend(r.app for r in decision.deliver if r.app in done)
         if pending:
-            builder = _Builder(
-                deps, ses_id, raw_key, load or (lambda: _open_raw(deps, raw_key)), targets=len(pending)
+            raw_keys = rawaccess.grant(
+                deps.s3,
+                bucket=cfg.bucket,
+                raw_key=raw_key,
+                copies_prefix=cfg.prefix_raw_copies,
+                ses_id=ses_id,
+                apps=[r.app for r in decision.deliver],
+                pending=[r.app for r in pending],
+                fresh=claim.fresh,
             )
+            builder.deliver_to([r.app for r in pending])
             while pending:
                 r = pending[0]
-                body, size = builder.body_for(r, decision.security, mail, receipt)
+                body, size = builder.body_for(r, decision.security, mail, receipt, raw_keys[r.app])
                 sent = deps.sqs.send_message(QueueUrl=deps.queue_url(r.queue), MessageBody=body)
                 newly.append(r.app)
                 sqs_ids[r.app] = sent.get("MessageId") if isinstance(sent, dict) else None
                 pending.pop(0)
                 result.delivered.append(r.app)
                 result.sent.append({"app": r.app, "bytes": size})
-            result.claim_check = builder.claimed is not None
+            result.claim_check = builder.claimed
             result.attachments = builder.attachments
-            result.size_bytes = builder.size_bytes
+        result.size_bytes = builder.size_bytes
         finished = True
     finally:
         result.unsent = [r.app for r, _ in decision.quarantine] if quarantine_pending else []
@@ -372,14 +283,29 @@ def _deliver(
         if finished:
             store.complete(key, record)
         else:
-            store.release(key, record if record["done"] else None)
+            # Never deleted, even with nothing done: the record holds the email's receipt for a redrive.
+            store.release(key, record)
+
+
+def _judge_content(
+    parsed: ParsedEmail, decision: Decision, pending: list[Route], config: Any, mail_from: str
+) -> None:
+    """What only the message itself can decide: an email over an inbound limit is quarantined for every
+    target; several From mailboxes are flagged; the sender policy needing the From header is applied."""
+    if parsed.over_limit is not None:
+        decision.refuse(pending, parsed.over_limit.reason)
+        return
+    if "multiple_from" in parsed.defects:
+        decision.security.flags.append("multiple_from")
+    header_from = parsed.from_["address"] if parsed.from_ and "multiple_from" not in parsed.defects else None
+    decision.check_senders(pending, config, mail_from, header_from)
 
 
 def _observe(result: InboundResult, ses_record: dict[str, Any], metrics: Metrics, elapsed: float) -> None:
     mail = (ses_record.get("ses") or {}).get("mail") if isinstance(ses_record, dict) else None
     receipt = (ses_record.get("ses") or {}).get("receipt") if isinstance(ses_record, dict) else None
     source = mail.get("source") if isinstance(mail, dict) else None
-    recipients = _recipients(receipt) if isinstance(receipt, dict) else []
+    recipients = event.recipients(receipt) if isinstance(receipt, dict) else []
     metrics.add("InboundEmails")
     metrics.add("InboundDelivered", len(result.delivered))
     if result.quarantined:

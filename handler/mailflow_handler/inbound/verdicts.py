@@ -1,4 +1,8 @@
-"""Security verdicts from the SES event (never from headers inside the message) and the delivery policy."""
+"""Security verdicts from the SES event and the delivery policy.
+
+Verdicts come only from the SES event, never from headers inside the message. The one header used is
+the parsed From, and only where SES's DMARC verdict authenticated it (`sender_reason`).
+"""
 
 from __future__ import annotations
 
@@ -61,13 +65,58 @@ class Decision:
     quarantine: list[tuple[Route, str]]
     security: Security
 
+    def refuse(self, routes: list[Route], reason: str) -> None:
+        """Move `routes` from delivery to quarantine with `reason`."""
+        moved = {id(r) for r in routes}
+        self.deliver = [r for r in self.deliver if id(r) not in moved]
+        self.quarantine.extend((r, reason) for r in routes)
+
+    def check_senders(
+        self, routes: list[Route], config: Config, mail_from: str, header_from: str | _NotParsed | None
+    ) -> None:
+        """Quarantine those of `routes` whose app lists `allowedSenderDomains` and whose sender is not an
+        authenticated sender of one of those domains (see `sender_reason`). With `header_from=NOT_PARSED`
+        (before the message is parsed) only the routes refused whatever the From header says are moved."""
+        envelope = _domain(mail_from) if "@" in mail_from else ""
+        header = _domain(header_from) if isinstance(header_from, str) and "@" in header_from else None
+        for r in routes:
+            app = config.apps.get(r.app) if not r.is_default else None
+            if app is None or not app.allowed_sender_domains:
+                continue
+            reason = sender_reason(app.allowed_sender_domains, self.security, envelope, header)
+            if reason is not None and (header_from is not NOT_PARSED or self.security.dmarc != "PASS"):
+                self.refuse([r], reason)
+
+
+class _NotParsed:
+    """The From header before the message is parsed."""
+
+
+NOT_PARSED = _NotParsed()
+
 
 def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".")
 
 
-def decide(routes: list[Route], receipt: dict[str, Any], mail_from: str, config: Config) -> Decision:
-    """Split routes into delivered and quarantined ones. Virus != PASS quarantines everything."""
+def sender_reason(
+    allowed: frozenset[str], security: Security, envelope_domain: str, header_domain: str | None
+) -> str | None:
+    """None when the sender is an authenticated sender of an allowed domain: the envelope sender's
+    domain is listed and SPF passed (SPF authenticates that domain), or the From header's domain is
+    listed and DMARC passed (DMARC authenticates the From domain, aligned). Otherwise the reason:
+    `sender_unauthenticated` when the envelope sender's domain is listed but unproven, else
+    `sender_not_allowed`. The envelope sender alone is forgeable and never enough."""
+    if envelope_domain in allowed and security.spf == "PASS":
+        return None
+    if header_domain is not None and header_domain in allowed and security.dmarc == "PASS":
+        return None
+    return "sender_unauthenticated" if envelope_domain in allowed else "sender_not_allowed"
+
+
+def decide(routes: list[Route], receipt: dict[str, Any], config: Config) -> Decision:
+    """Split routes on the SES verdicts: virus != PASS quarantines everything, spam FAIL and DMARC FAIL
+    with policy reject follow `security.spamFail`/`dmarcReject`. Any DMARC FAIL is flagged."""
     security = Security.from_receipt(receipt)
     reasons: list[str] = []
     if security.virus != "PASS":
@@ -77,22 +126,14 @@ def decide(routes: list[Route], receipt: dict[str, Any], mail_from: str, config:
             reasons.append("spam_fail")
         else:
             security.flags.append("spam_fail")
-    if security.dmarc == "FAIL" and security.dmarc_policy == "reject":
-        if config.dmarc_reject == "quarantine":
-            reasons.append("dmarc_reject")
-        else:
-            security.flags.append("dmarc_reject")
+    if security.dmarc == "FAIL":
+        security.flags.append("dmarc_fail")
+        if security.dmarc_policy == "reject":
+            if config.dmarc_reject == "quarantine":
+                reasons.append("dmarc_reject")
+            else:
+                security.flags.append("dmarc_reject")
     if reasons:
         reason = ",".join(reasons)
         return Decision(deliver=[], quarantine=[(r, reason) for r in routes], security=security)
-    deliver: list[Route] = []
-    quarantine: list[tuple[Route, str]] = []
-    sender_domain = _domain(mail_from) if "@" in mail_from else ""
-    for r in routes:
-        app = config.apps.get(r.app) if not r.is_default else None
-        allowed = app.allowed_sender_domains if app else frozenset()
-        if allowed and sender_domain not in allowed:
-            quarantine.append((r, "sender_not_allowed"))
-        else:
-            deliver.append(r)
-    return Decision(deliver=deliver, quarantine=quarantine, security=security)
+    return Decision(deliver=list(routes), quarantine=[], security=security)

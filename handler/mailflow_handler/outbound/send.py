@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clients import Deps
-from ..config import AttachmentSource, Config
+from ..config import AppConfig, AttachmentSource, Config
 from ..errors import PermanentError, error_code, is_aws_error, is_transient, outcome_unknown
 from ..idempotency import store_for
 from ..inbound.message import message_id_for, now_iso
@@ -18,7 +18,22 @@ from .compose import compose
 from .validate import OutboundRequest, ValidationError, validate
 
 STATUS_TYPE = "outbound.status"
-_TOO_LARGE = "attachments exceed outbound.maxAttachmentBytes"
+# What an app reads in `error.message`: fixed texts, never text from the request or from AWS (details
+# go to the log line and, for requests no app is told about, to the outbound DLQ).
+REASON_TEXTS = {
+    "invalid_message": "the request is not a valid outbound message (see docs/messages.md)",
+    "invalid_address": "an address is not a valid ASCII email address",
+    "header_injection": "a header field holds control characters, possibly in an encoded word",
+    "header_not_allowed": "a custom header name is reserved (X-SES-*, X-Mailflow-*)",
+    "too_many_recipients": "more recipients than outbound.maxRecipients",
+    "sender_not_authorised": "the from address is not one of this app's senders",
+    "attachment_not_allowed": "an attachment is outside the allowed attachment sources",
+    "attachment_missing": "an attachment object does not exist",
+    "attachments_too_large": "the attachments exceed outbound.maxAttachmentBytes",
+    "in_progress": "the same request is being processed; it will be retried",
+    "transient": "a temporary failure; the request will be retried",
+    "internal_error": "an internal error; the request was not sent",
+}
 
 
 @dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start
@@ -34,6 +49,9 @@ class OutboundResult:
     duplicate: bool = False
     # The held outbound record, completed once the "sent" status message is out (one record covers both).
     lock: str | None = None
+    # The request may be answered on the claimed app's queue: `source` names a configured app and, when
+    # that app lists senderIds, the writer is one of them. Anything else is reported to the DLQ only.
+    trusted: bool = False
 
 
 def _principal_allowed(sender_id: Any, allowed: tuple[str, ...]) -> bool:
@@ -43,18 +61,31 @@ def _principal_allowed(sender_id: Any, allowed: tuple[str, ...]) -> bool:
     return any(sender_id == i or sender_id.startswith(f"{i}:") for i in allowed)
 
 
-def _authorise(request: OutboundRequest, deps: Deps, record: dict[str, Any]) -> None:
-    app = deps.config.apps.get(request.source.lower())
+def _sender_id(record: dict[str, Any]) -> Any:
+    attributes = record.get("attributes")
+    return attributes.get("SenderId") if isinstance(attributes, dict) else None
+
+
+def _authenticate(document: Any, deps: Deps, record: dict[str, Any], result: OutboundResult) -> AppConfig:
+    """The claimed source app, once the writer is known to be allowed to speak for it; before anything
+    else of the request is looked at, so nobody else can have a status put on that app's queue."""
+    claimed = document.get("source") if isinstance(document, dict) else None
+    app = deps.config.apps.get(claimed.lower()) if isinstance(claimed, str) else None
     if app is None:
-        raise PermanentError(f"unknown source app {request.source!r}", reason="unknown_source")
-    if app.sender_ids:
-        attributes = record.get("attributes")
-        sender_id = attributes.get("SenderId") if isinstance(attributes, dict) else None
-        if not _principal_allowed(sender_id, app.sender_ids):
-            raise PermanentError(
-                f"principal {sender_id!r} may not send as app {app.name!r}",
-                reason="unauthorised_principal",
-            )
+        raise PermanentError(f"unknown source app {claimed!r}", reason="unknown_source")
+    if app.sender_ids and not _principal_allowed(_sender_id(record), app.sender_ids):
+        raise PermanentError(
+            f"principal {_sender_id(record)!r} may not send as app {app.name!r}",
+            reason="unauthorised_principal",
+        )
+    result.source = app.name
+    result.trusted = True
+    cid = document.get("correlationId", document.get("correlation_id"))
+    result.correlation_id = cid if isinstance(cid, str) else None
+    return app
+
+
+def _authorise(request: OutboundRequest, app: AppConfig) -> None:
     if request.sender.address.lower() not in app.senders:
         raise PermanentError(
             f"app {request.source!r} may not send from {redact(request.sender.address)}",
@@ -129,10 +160,19 @@ def status_message(result: OutboundResult, attempt: int) -> dict[str, Any]:
         "correlationId": result.correlation_id,
         "status": result.status,
         "sesMessageId": result.ses_message_id,
-        "error": None if result.status == "sent" else {"reason": result.reason, "message": result.error},
+        "error": None
+        if result.status == "sent"
+        else {"reason": result.reason, "message": _reason_text(result)},
         "retry": result.retry,
         "attempt": attempt,
     }
+
+
+def _reason_text(result: OutboundResult) -> str:
+    reason = result.reason or "internal_error"
+    if reason.startswith("aws:"):
+        return f"AWS refused or failed the request ({reason[4:]})"
+    return REASON_TEXTS.get(reason, REASON_TEXTS["internal_error"])
 
 
 def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None = None) -> OutboundResult:
@@ -150,14 +190,10 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
             document = json.loads(body) if isinstance(body, str) else None
         except ValueError as exc:
             raise ValidationError(f"body is not JSON: {exc}", reason="invalid_json") from exc
-        if isinstance(document, dict):
-            claimed = document.get("source")
-            result.source = claimed.lower() if isinstance(claimed, str) else None
-            cid = document.get("correlationId", document.get("correlation_id"))
-            result.correlation_id = cid if isinstance(cid, str) else None
+        app = _authenticate(document, deps, record, result)
         request = validate(document, deps.config.max_recipients)
-        result.source, result.correlation_id = request.source.lower(), request.correlation_id
-        _authorise(request, deps, record)
+        result.correlation_id = request.correlation_id
+        _authorise(request, app)
         key = f"outbound#{result.source}#{request.correlation_id}"
         claim = store.acquire(key)
         prior = claim.data or {}
@@ -232,9 +268,10 @@ def _original(body: Any) -> dict[str, Any]:
 def _notify(
     result: OutboundResult, record: dict[str, Any], deps: Deps, attempt: int, store: Any = None
 ) -> None:
-    """Tell the source app (once per outcome); without a known app the original goes to the outbound DLQ."""
+    """Tell the source app (once per outcome); a request that is not trusted to come from a configured
+    app (or has no correlationId) goes to the outbound DLQ with its original, and to no app."""
     cfg = deps.config
-    app = cfg.apps.get(result.source or "") if result.source else None
+    app = cfg.apps.get(result.source or "") if result.trusted else None
     store = store or store_for(deps)  # the same store: it knows the locks it holds
     if app is None or result.correlation_id is None:
         if result.retry:
@@ -253,6 +290,7 @@ def _notify(
                         "reason": result.reason or "unknown_source",
                         "error": result.error,
                         "sqsMessageId": record.get("messageId"),
+                        "senderId": _sender_id(record),
                         **_original(record.get("body")),
                     }
                 ),

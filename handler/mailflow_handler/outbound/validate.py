@@ -1,7 +1,9 @@
 """Validation of the outbound message, including our own header-injection guard.
 
 The guard does not rely on the stdlib (CPython 3.11.7/3.12 < 3.12.5 let an encoded word that decodes to
-CR/LF become a real header line, CVE-2024-6923).
+CR/LF become a real header line, CVE-2024-6923; the stdlib also writes other decoded controls such as VT,
+FF and ESC into the header as raw bytes), so every encoded word's decoded text gets the same control
+character rule as plain text.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from typing import Any
 
 from ..errors import PermanentError
 
-_FORBIDDEN = ("\r", "\n", "\x00")
 _ENCODED_WORD = re.compile(r"=\?([^?]*)\?([^?]*)\?([^?]*)")
-_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+# C0 except TAB, DEL, C1, and the Unicode line and paragraph separators.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# Names SES reads as instructions in a raw message (configuration set, message tags, sending
+# authorisation identities, list management), and Mailflow's own (the local emulator reads verdicts
+# from them): an app may not set them.
+_RESERVED_HEADER = re.compile(r"x-(ses|mailflow)(-.*)?", re.IGNORECASE)
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDRESS = re.compile(
     rf"^{_ATEXT}(?:\.{_ATEXT})*@(?=.{{1,253}}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+"
@@ -105,24 +111,37 @@ def normalise_keys(value: Any, *, inside_headers: bool = False) -> Any:
 
 
 def contains_injection(value: str) -> bool:
-    """True if `value` holds CR, LF or NUL, directly or inside an RFC 2047 encoded word."""
-    if any(c in value for c in _FORBIDDEN):
+    """True if `value` holds a control character (C0 but TAB, DEL, C1, U+2028/2029), directly or in the
+    decoded text of an RFC 2047 encoded word (terminated or not, as we read it and as the stdlib does)."""
+    if _CONTROL.search(value):
         return True
     if "=?" not in value:
         return False
-    for _charset, encoding, text in _ENCODED_WORD.findall(value):
+    for charset, encoding, text in _ENCODED_WORD.findall(value):
         data = _decode_word(encoding, text)
-        if data is None or _has_break(data):
+        if data is None or _has_control(data, charset):
             return True
     try:
         chunks = decode_header(value)
     except Exception:
         return True
-    return any(_has_break(c if isinstance(c, bytes) else c.encode("utf-8", "replace")) for c, _ in chunks)
+    return any(
+        _has_control(chunk, charset) if isinstance(chunk, bytes) else bool(_CONTROL.search(chunk))
+        for chunk, charset in chunks
+    )
 
 
-def _has_break(data: bytes) -> bool:
-    return b"\r" in data or b"\n" in data or b"\x00" in data
+def _has_control(data: bytes, charset: str | None) -> bool:
+    """Control bytes in any ASCII-compatible reading, or control characters in the declared charset's
+    reading (an unknown charset is read as Latin-1, so C1 bytes count)."""
+    if _CONTROL_BYTES.search(data):
+        return True
+    name = (charset or "").split("*", 1)[0].strip().lower()
+    try:
+        text = data.decode(name or "ascii", "replace")
+    except (LookupError, ValueError, TypeError):
+        text = data.decode("latin-1")
+    return bool(_CONTROL.search(text))
 
 
 def _decode_word(encoding: str, text: str) -> bytes | None:
@@ -157,10 +176,8 @@ def check_text(field_name: str, value: Any, *, max_len: int = MAX_SUBJECT, allow
         raise ValidationError(f"{field_name} must not be empty")
     if contains_injection(value):
         raise ValidationError(
-            f"{field_name} contains CR, LF or NUL (possibly encoded)", reason="header_injection"
+            f"{field_name} contains control characters (possibly in an encoded word)", reason=_INJECTION
         )
-    if _CONTROL.search(value):
-        raise ValidationError(f"{field_name} contains control characters", reason=_INJECTION)
     if len(value) > max_len:
         raise ValidationError(f"{field_name} is longer than {max_len} characters")
     return value
@@ -236,6 +253,11 @@ def _headers(value: Any) -> tuple[str | None, list[str], list[tuple[str, str]]]:
                 raise ValidationError(
                     f"custom header name {name!r} is not allowed (only X- names of RFC 5322 ftext)",
                     reason="header_injection" if isinstance(name, str) and contains_injection(name) else None,
+                )
+            if _RESERVED_HEADER.fullmatch(name):
+                raise ValidationError(
+                    f"custom header {name!r} is reserved (X-SES-* and X-Mailflow-* control SES and Mailflow)",
+                    reason="header_not_allowed",
                 )
             if name.lower() in seen:
                 raise ValidationError(f"duplicate custom header {name!r}")

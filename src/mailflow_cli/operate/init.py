@@ -48,7 +48,7 @@ LONG_FORM_EXAMPLE = """\
   # The long form, for an app that needs more:
   # - name: billing
   #   sendAs: []                 # extra From addresses (besides _billing@<each domain>)
-  #   allowedSenderDomains: []   # when set, mail from other sender domains is quarantined
+  #   allowedSenderDomains: []   # when set, only authenticated senders of these domains (SPF/DMARC)
   #   senderPrincipals: []       # IAM role/user ARNs that alone may send outbound mail as billing
 """
 

@@ -1,0 +1,67 @@
+"""Contract C4: the runtime config the deploy engine writes carries the handler's new keys, with the
+deploy-side values computed from mailflow.yaml, and the handler reads them back unchanged."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mailflow_cli.config import parse_config as parse_cli_config
+from mailflow_cli.errors import ConfigError
+from mailflow_cli.naming import RAW_COPIES_PREFIX, stack_names
+from mailflow_cli.packaging import runtime_config
+from mailflow_handler.config import Config, InboundLimits
+from mailflow_handler.config import parse_config as parse_handler_config
+
+NEEDS_AWS = False
+YAML = "environment: dev\nregion: eu-west-1\ndomains: [example.com]\napps: [app1]\n"
+
+
+def handler_view(yaml_text: str) -> tuple[dict[str, Any], Config]:
+    cli = parse_cli_config(yaml_text)
+    document = json.loads(json.dumps(runtime_config(cli, stack_names(cli, "123456789012"))))
+    return document, parse_handler_config(document)
+
+
+def test_defaults_match_the_handlers_documented_defaults() -> None:
+    document, config = handler_view(YAML)
+    assert config.limits == InboundLimits()
+    assert document["prefixes"]["rawCopies"] == RAW_COPIES_PREFIX == "raw-copies/"
+    assert config.prefix_raw_copies == "raw-copies/"
+    # storage.rawRetentionDays defaults to 7: the email record lives as long as the raw mail.
+    assert config.idempotency_receipt_ttl_seconds == 7 * 86400
+
+
+def test_values_come_from_mailflow_yaml() -> None:
+    _, config = handler_view(
+        YAML
+        + "storage: {rawRetentionDays: 30}\n"
+        + "inbound: {maxParts: 200, maxAttachments: 20, maxDecodedBytes: 5000000, maxDepth: 10,"
+        + " maxEmbeddedHeaderBytes: 8192}\n"
+    )
+    assert config.idempotency_receipt_ttl_seconds == 30 * 86400
+    assert config.limits == InboundLimits(
+        max_parts=200,
+        max_attachments=20,
+        max_decoded_bytes=5_000_000,
+        max_depth=10,
+        max_embedded_header_bytes=8192,
+    )
+
+
+@pytest.mark.parametrize("bad", ["maxDepth: 101", "maxParts: 0", "maxAttachments: -1", "maxSomething: 3"])
+def test_mailflow_yaml_rejects_limits_the_handler_would_refuse(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_cli_config(YAML + f"inbound: {{{bad}}}\n")
+
+
+def test_the_handler_tags_with_the_names_the_app_policies_use() -> None:
+    """C1: deploy's app policies condition on `s3:ExistingObjectTag/<APP_TAG_PREFIX><app>`; the handler
+    writes the tags, and the default queue's target is the reserved app name both sides use."""
+    from mailflow_cli.naming import APP_TAG_PREFIX, DEFAULT_TARGET
+    from mailflow_handler.inbound import rawaccess, route
+
+    assert rawaccess.TAG_PREFIX == APP_TAG_PREFIX
+    assert route.DEFAULT_APP == DEFAULT_TARGET

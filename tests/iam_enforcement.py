@@ -657,11 +657,11 @@ Policy = Mapping[str, Any]
 
 @dataclass
 class CallChecker:
-    """Records every AWS call made through ``BaseClient._make_api_call`` and decides it against the
-    policy that :attr:`policy_of` gives for it at that moment (evaluated before moto runs the call, as AWS
-    authorises before acting)."""
+    """Decides every AWS call made through ``BaseClient._make_api_call`` against the policy that
+    :attr:`policy_of` gives for it at that moment (``None``: the call is not checked), before moto runs
+    it, as AWS authorises before acting."""
 
-    policy_of: Callable[[Request], Policy]
+    policy_of: Callable[[Request], Policy | None]
     world: World = field(default_factory=World)
     log: EnforcementLog = field(default_factory=EnforcementLog)
 
@@ -670,6 +670,8 @@ class CallChecker:
 
         request = Request(service, operation, dict(params), DEFAULT_ACCOUNT_ID, region)
         policy = self.policy_of(request)
+        if policy is None:
+            return
         for check in checks(request, self.world):
             self.log.add(Recorded("recorded", request, decide([policy], check)))
 

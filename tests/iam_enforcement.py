@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,6 +192,8 @@ def _resource_values(placeholder: str, request: Request, world: World) -> list[s
         if given:
             return [_name(str(given), ":log-group:").removesuffix(":*")]
     if placeholder == "RoleNameWithPath":
+        if "RoleArn" in p:
+            return [_name(str(p["RoleArn"]), ":role/")]
         given = p.get("RoleName")
         if given:
             return [world.role_path(request.account, str(given)).lstrip("/") + str(given)]
@@ -586,7 +589,6 @@ def iam_enforced(log: EnforcementLog, world: World | None = None) -> Iterator[No
     """moto authorises every request as :func:`decide` does, recording each decision in ``log``, once
     its IAM enforcement is on (``INITIAL_NO_AUTH_ACTION_COUNT``; see :func:`enforcement_on`)."""
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.core.exceptions import AccessDeniedError
     from moto.iam.access_control import IAMPolicy, IAMRequestBase, S3IAMRequest
     from moto.s3.exceptions import S3ClientError
     from moto.s3.responses import S3Response
@@ -606,13 +608,12 @@ def iam_enforced(log: EnforcementLog, world: World | None = None) -> Iterator[No
         return request
 
     def authorize(response: Any, iam_request_cls: type, resource: str = "*") -> None:
-        _current.request = lambda: (
-            _s3_request(response, resource)
-            if isinstance(response, S3Response)
-            else _service_request(response)
-        )
+        is_s3 = isinstance(response, S3Response)
+        _current.request = lambda: _s3_request(response, resource) if is_s3 else _service_request(response)
         try:
             original_authorize(response, iam_request_cls, resource)
+        except Denied as denied:
+            raise _answer(response, str(denied)) from None
         finally:
             _current.request = None
 
@@ -624,12 +625,13 @@ def iam_enforced(log: EnforcementLog, world: World | None = None) -> Iterator[No
             decision = decide(policies, check)
             log.add(Recorded(principal, request, decision))
             if not decision.allowed:  # in AWS's words
-                denied = AccessDeniedError(
-                    user_arn=principal, action=f"{check.action} on resource: {check.resource} {decision.why}"
+                message = (
+                    f"User: {principal} is not authorized to perform: {check.action} on resource: "
+                    f"{check.resource} {decision.why}"
                 )
                 if isinstance(iam_request, S3IAMRequest):
-                    raise S3ClientError("AccessDenied", denied.message)
-                raise denied
+                    raise S3ClientError("AccessDenied", message)
+                raise Denied(message)
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
     IAMRequestBase.check_action_permitted = check_action_permitted
@@ -640,6 +642,32 @@ def iam_enforced(log: EnforcementLog, world: World | None = None) -> Iterator[No
         ActionAuthenticatorMixin._authenticate_and_authorize_action = original_authorize
         IAMRequestBase.check_action_permitted = original_check
         IAMRequestBase._create_aws_request = original_signed
+
+
+class Denied(Exception):
+    """A request IAM denies (its message as AWS words it)."""
+
+
+def _answer(response: Any, message: str) -> Exception:
+    """AccessDenied in the protocol the client speaks (moto answers an XML body to every client, which a
+    JSON or CBOR client cannot read): the code a query service gives, or a JSON service's."""
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import ActionResult
+    from moto.core.utils import get_service_model
+    from werkzeug.exceptions import HTTPException
+
+    class AccessDenied(ServiceException):
+        """Of no moto service's module: serialised in the model of the request's service."""
+
+    protocol = response.determine_response_protocol(get_service_model(response.boto3_service_name))
+    code = "AccessDenied" if protocol in ("query", "ec2", "rest-xml") else "AccessDeniedException"
+    with warnings.catch_warnings():  # the code is in no service's model: moto says so, and serialises it
+        warnings.simplefilter("ignore", UserWarning)
+        _, headers, body = response.serialized(ActionResult(AccessDenied(code, message)))
+    response.response_headers.update({k: v for k, v in headers.items() if k != "status"})
+    answer = HTTPException(description=body)
+    answer.code = 403
+    return answer
 
 
 @contextmanager

@@ -61,7 +61,7 @@ class BucketHandler(ResourceHandler[BucketSpec]):
     @classmethod
     def permissions(cls, scopes: Scopes) -> Access:
         """HeadBucket is authorised as s3:ListBucket; a bucket created with tags needs s3:TagResource;
-        destroy --force empties the bucket, every object version."""
+        destroy --force empties the bucket by deleting every object version (s3:DeleteObjectVersion)."""
         bucket = scopes.bucket
         return Access(
             read=(
@@ -88,7 +88,7 @@ class BucketHandler(ResourceHandler[BucketSpec]):
                     "s3:PutBucketPolicy",
                     "s3:DeleteBucket",
                 ),
-                allow(scopes.bucket_objects, "s3:DeleteObject", "s3:DeleteObjectVersion"),
+                allow(scopes.bucket_objects, "s3:DeleteObjectVersion"),
             ),
         )
 

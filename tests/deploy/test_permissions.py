@@ -384,3 +384,93 @@ def test_every_call_of_every_handler_is_covered_by_its_own_declaration(
     assert uncovered == [], "calls that no declaration covers:\n" + "\n".join(uncovered)
     assert {who for who, _, _ in decided} >= {cls.__name__ for cls in HANDLER_CLASSES}
     assert len(decided) > 200
+
+
+# the command -----------------------------------------------------------------------------------------------
+def mailflow(*args: str) -> int:
+    from mailflow_cli.cli import run
+
+    try:
+        run(list(args))
+    except SystemExit as done:
+        return int(done.code or 0)
+    return 0
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from botocore.client import BaseClient
+
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def test_the_command_prints_the_policy_and_how_to_attach_it_and_asks_aws_nothing_given_the_account(
+    write_config: ConfigWriter, capsys: pytest.CaptureFixture[str], aws_calls: list[str]
+) -> None:
+    path = write_config(apps=[{"name": "app1", "senderPrincipals": PRINCIPALS}])
+    assert mailflow("permissions", "-c", str(path), "--account-id", ACCOUNT) == 0
+    out = capsys.readouterr().out
+    printed, _, attach = out.rpartition("}\n")
+    config = open_stack(path).config
+    assert json.loads(printed + "}") == deployer_policy(Scopes.of(config, stack_names(config, ACCOUNT)))
+    assert attach == (
+        "Attach it to the deployer's role as an inline policy: aws iam put-role-policy --role-name "
+        "'<the deployer role>' --policy-name mailflow-dev-deployer --policy-document "
+        f'"$(mailflow permissions --json -c {path})"\n'
+    )
+    assert aws_calls == []
+
+
+def test_the_account_comes_from_sts_and_commands_narrow_the_policy(
+    aws: None, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str], aws_calls: list[str]
+) -> None:
+    path = write_config()
+    assert mailflow("permissions", "-c", str(path), "--json", "--commands", "status, dlq redrive") == 0
+    config = open_stack(path).config
+    scopes = Scopes.of(config, stack_names(config, ACCOUNT))
+    assert json.loads(capsys.readouterr().out) == deployer_policy(scopes, ["status", "dlq redrive"])
+    assert aws_calls == ["GetCallerIdentity"]
+    assert mailflow("permissions", "-c", str(path), "--commands", "logs") == 0
+    assert "--commands logs -c" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--account-id", "12345"], "--account-id: '12345' is not an AWS account id"),
+        (["--commands", "deploy,trace"], "--commands: 'trace' is not a command that calls AWS"),
+    ],
+)
+def test_wrong_arguments_exit_2_naming_the_argument(
+    write_config: ConfigWriter,
+    capsys: pytest.CaptureFixture[str],
+    aws_calls: list[str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    assert mailflow("permissions", "-c", str(write_config()), *arguments) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err
+    assert "Traceback" not in err
+    assert aws_calls == []
+
+
+def test_a_policy_larger_than_a_roles_inline_policies_may_be_is_warned_about(
+    write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each domain adds its identity and its record names; IAM counts characters without white space."""
+    few = write_config(domains=[f"d{i}.example.com" for i in range(3)])
+    many = write_config(domains=[f"d{i}.example.com" for i in range(40)])
+    assert mailflow("permissions", "-c", str(few), "--account-id", ACCOUNT) == 0
+    assert "Warning" not in capsys.readouterr().err
+    assert mailflow("permissions", "-c", str(many), "--account-id", ACCOUNT) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "more than IAM allows in a role's inline policies (10240): split it with --commands" in err

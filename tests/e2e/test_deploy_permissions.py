@@ -102,6 +102,7 @@ def account(
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    BackendDict.reset()  # the server uses this process's backends, which an earlier test may have filled
     undo = install_moto_compat()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -117,7 +118,7 @@ def account(
         timing.use_clock(timing.SYSTEM_CLOCK)
         server.stop()
         undo()
-        BackendDict.reset()  # the server shares this process's backends: the next test starts empty
+        BackendDict.reset()
         reset_model_data()
 
 

@@ -145,14 +145,18 @@ def action_of(request: Request) -> str:
     return ACTION_OF.get(name, name)
 
 
-def _privilege(action: str) -> dict[str, Any]:
+REFERENCE_SERVICE = {"ses": "Amazon SES", "sesv2": "Amazon Simple Email Service v2"}
+"""Where several services of the reference share a prefix, the one each botocore service is."""
+
+
+def _privilege(action: str, service: str = "") -> dict[str, Any]:
     prefix, name = action.split(":", 1)
-    for service in iam_definition:
-        if service["prefix"] != prefix:
-            continue
-        for privilege in service["privileges"]:
+    candidates = [s for s in iam_definition if s["prefix"] == prefix]
+    candidates.sort(key=lambda s: s["service_name"] != REFERENCE_SERVICE.get(service))
+    for entry in candidates:
+        for privilege in entry["privileges"]:
             if privilege["privilege"].lower() == name.lower():
-                return {**privilege, "service_resources": service["resources"]}
+                return {**privilege, "service_resources": entry["resources"]}
     raise Unmodelled(f"{action} is not an IAM action of the Service Authorization Reference")
 
 
@@ -218,8 +222,10 @@ def _resource_values(placeholder: str, request: Request, world: World) -> list[s
         given = p.get("HostedZoneId") or p.get("Id")
         if given:
             return [str(given).rsplit("/", 1)[-1]]
-    if placeholder == "IdentityName" and "Source" in p:
-        return [_address_domain(str(p["Source"]))]
+    if placeholder == "IdentityName":
+        sender = p.get("Source") or p.get("FromEmailAddress")
+        if sender:
+            return [_address_domain(str(sender))]
     return []
 
 
@@ -235,7 +241,7 @@ authorises against "*" (for DescribeAlarms its API reference says so, composite 
 def resources(action: str, request: Request, world: World) -> list[str]:
     """The ARNs of the action's required resource types; an action whose types are all optional (the
     generic tagging actions) is about the types the request names; "*" when it names none."""
-    privilege = _privilege(action)
+    privilege = _privilege(action, request.service)
     kinds = [kind["resource_type"] for kind in privilege["resource_types"] if kind["resource_type"]]
     required = [kind[:-1] for kind in kinds if kind.endswith("*")]
     if action in LISTINGS and not request.params.get("AlarmNames"):
@@ -290,8 +296,9 @@ def context_of(action: str, request: Request, world: World) -> dict[str, tuple[s
         function = world.mapping_function(request.account, request.region, str(p["UUID"]))
         if function:
             context["lambda:FunctionArn"] = (function,)
-    if action in ("ses:SendRawEmail", "ses:SendEmail") and "Source" in p:
-        context["ses:FromAddress"] = (_address(str(p["Source"])),)
+    sender = p.get("Source") or p.get("FromEmailAddress")
+    if action in ("ses:SendRawEmail", "ses:SendEmail") and sender:
+        context["ses:FromAddress"] = (_address(str(sender)),)
     if action == "route53:ChangeResourceRecordSets":
         changes = p.get("ChangeBatch", {}).get("Changes", [])
         record_sets = [change["ResourceRecordSet"] for change in changes]

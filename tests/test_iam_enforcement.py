@@ -84,6 +84,13 @@ def test_an_operation_is_authorised_as_its_iam_action_on_the_arn_of_its_paramete
             f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/mailflow-dev-handler",
         ),
         (request("sqs", "ListQueues", QueueNamePrefix="mailflow-dev-"), "sqs:ListQueues", "*"),
+        (
+            request(
+                "sesv2", "SendEmail", FromEmailAddress="Billing <_app1@example.com>", Content={"Raw": {}}
+            ),
+            "ses:SendRawEmail",
+            f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com",
+        ),
     ]
     for made, action, arn in cases:
         assert [(c.action, c.resource) for c in checks(made, FakeWorld())] == [(action, arn)], made

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck unit test-aws bench schemas handler-pythons clean
+.PHONY: help install demo test lint typecheck unit test-aws bench schemas docs handler-pythons clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench: $(STAMP) ## Run every benchmark under bench/ and write bench/results/*.js
 
 schemas: $(STAMP) ## Regenerate docs/schemas/mailflow-config.schema.json from the config model
 	$(BIN)/python -m mailflow_cli.config_schema docs/schemas/mailflow-config.schema.json
+
+docs: $(STAMP) ## Regenerate docs/permissions.md from its template and the permissions the code declares
+	$(BIN)/python -m mailflow_cli.permissions docs/templates/permissions.md docs/permissions.md
 
 HANDLER_PYTHONS ?= python3.12 python3.13
 handler-pythons: ## The handler's tests on other Pythons (HANDLER_PYTHONS="python3.12 python3.13"), a venv each

@@ -159,8 +159,8 @@ def translate_client_error(exc: Exception, resource: str) -> AwsError:
     if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}:
         return AwsError(
             f"{resource}: access denied for {operation} ({message})",
-            hint="the credentials in use lack this permission; see docs/permissions.md for the policy "
-            "Mailflow needs, or choose another --profile",
+            hint="the credentials in use lack this permission: `mailflow permissions` prints the policy "
+            "Mailflow needs (docs/permissions.md), or choose another --profile",
         )
     if code in {
         "ExpiredToken",

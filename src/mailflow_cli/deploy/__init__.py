@@ -12,16 +12,19 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Grant, Scopes
 from mailflow_cli.aws import translate_client_error
 from mailflow_cli.config import SES_RECEIVING_REGIONS
 from mailflow_cli.context import StackContext
 from mailflow_cli.deploy.desired import DesiredStack, desired_stack
 from mailflow_cli.deploy.execute import apply_plan
 from mailflow_cli.deploy.handlers.base import Services
-from mailflow_cli.deploy.handlers.registry import SERVICES, HandlerRegistry
+from mailflow_cli.deploy.handlers.registry import SERVICES, HandlerRegistry, handler_permissions
 from mailflow_cli.deploy.model import Action, Change, Conflict, Plan
 from mailflow_cli.deploy.outputs import KnownOutputs, StackOutputs, collect_outputs, read_outputs
+from mailflow_cli.deploy.outputs import permissions as outputs_permissions
 from mailflow_cli.deploy.plan import plan_deploy, plan_destroy
+from mailflow_cli.deploy.principals import permissions as sender_permissions
 from mailflow_cli.deploy.principals import resolve_sender_ids
 from mailflow_cli.deploy.progress import ProgressCallback, ProgressEvent, Status, ignore_progress
 from mailflow_cli.deploy.resources.function import FunctionSpec
@@ -109,6 +112,22 @@ def _engine(ctx: StackContext, *, for_destroy: bool = False) -> tuple[HandlerReg
     desired = desired_stack(ctx.config, names, bundle)
     creating.join()
     return registry, desired
+
+
+def plan_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """What ``plan`` calls: the senderPrincipals lookup and every handler's discovery."""
+    return (*sender_permissions(scopes), *(g for access in handler_permissions(scopes) for g in access.read))
+
+
+def destroy_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """What ``destroy`` calls: every handler's discovery and changes (it resolves no senderPrincipals)."""
+    return tuple(g for access in handler_permissions(scopes) for g in (*access.read, *access.write))
+
+
+def deploy_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """What ``deploy`` calls: a plan, every handler's changes, and the outputs the plan did not find."""
+    writes = (g for access in handler_permissions(scopes) for g in access.write)
+    return (*plan_permissions(scopes), *writes, *outputs_permissions(scopes))
 
 
 def _reading(ctx: StackContext, action: Callable[[], Plan]) -> Plan:

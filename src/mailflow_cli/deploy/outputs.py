@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import MISSING_QUEUE_CODES, error_code, translate_client_error
 from mailflow_cli.context import StackContext
 from mailflow_cli.deploy.handlers.base import fan_out, paginate
@@ -15,6 +16,15 @@ from mailflow_cli.deploy.handlers.queues import LIST_QUEUES_PAGE
 from mailflow_cli.deploy.handlers.receipt_rule import active_rule_set
 from mailflow_cli.deploy.resources.receipt_rule import target_rule_set
 from mailflow_cli.errors import StackNotFoundError
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """What ``outputs`` reads (a deploy reads only what its plan did not find)."""
+    return (
+        allow(scopes.any, "sqs:ListQueues", "ses:DescribeActiveReceiptRuleSet"),
+        allow(scopes.queues, "sqs:GetQueueUrl"),
+        allow(scopes.function, "lambda:GetFunctionConfiguration"),
+    )
 
 
 @dataclass(frozen=True)

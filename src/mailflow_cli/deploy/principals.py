@@ -12,9 +12,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import AwsClients, error_code, translate_client_error
 from mailflow_cli.config import MailflowConfig
 from mailflow_cli.errors import MailflowError
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (allow(scopes.sender_roles, "iam:GetRole"), allow(scopes.sender_users, "iam:GetUser"))
 
 
 def resolve_sender_ids(clients: AwsClients, config: MailflowConfig) -> dict[str, tuple[str, ...]]:

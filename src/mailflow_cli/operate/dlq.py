@@ -22,10 +22,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import error_code
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import AwsError
 from mailflow_cli.operate import inbound_replay
+from mailflow_cli.operate import peek as peek_module
 from mailflow_cli.operate.peek import QueuePeeker
 from mailflow_cli.operate.render import MessageView, parse_body, view_message
 from mailflow_cli.operate.stack import QueueRef, describe, queue_url
@@ -34,6 +36,35 @@ from mailflow_cli.operate.timing import Clock
 SAMPLE_LIMIT = 50
 DRAIN_WAIT_SECONDS = 1
 SOURCE_ARN_ATTRIBUTE = "DeadLetterQueueSourceArn"  # set by SQS alone, when it dead-letters a message
+
+
+def summary_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """:func:`summarise`: depths and a peek at the dead-letter queues."""
+    dead_letter = scopes.dead_letter_queues
+    return (allow(dead_letter, "sqs:GetQueueAttributes"), *peek_permissions(scopes))
+
+
+def peek_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """:func:`peek`: the messages stay in the dead-letter queues."""
+    return peek_module.permissions(scopes.dead_letter_queues, consume=False)
+
+
+def purge_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (allow(scopes.dead_letter_queues, "sqs:GetQueueAttributes", "sqs:PurgeQueue"),)
+
+
+def redrive_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """:func:`redrive`. A move task needs, beyond sqs:StartMessageMoveTask, to read, delete and describe
+    the DLQ's messages and to send each to its source queue, as copying them back does; an inbound
+    replay reads the stored record and invokes the function."""
+    dead_letter = scopes.dead_letter_queues
+    return (
+        allow(dead_letter, "sqs:StartMessageMoveTask", "sqs:GetQueueAttributes"),
+        *peek_module.permissions(dead_letter, consume=True),
+        allow(scopes.queues, "sqs:SendMessage"),
+        *inbound_replay.permissions(scopes),
+        allow(scopes.function, "lambda:InvokeFunction"),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,33 @@ from dataclasses import replace
 
 from rich.table import Table
 
+from mailflow_cli.access import Grant, Scopes
 from mailflow_cli.console import err, out, print_json, print_json_line, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import UsageError
-from mailflow_cli.operate import dlq
+from mailflow_cli.operate import dlq, stack
 from mailflow_cli.operate.durations import format_duration
 from mailflow_cli.operate.render import message_document, render_message, terminal_text
 from mailflow_cli.operate.stack import DLQ_ALIASES, QueueRef, dead_letter_queues, resolve_queue
 from mailflow_cli.operate.timing import current_clock
 
 DLQ_CHOICES = "apps, outbound or inbound (also dlq:apps, dlq:outbound, dlq:inbound)"
+
+
+def list_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (*stack.permissions(scopes), *dlq.summary_permissions(scopes))
+
+
+def show_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (*stack.permissions(scopes), *dlq.peek_permissions(scopes))
+
+
+def redrive_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (*stack.permissions(scopes), *dlq.redrive_permissions(scopes))
+
+
+def purge_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (*stack.permissions(scopes), *dlq.purge_permissions(scopes))
 
 
 def _selected(ctx: StackContext, queue: str | None) -> list[QueueRef]:

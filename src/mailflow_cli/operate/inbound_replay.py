@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import error_code, translate_client_error
 from mailflow_cli.context import StackContext
 from mailflow_cli.naming import RAW_PREFIX
@@ -52,6 +53,16 @@ NOT_AN_INBOUND_ENTRY = (
 )
 NOT_SES = "its record is not an aws:ses record: only SES events are replayed"
 INVALID_ID = "it names no valid SES message id (1-200 characters: A-Z a-z 0-9 . _ -)"
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """The stored record (a consistent GetItem) and the raw mail's existence (HeadObject is authorised
+    as s3:GetObject; without s3:ListBucket S3 answers 403 instead of 404 for a missing object)."""
+    return (
+        allow(scopes.table, "dynamodb:GetItem"),
+        allow(scopes.bucket_prefix("RawMail", RAW_PREFIX), "s3:GetObject"),
+        allow(scopes.bucket, "s3:ListBucket"),
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.text import Text
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import error_code
 from mailflow_cli.operate.timing import Clock
 
@@ -35,6 +36,10 @@ LEVEL_STYLES = {
     "CRITICAL": "bold red",
 }
 PLATFORM_PREFIXES = ("START RequestId:", "END RequestId:", "INIT_START", "EXTENSION")
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (allow(scopes.log_group, "logs:FilterLogEvents"),)
 
 
 class LogGroupMissing(Exception):

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes
 from mailflow_cli.console import err, out, print_json_line, styled
 from mailflow_cli.context import StackContext
+from mailflow_cli.operate import logs
 from mailflow_cli.operate.durations import format_duration, parse_duration
 from mailflow_cli.operate.logs import LogGroupMissing, LogReader, event_document, follow, render_event
 from mailflow_cli.operate.timing import current_clock
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return logs.permissions(scopes)
 
 
 def run(

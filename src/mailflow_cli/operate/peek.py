@@ -12,11 +12,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailflow_cli.access import Grant, Scope, allow
 from mailflow_cli.operate.timing import Clock
 
 HOLD_SECONDS = 60
 RENEW_AFTER_SECONDS = 30
 SQS_BATCH = 10
+
+
+def permissions(queues: Scope, *, consume: bool) -> tuple[Grant, ...]:
+    """Peeking at ``queues``, and with ``consume`` deleting what was read (a batch call is authorised as
+    its single-message action)."""
+    actions = ("sqs:ReceiveMessage", "sqs:ChangeMessageVisibility")
+    return (allow(queues, *actions, *(("sqs:DeleteMessage",) if consume else ())),)
 
 
 @dataclass

@@ -6,11 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailflow_cli.access import Grant, Scope
+from mailflow_cli.operate import peek
 from mailflow_cli.operate.peek import QueuePeeker
 from mailflow_cli.operate.render import parse_body
 from mailflow_cli.operate.timing import Clock
 
 IDLE_PAUSE_SECONDS = 1.0
+
+
+def permissions(queues: Scope) -> tuple[Grant, ...]:
+    """Waiting on ``queues``: the message waited for is deleted."""
+    return peek.permissions(queues, consume=True)
 
 
 @dataclass(frozen=True)

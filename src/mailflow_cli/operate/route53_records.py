@@ -11,10 +11,34 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, Literal
 
+from mailflow_cli.access import Condition, Grant, Scopes, allow
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.operate.dns_records import TTL_SECONDS, DnsRecord
 
 ChangeAction = Literal["created", "updated", "unchanged", "kept"]
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """Any public zone is searched and read (its id is found at run time), but only UPSERTs of records
+    in the configured domains are allowed."""
+    record_names = tuple(name for domain in scopes.domains for name in (domain, f"*.{domain}"))
+    upserts_in_the_domains = Condition(
+        "OnlyUpsertsInTheDomains",
+        (
+            (
+                "ForAllValues:StringLike",
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                record_names,
+            ),
+            ("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsActions", ("UPSERT",)),
+        ),
+    )
+    return (
+        allow(scopes.any, "route53:ListHostedZonesByName"),
+        allow(scopes.hosted_zones, "route53:ListResourceRecordSets"),
+        allow(scopes.hosted_zones, "route53:ChangeResourceRecordSets", when=upserts_in_the_domains),
+        allow(scopes.dns_changes, "route53:GetChange"),
+    )
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,18 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import error_code, translate_client_error
 from mailflow_cli.config import EMAIL_PATTERN, MailflowConfig
 from mailflow_cli.errors import MailflowError, UsageError
 
 TEST_HEADER = "X-Mailflow-Test-Id"
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """SES authorises a send against the sender's identity and, in the sandbox, the recipients': both are
+    in the configured domains (a --from address elsewhere needs its own identity)."""
+    return (allow(scopes.domain_identities, "ses:SendRawEmail"),)
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import MailflowError, UsageError
-from mailflow_cli.operate import send_test
+from mailflow_cli.operate import queue_wait, send_test, stack
 from mailflow_cli.operate.durations import format_duration, parse_duration
 from mailflow_cli.operate.progress import waiting
 from mailflow_cli.operate.queue_wait import Found, wait_for_message
 from mailflow_cli.operate.stack import QueueRef, app_queue, queue_url
 from mailflow_cli.operate.timing import current_clock
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """Inbound: a send through SES; --outbound: a message on the outbound queue; --wait: the app's
+    queue, the test message deleted."""
+    return (
+        *stack.permissions(scopes),
+        *send_test.permissions(scopes),
+        allow(scopes.outbound_queue, "sqs:SendMessage"),
+        *queue_wait.permissions(scopes.queues),
+    )
 
 
 class DeliveryTimeout(MailflowError):

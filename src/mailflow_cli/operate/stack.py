@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import MISSING_QUEUE_CODES, error_code, translate_client_error
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import StackNotFoundError, UsageError
@@ -55,6 +56,11 @@ def unknown_app(ctx: StackContext, app: str) -> UsageError:
         f"{app!r} is not an app of the stack {ctx.names.prefix}",
         hint=f"configured apps: {', '.join(ctx.config.app_names)} (in {ctx.config_path})",
     )
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """Finding the stack's queues by name (:func:`queue_url`)."""
+    return (allow(scopes.queues, "sqs:GetQueueUrl"),)
 
 
 def queue_url(ctx: StackContext, queue_name: str) -> str:

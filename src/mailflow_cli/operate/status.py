@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.naming import SHARED_RULE_SET
@@ -20,6 +21,22 @@ if TYPE_CHECKING:
 
 METRICS_WINDOW = timedelta(hours=24)
 AGE_WINDOW = timedelta(minutes=15)
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """The checks beyond the plan of :func:`check_resources`; SES identity and receipt-rule reads, metric
+    data and alarm listings have no resource-level permissions."""
+    return (
+        allow(
+            scopes.any,
+            "ses:DescribeActiveReceiptRuleSet",
+            "ses:GetIdentityVerificationAttributes",
+            "ses:GetIdentityDkimAttributes",
+            "cloudwatch:GetMetricData",
+            "cloudwatch:DescribeAlarms",
+        ),
+        allow(scopes.queues, "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
+    )
 
 
 @dataclass(frozen=True)

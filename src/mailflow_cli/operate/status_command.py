@@ -5,8 +5,10 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from mailflow_cli.access import Grant, Scopes
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
+from mailflow_cli.operate import status
 from mailflow_cli.operate.durations import format_duration
 from mailflow_cli.operate.progress import waiting
 from mailflow_cli.operate.status import StatusReport, collect
@@ -14,6 +16,13 @@ from mailflow_cli.operate.timing import current_clock
 
 OK = ("✓", "green")
 BAD = ("✗", "red")
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """A plan (the resources' state) and the checks of :mod:`mailflow_cli.operate.status`."""
+    from mailflow_cli.deploy import plan_permissions
+
+    return (*plan_permissions(scopes), *status.permissions(scopes))
 
 
 def run(ctx: StackContext, *, json_output: bool) -> bool:

@@ -6,12 +6,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes
+from mailflow_cli.operate import peek
 from mailflow_cli.operate.peek import QueuePeeker
 from mailflow_cli.operate.render import MessageView, view_message
 from mailflow_cli.operate.timing import Clock
 
 DRAIN_WAIT_SECONDS = 1  # a short long-poll: an empty answer then means the queue is empty
 IDLE_PAUSE_SECONDS = 1.0
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """Any of the stack's queues, consumed with ``--delete``."""
+    return peek.permissions(scopes.queues, consume=True)
 
 
 @dataclass(frozen=True)

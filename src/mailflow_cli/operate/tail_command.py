@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from mailflow_cli.access import Grant, Scopes
 from mailflow_cli.console import err, out, print_json_line, styled
 from mailflow_cli.context import StackContext
+from mailflow_cli.operate import stack, tail
 from mailflow_cli.operate.peek import PEEK_NOTICE
 from mailflow_cli.operate.render import MessageView, message_document, render_message
 from mailflow_cli.operate.stack import resolve_queue
 from mailflow_cli.operate.tail import tail_queue
 from mailflow_cli.operate.timing import current_clock
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return (*stack.permissions(scopes), *tail.permissions(scopes))
 
 
 def run(

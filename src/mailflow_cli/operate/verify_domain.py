@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.config import SES_RECEIVING_REGIONS, MailflowConfig
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.operate.durations import format_duration
@@ -13,6 +14,19 @@ from mailflow_cli.operate.timing import Clock
 
 SUCCESS = "Success"
 POLL_INTERVAL_SECONDS = 15.0
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """SES identity verification has no resource-level permissions."""
+    return (
+        allow(
+            scopes.any,
+            "ses:VerifyDomainIdentity",
+            "ses:VerifyDomainDkim",
+            "ses:GetIdentityVerificationAttributes",
+            "ses:GetIdentityDkimAttributes",
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from mailflow_cli.access import Grant, Scopes
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate import route53_records, verify_domain
@@ -15,6 +16,15 @@ from mailflow_cli.operate.durations import format_duration, parse_duration
 from mailflow_cli.operate.progress import waiting
 from mailflow_cli.operate.route53_records import RecordChange
 from mailflow_cli.operate.timing import current_clock
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    return verify_domain.permissions(scopes)
+
+
+def route53_permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """With ``--route53``: the records are also written into the domain's hosted zone."""
+    return (*verify_domain.permissions(scopes), *route53_records.permissions(scopes))
 
 
 def run(

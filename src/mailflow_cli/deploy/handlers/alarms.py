@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mailflow_cli.access import Access, Scopes, allow
 from mailflow_cli.deploy.handlers.base import (
     Discovery,
     ResourceHandler,
@@ -27,6 +28,26 @@ class AlarmHandler(ResourceHandler[AlarmSpec]):
     the tags of the alarms that exist, concurrently; no per-alarm ``DescribeAlarms``."""
 
     resource_type = AlarmSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """Listing alarms by name prefix is authorised against no particular alarm."""
+        alarms = scopes.alarms
+        return Access(
+            read=(
+                allow(scopes.any, "cloudwatch:DescribeAlarms"),
+                allow(alarms, "cloudwatch:ListTagsForResource"),
+            ),
+            write=(
+                allow(
+                    alarms,
+                    "cloudwatch:PutMetricAlarm",
+                    "cloudwatch:TagResource",
+                    "cloudwatch:UntagResource",
+                    "cloudwatch:DeleteAlarms",
+                ),
+            ),
+        )
 
     def _listed(self, prefix: str) -> dict[str, dict[str, Any]]:
         alarms = paginate(

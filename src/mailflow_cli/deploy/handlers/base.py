@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from mailflow_cli.access import Access, Scopes, UndeclaredPermissions
 from mailflow_cli.aws import MAX_POOL_CONNECTIONS, AwsClients, error_code
 from mailflow_cli.config import DEFAULT_CONFIG_NAME, MailflowConfig
 from mailflow_cli.deploy.model import Action, Conflict, Observed, Resource
@@ -82,6 +83,16 @@ class ResourceHandler(ABC, Generic[R]):
 
     def client(self, service: str) -> Any:
         return self.services.client(service)
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """The IAM permissions of this handler's calls: ``read`` for discovery, ``write`` for create,
+        update and delete (a change also discovers, so ``write`` need not repeat a read). ``mailflow
+        permissions`` builds the deployer's policy from them; every handler declares its own."""
+        raise UndeclaredPermissions(
+            f"{cls.__name__} declares no IAM permissions, so the deployer policy cannot cover its calls",
+            hint=f"give {cls.__name__} a `permissions` classmethod (see mailflow_cli.access)",
+        )
 
     def owns(self, tags: Mapping[str, str]) -> bool:
         return is_owned(dict(tags), self.names.environment)

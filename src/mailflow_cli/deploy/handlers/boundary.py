@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow, never, only_administrator
 from mailflow_cli.deploy.administrator import as_administrator
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
@@ -33,6 +34,26 @@ _OWNERSHIP_TAGS = (TAG_MANAGED_BY, TAG_ENVIRONMENT, TAG_COMPONENT)
 
 class BoundaryHandler(ResourceHandler[BoundarySpec]):
     resource_type = BoundarySpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """Writing the boundary is an administrator's, and the deployer is denied it: a deployer that
+        could rewrite its own boundary could escalate. It may read and tag it."""
+        boundary = scopes.boundary
+        writes = (
+            "iam:CreatePolicy",
+            "iam:CreatePolicyVersion",
+            "iam:DeletePolicyVersion",
+            "iam:DeletePolicy",
+        )
+        return Access(
+            read=(allow(boundary, "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyTags"),),
+            write=(
+                allow(boundary, "iam:ListPolicyVersions", "iam:TagPolicy", "iam:UntagPolicy"),
+                only_administrator(boundary, *writes),
+                never("NeverWriteTheBoundary", boundary, *writes, "iam:SetDefaultPolicyVersion"),
+            ),
+        )
 
     def discover(self, resource: BoundarySpec) -> Observed | None:
         iam = self.client("iam")

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow
 from mailflow_cli.aws import error_code
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
@@ -56,6 +57,40 @@ def _observed_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 class BucketHandler(ResourceHandler[BucketSpec]):
     resource_type = BucketSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """HeadBucket is authorised as s3:ListBucket; a bucket created with tags needs s3:TagResource;
+        destroy --force empties the bucket by deleting every object version (s3:DeleteObjectVersion)."""
+        bucket = scopes.bucket
+        return Access(
+            read=(
+                allow(
+                    bucket,
+                    "s3:ListBucket",
+                    "s3:ListBucketVersions",
+                    "s3:GetBucketTagging",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:GetBucketPolicy",
+                ),
+            ),
+            write=(
+                allow(
+                    bucket,
+                    "s3:CreateBucket",
+                    "s3:TagResource",
+                    "s3:PutBucketTagging",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:PutBucketPolicy",
+                    "s3:DeleteBucket",
+                ),
+                allow(scopes.bucket_objects, "s3:DeleteObjectVersion"),
+            ),
+        )
 
     def discover(self, resource: BucketSpec) -> Observed | None:
         s3 = self.client("s3")

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow, condition
 from mailflow_cli.deploy.handlers.base import ResourceHandler, missing
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
@@ -20,6 +21,26 @@ from mailflow_cli.deploy.retry import (
 
 class EventSourceHandler(ResourceHandler[EventSourceSpec]):
     resource_type = EventSourceSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """Changes are limited to mappings of the handler (lambda:FunctionArn). Listing supports no
+        condition key: a condition there would make the Allow never match."""
+        for_the_handler = condition(
+            "OnlyForTheHandler", "ArnLike", "lambda:FunctionArn", scopes.names.function_arn
+        )
+        return Access(
+            read=(allow(scopes.any, "lambda:ListEventSourceMappings"),),
+            write=(
+                allow(scopes.any, "lambda:CreateEventSourceMapping", when=for_the_handler),
+                allow(
+                    scopes.event_source_mappings,
+                    "lambda:UpdateEventSourceMapping",
+                    "lambda:DeleteEventSourceMapping",
+                    when=for_the_handler,
+                ),
+            ),
+        )
 
     def discover(self, resource: EventSourceSpec) -> Observed | None:
         try:

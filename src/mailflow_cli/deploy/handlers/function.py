@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow, condition
 from mailflow_cli.deploy.handlers.base import ResourceHandler, missing, tag_delta
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
@@ -17,6 +18,30 @@ from mailflow_cli.deploy.retry import FUNCTION_BUSY, ROLE_NOT_ASSUMABLE
 
 class FunctionHandler(ResourceHandler[FunctionSpec]):
     resource_type = FunctionSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """GetFunction returns the tags (ownership) only with lambda:ListTags. Creating the function and
+        updating its configuration pass the handler role to Lambda, and to Lambda only."""
+        function = scopes.function
+        to_lambda = condition("OnlyToLambda", "StringEquals", "iam:PassedToService", "lambda.amazonaws.com")
+        return Access(
+            read=(allow(function, "lambda:GetFunction", "lambda:ListTags"),),
+            write=(
+                allow(
+                    function,
+                    "lambda:CreateFunction",
+                    "lambda:TagResource",
+                    "lambda:UntagResource",
+                    "lambda:UpdateFunctionCode",
+                    "lambda:UpdateFunctionConfiguration",
+                    "lambda:PutFunctionConcurrency",
+                    "lambda:DeleteFunctionConcurrency",
+                    "lambda:DeleteFunction",
+                ),
+                allow(scopes.handler_role, "iam:PassRole", when=to_lambda),
+            ),
+        )
 
     def discover(self, resource: FunctionSpec) -> Observed | None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mailflow_cli.access import Access, Scopes, allow
 from mailflow_cli.deploy.handlers.base import ResourceHandler, tag_delta
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
@@ -11,6 +12,23 @@ from mailflow_cli.deploy.resources.log_group import LogGroupSpec
 
 class LogGroupHandler(ResourceHandler[LogGroupSpec]):
     resource_type = LogGroupSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        group = scopes.log_group
+        return Access(
+            read=(allow(scopes.any, "logs:DescribeLogGroups"), allow(group, "logs:ListTagsForResource")),
+            write=(
+                allow(
+                    group,
+                    "logs:CreateLogGroup",
+                    "logs:TagResource",
+                    "logs:UntagResource",
+                    "logs:PutRetentionPolicy",
+                    "logs:DeleteLogGroup",
+                ),
+            ),
+        )
 
     def discover(self, resource: LogGroupSpec) -> Observed | None:
         logs = self.client("logs")

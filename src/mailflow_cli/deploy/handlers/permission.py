@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow, condition
 from mailflow_cli.deploy.handlers.base import ResourceHandler, missing
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
@@ -20,6 +21,19 @@ def _condition_value(condition: dict[str, Any], operator: str, key: str) -> Any:
 
 class PermissionHandler(ResourceHandler[PermissionSpec]):
     resource_type = PermissionSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """The deployer may open the function to SES only (lambda:Principal)."""
+        function = scopes.function
+        for_ses = condition("OnlyForSes", "StringEquals", "lambda:Principal", SES_PRINCIPAL)
+        return Access(
+            read=(allow(function, "lambda:GetPolicy"),),
+            write=(
+                allow(function, "lambda:AddPermission", when=for_ses),
+                allow(function, "lambda:RemovePermission"),
+            ),
+        )
 
     def discover(self, resource: PermissionSpec) -> Observed | None:
         try:

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow
 from mailflow_cli.aws import MISSING_QUEUE_CODES
 from mailflow_cli.deploy.handlers.base import (
     Discovery,
@@ -47,6 +48,26 @@ class QueueHandler(ResourceHandler[QueueSpec]):
     reads attributes and tags of the queues that exist, concurrently; no per-queue ``GetQueueUrl``."""
 
     resource_type = QueueSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        queues = scopes.queues
+        return Access(
+            read=(
+                allow(scopes.any, "sqs:ListQueues"),
+                allow(queues, "sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+            ),
+            write=(
+                allow(
+                    queues,
+                    "sqs:CreateQueue",
+                    "sqs:TagQueue",
+                    "sqs:UntagQueue",
+                    "sqs:SetQueueAttributes",
+                    "sqs:DeleteQueue",
+                ),
+            ),
+        )
 
     def _listed(self, prefix: str) -> dict[str, str]:
         """Queue name -> URL of every queue whose name starts with ``prefix`` (all pages)."""

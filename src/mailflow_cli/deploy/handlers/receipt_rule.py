@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow
 from mailflow_cli.deploy.handlers.base import Discovery, ResourceHandler, both, fan_out, missing
 from mailflow_cli.deploy.model import Conflict, Observed
 from mailflow_cli.deploy.progress import StepReporter
@@ -36,6 +37,21 @@ def active_rule_set(ses: Any) -> str | None:
 
 class RuleSetHandler(ResourceHandler[RuleSetSpec]):
     resource_type = RuleSetSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """SES receipt rule sets are account-wide and have no resource-level permissions."""
+        return Access(
+            read=(allow(scopes.any, "ses:DescribeActiveReceiptRuleSet", "ses:DescribeReceiptRuleSet"),),
+            write=(
+                allow(
+                    scopes.any,
+                    "ses:CreateReceiptRuleSet",
+                    "ses:SetActiveReceiptRuleSet",
+                    "ses:DeleteReceiptRuleSet",
+                ),
+            ),
+        )
 
     def _rules(self, rule_set: str) -> list[str] | None:
         """The rule names in the set, or None when the set does not exist."""
@@ -134,6 +150,25 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
     rule of the set also receives is a conflict, and the rule is appended after the set's own rules."""
 
     resource_type = ReceiptRuleSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """SES receipt rules have no resource-level permissions. Deleting the last rule of Mailflow's
+        shared set deactivates and deletes the set."""
+        return Access(
+            read=(allow(scopes.any, "ses:DescribeReceiptRuleSet", "ses:DescribeReceiptRule"),),
+            write=(
+                allow(
+                    scopes.any,
+                    "ses:CreateReceiptRule",
+                    "ses:UpdateReceiptRule",
+                    "ses:DeleteReceiptRule",
+                    "ses:DescribeActiveReceiptRuleSet",
+                    "ses:SetActiveReceiptRuleSet",
+                    "ses:DeleteReceiptRuleSet",
+                ),
+            ),
+        )
 
     def _rules_in(self, rule_set: str) -> list[dict[str, Any]] | None:
         """Every rule of the set, in order (None when the set does not exist)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailflow_cli.access import Access, Scopes
 from mailflow_cli.deploy.handlers.alarms import AlarmHandler
 from mailflow_cli.deploy.handlers.base import ResourceHandler, Services
 from mailflow_cli.deploy.handlers.boundary import BoundaryHandler
@@ -37,6 +38,11 @@ HANDLER_CLASSES: tuple[type[ResourceHandler[Any]], ...] = (
 
 SERVICES = ("s3", "sqs", "dynamodb", "iam", "logs", "lambda", "ses", "sns", "cloudwatch")
 """The AWS services the handlers call."""
+
+
+def handler_permissions(scopes: Scopes) -> list[Access]:
+    """Every handler's declared permissions, in handler order."""
+    return [cls.permissions(scopes) for cls in HANDLER_CLASSES]
 
 
 class HandlerRegistry:

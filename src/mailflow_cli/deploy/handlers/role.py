@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow, condition, never, only_administrator
 from mailflow_cli.deploy.administrator import as_administrator
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
@@ -26,6 +27,35 @@ from mailflow_cli.deploy.retry import BOUNDARY_NOT_VISIBLE, ROLE_NOT_VISIBLE
 
 class RoleHandler(ResourceHandler[RoleSpec]):
     resource_type = RoleSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """The deployer may create the role and write its inline policy only while the role carries its
+        boundary; putting a boundary on it is an administrator's, and no boundary may be changed."""
+        role = scopes.handler_role
+        with_its_boundary = condition(
+            "OnlyWithItsBoundary", "ArnEquals", "iam:PermissionsBoundary", scopes.names.boundary_arn
+        )
+        return Access(
+            read=(allow(role, "iam:GetRole", "iam:ListRolePolicies", "iam:GetRolePolicy"),),
+            write=(
+                allow(
+                    role,
+                    "iam:CreateRole",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    when=with_its_boundary,
+                ),
+                allow(role, "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"),
+                only_administrator(role, "iam:PutRolePermissionsBoundary"),
+                never(
+                    "NeverChangeARoleBoundary",
+                    scopes.any,
+                    "iam:PutRolePermissionsBoundary",
+                    "iam:DeleteRolePermissionsBoundary",
+                ),
+            ),
+        )
 
     def discover(self, resource: RoleSpec) -> Observed | None:
         iam = self.client("iam")

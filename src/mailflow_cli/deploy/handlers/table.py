@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow
 from mailflow_cli.deploy.handlers.base import ResourceHandler, both, missing, tag_delta, tag_dict, tag_list
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
@@ -14,6 +15,31 @@ from mailflow_cli.errors import MailflowError
 
 class TableHandler(ResourceHandler[TableSpec]):
     resource_type = TableSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        table = scopes.table
+        return Access(
+            read=(
+                allow(
+                    table,
+                    "dynamodb:DescribeTable",
+                    "dynamodb:DescribeTimeToLive",
+                    "dynamodb:ListTagsOfResource",
+                ),
+            ),
+            write=(
+                allow(
+                    table,
+                    "dynamodb:CreateTable",
+                    "dynamodb:TagResource",
+                    "dynamodb:UntagResource",
+                    "dynamodb:UpdateTable",
+                    "dynamodb:UpdateTimeToLive",
+                    "dynamodb:DeleteTable",
+                ),
+            ),
+        )
 
     def discover(self, resource: TableSpec) -> Observed | None:
         dynamodb = self.client("dynamodb")

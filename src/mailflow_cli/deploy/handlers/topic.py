@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from botocore.exceptions import ClientError
 
+from mailflow_cli.access import Access, Scopes, allow
 from mailflow_cli.deploy.handlers.base import (
     ResourceHandler,
     both,
@@ -25,6 +26,29 @@ PENDING = "PendingConfirmation"
 
 class TopicHandler(ResourceHandler[TopicSpec]):
     resource_type = TopicSpec
+
+    @classmethod
+    def permissions(cls, scopes: Scopes) -> Access:
+        """Unsubscribe acts on a subscription and has no resource-level permissions."""
+        topic = scopes.alarm_topic
+        return Access(
+            read=(
+                allow(
+                    topic, "sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"
+                ),
+            ),
+            write=(
+                allow(
+                    topic,
+                    "sns:CreateTopic",
+                    "sns:TagResource",
+                    "sns:UntagResource",
+                    "sns:Subscribe",
+                    "sns:DeleteTopic",
+                ),
+                allow(scopes.any, "sns:Unsubscribe"),
+            ),
+        )
 
     def discover(self, resource: TopicSpec) -> Observed | None:
         sns = self.client("sns")

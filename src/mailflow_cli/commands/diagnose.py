@@ -45,5 +45,32 @@ def trace(
         raise typer.Exit(1)
 
 
+def doctor(
+    *,
+    no_dns: Annotated[
+        bool, typer.Option("--no-dns", help="Skip the DNS checks (MX, SPF, DMARC of each domain).")
+    ] = False,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Why does no mail arrive? Every check, each ok, warn or fail with one line of detail and one of fix.
+
+    Credentials and account; the region receives mail; the receipt rule set is active and ours, our rule
+    enabled, its TLS policy; each domain verified for sending, DKIM, MAIL FROM; the SES sandbox, paused
+    sending, quota used; each domain's MX points at this region's SES inbound endpoint, SPF and DMARC
+    records (real DNS, 2 s timeouts; --no-dns to skip; skipped with --local); handler errors and throttles
+    in the last hour; DLQ depths; alarms in ALARM; the oldest message of each app queue. Exit 1 if any
+    check fails.
+    """
+    from mailflow_cli.operate import doctor_command
+
+    if not doctor_command.run(_open(config, profile, region, local), no_dns=no_dns, json_output=json_output):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("trace", help=_help(trace))(trace)
+    for name, command in (("trace", trace), ("doctor", doctor)):
+        app.command(name, help=_help(command))(command)

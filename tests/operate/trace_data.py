@@ -198,10 +198,12 @@ def ses_record(
     source: str = "alice@example.org",
     verdict: str = "PASS",
     virus: str = "PASS",
+    dmarc: str | None = None,
     received: str = "2026-11-30T10:00:00.000Z",
 ) -> dict[str, Any]:
-    """The SES record as the handler stores it (contract C2: no headers, commonHeaders only messageId)."""
-    return {
+    """The SES record as the handler stores it (contract C2: no headers, commonHeaders only messageId).
+    ``dmarc="FAIL"`` comes with the sender domain's policy ``reject``, as SES reports it."""
+    record: dict[str, Any] = {
         "eventSource": "aws:ses",
         "eventVersion": "1.0",
         "ses": {
@@ -219,7 +221,7 @@ def ses_record(
                 "virusVerdict": {"status": virus},
                 "spfVerdict": {"status": verdict},
                 "dkimVerdict": {"status": verdict},
-                "dmarcVerdict": {"status": verdict},
+                "dmarcVerdict": {"status": dmarc or verdict},
                 "action": {
                     "type": "Lambda",
                     "invocationType": "Event",
@@ -228,6 +230,9 @@ def ses_record(
             },
         },
     }
+    if dmarc == "FAIL":
+        record["ses"]["receipt"]["dmarcPolicy"] = "reject"
+    return record
 
 
 def remember(

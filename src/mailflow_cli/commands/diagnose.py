@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mailflow_cli.commands.operate import _help, _open
-from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption
+from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
 
 
 def trace(
@@ -71,6 +71,54 @@ def doctor(
         raise typer.Exit(1)
 
 
+def replay(
+    *,
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since",
+            help="Start of the window: a duration ago (2h) or an ISO 8601 time.",
+            show_default=False,
+        ),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="End of the window (default: now), in the same forms.", show_default=False
+        ),
+    ] = None,
+    app_name: Annotated[
+        str | None,
+        typer.Option("--app", help="Deliver only to this app (or default).", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be delivered where; change nothing.")
+    ] = False,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Run the raw mail stored in the window through the current routing again, e.g. after adding an app.
+
+    Each email's trusted record (the SES record the handler stored when it took it) is routed with the
+    handler's own code and the current config. A target that already received an email does not receive it
+    again; quarantine decisions stay. Shows what it would deliver where, asks (--yes skips), then invokes the
+    handler asynchronously. Emails without a stored record are listed as "cannot replay". Exit 1 when an
+    email could not be replayed.
+    """
+    from mailflow_cli.operate import replay_command
+
+    ctx = _open(config, profile, region, local)
+    replayed = replay_command.run(
+        ctx, since=since, until=until, app=app_name, dry_run=dry_run, assume_yes=yes, json_output=json_output
+    )
+    if not replayed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    for name, command in (("trace", trace), ("doctor", doctor)):
+    for name, command in (("trace", trace), ("replay", replay), ("doctor", doctor)):
         app.command(name, help=_help(command))(command)

@@ -280,3 +280,24 @@ def test_a_missing_stack_fails_its_checks(ghost: StackContext, cli: Cli) -> None
     checks = by_name(document)
     assert checks["rule"]["detail"].startswith("mailflow-ghost-inbound is not in the active set")
     assert checks["app1 oldest message"]["detail"] == "mailflow-ghost-app-app1 does not exist"
+
+
+def test_a_check_aws_will_not_answer_is_a_one_line_warning(
+    stack: StackContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def denied(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not\nallowed"}}, "GetAccount"
+        )
+
+    monkeypatch.setattr(stack.clients.client("sesv2"), "get_account", denied)
+    found = doctor.run_checks(stack, 1_800_000_000.0, None)
+    (check,) = [c for c in found.checks if c.name == "account"]
+    assert (check.status, check.detail) == (
+        "warn",
+        "could not check: AWS: access denied for GetAccount (not allowed)",
+    )
+    assert check.fix.startswith("the credentials in use lack this permission; see docs/permissions.md")
+    assert not found.failed

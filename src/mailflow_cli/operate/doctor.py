@@ -4,7 +4,8 @@ with one line of detail and, unless ok, one line of fix.
 The checks read only. Those ``mailflow status`` also makes (receipt rules, domains, queues, alarms,
 handler metrics) come from its collectors; doctor adds the account, the region, the rule's TLS policy,
 MAIL FROM, the SES account (sandbox, paused sending, quota) and DNS. A check that cannot be made (an
-AWS error) fails with the reason; without credentials the AWS checks stop at the first.
+AWS error) is a warning with the reason; without credentials the AWS checks stop at the first, which
+fails.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mailflow_cli.operate.durations import format_duration
 
 HANDLER_WINDOW = timedelta(hours=1)
 QUOTA_WARN_SHARE = 0.8
+MAX_DETAIL_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def _ok(group: str, name: str, detail: str) -> Check:
 
 
 def _aws_failure(exc: Exception) -> tuple[str, str]:
-    """(detail, fix) for an AWS error met while checking."""
+    """(detail on one line, fix) for an AWS error met while checking."""
     from mailflow_cli.aws import translate_botocore_error, translate_client_error
 
     if isinstance(exc, MailflowError):
@@ -70,17 +72,24 @@ def _aws_failure(exc: Exception) -> tuple[str, str]:
         error = translate_client_error(exc, "AWS")
     else:
         error = translate_botocore_error(exc)
-    return f"could not check: {error.message}", error.hint or "run the command again with -v for details"
+    message = " ".join(error.message.split())
+    if len(message) > MAX_DETAIL_CHARS:
+        message = message[: MAX_DETAIL_CHARS - 3] + "..."
+    return f"could not check: {message}", error.hint or "run the command again with -v for details"
 
 
-def _guarded(group: str, name: str, run: Callable[[], list[Check]]) -> list[Check]:
+def _guarded(
+    group: str, name: str, run: Callable[[], list[Check]], unchecked: Status = "warn"
+) -> list[Check]:
+    """The checks ``run`` makes; if AWS refuses to answer, one check with ``unchecked`` status saying so
+    (a warning: what could not be read is unknown, not broken; the account check fails instead)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return run()
     except (MailflowError, ClientError, BotoCoreError) as exc:
         detail, fix = _aws_failure(exc)
-        return [Check(group, name, "fail", detail, fix)]
+        return [Check(group, name, unchecked, detail, fix)]
 
 
 # account and region ----------------------------------------------------------------------------------
@@ -385,7 +394,7 @@ def alarms(ctx: StackContext) -> list[Check]:
 # all of it --------------------------------------------------------------------------------------------
 def run_checks(ctx: StackContext, now: float, dns: DnsClient | None) -> DoctorReport:
     """Every check, in the order a user would fix things; ``dns=None`` skips the DNS checks."""
-    checks = _guarded("account", "credentials", lambda: account(ctx))
+    checks = _guarded("account", "credentials", lambda: account(ctx), unchecked="fail")
     skipped: list[str] = []
     if checks[0].status == "fail":
         skipped.append("AWS checks: the account check failed")

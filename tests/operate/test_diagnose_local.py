@@ -61,7 +61,8 @@ def _traced(emulated: Emulated, query: str) -> dict[str, object]:
             match: dict[str, object] = matches[0]
             if "notes" not in match:
                 return match
-        assert result.returncode == 1, result.stderr
+        else:
+            assert result.returncode == 1, result.stderr
         time.sleep(0.5)
     raise AssertionError(f"trace never found {query}: {result.stderr}")
 

@@ -301,3 +301,20 @@ def test_a_check_aws_will_not_answer_is_a_one_line_warning(
     )
     assert check.fix.startswith("the credentials in use lack this permission; see docs/permissions.md")
     assert not found.failed
+
+
+def test_an_error_without_advice_is_named_by_its_code(
+    stack: StackContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint without the API answers 404 with a web page: the detail names the code, not the page."""
+    from botocore.exceptions import ClientError
+
+    def missing(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "404", "Message": "<!doctype html>\n<h1>Not Found</h1>"}}, "GetAccount"
+        )
+
+    monkeypatch.setattr(stack.clients.client("sesv2"), "get_account", missing)
+    (check,) = [c for c in doctor.run_checks(stack, 1_800_000_000.0, None).checks if c.name == "account"]
+    assert (check.status, check.detail) == ("warn", "could not check: AWS: GetAccount failed: 404")
+    assert check.fix.startswith("check that the credentials may make this call (docs/permissions.md)")

@@ -153,7 +153,7 @@ def test_without_a_terminal_replay_needs_yes(stack: StackContext, cli: Cli, aws_
     result = cli("replay", "--since", "1h")
     assert result.exit_code == 2
     assert "replay would deliver 1 email(s) and needs confirmation; nothing was delivered" in result.stderr
-    assert "deliver      1 email(s) to app2" in result.stdout
+    assert "deliver        1 email(s) (app2: 1)" in result.stdout
     assert invocations(aws_calls) == []
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from mailflow_cli.config import SES_RECEIVING_REGIONS
 from mailflow_cli.context import StackContext
-from mailflow_cli.errors import MailflowError
+from mailflow_cli.errors import AwsError, MailflowError
 from mailflow_cli.naming import SHARED_RULE_SET
 from mailflow_cli.operate import status
 from mailflow_cli.operate.doctor_dns import DnsClient, Status, check_domains
@@ -64,18 +64,22 @@ def _ok(group: str, name: str, detail: str) -> Check:
 
 def _aws_failure(exc: Exception) -> tuple[str, str]:
     """(detail on one line, fix) for an AWS error met while checking."""
-    from mailflow_cli.aws import translate_botocore_error, translate_client_error
+    from mailflow_cli.aws import error_code, translate_botocore_error, translate_client_error
 
     if isinstance(exc, MailflowError):
         error = exc
     elif hasattr(exc, "response"):
         error = translate_client_error(exc, "AWS")
+        if error.hint is None:  # no advice for this error: its code, not a message that may be a web page
+            error = AwsError(f"AWS: {getattr(exc, 'operation_name', 'the call')} failed: {error_code(exc)}")
     else:
         error = translate_botocore_error(exc)
     message = " ".join(error.message.split())
     if len(message) > MAX_DETAIL_CHARS:
         message = message[: MAX_DETAIL_CHARS - 3] + "..."
-    return f"could not check: {message}", error.hint or "run the command again with -v for details"
+    return f"could not check: {message}", error.hint or (
+        "check that the credentials may make this call (docs/permissions.md) and that the endpoint offers it"
+    )
 
 
 def _guarded(

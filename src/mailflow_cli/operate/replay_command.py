@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from mailflow_cli.console import err, out, print_json, styled
@@ -12,12 +13,13 @@ from mailflow_cli.naming import DEFAULT_TARGET
 from mailflow_cli.operate.progress import waiting
 from mailflow_cli.operate.render import terminal_text
 from mailflow_cli.operate.replay import Delivery, ReplayPlan, deliver, plan, window_of
-from mailflow_cli.operate.replay_plan import CANNOT, DELIVER, QUARANTINED, UP_TO_DATE, Router
+from mailflow_cli.operate.replay_plan import CANNOT, DELIVER, QUARANTINED, UP_TO_DATE, EmailPlan, Router
 from mailflow_cli.operate.timing import current_clock
 from mailflow_cli.operate.trace import iso
 from mailflow_cli.packaging import runtime_config
 
 SHOWN_EMAILS = 20  # the human output lists this many of each kind; --json lists all
+CATEGORY_WIDTH = 15
 
 
 def run(
@@ -111,27 +113,32 @@ def _print_plan(ctx: StackContext, shown: ReplayPlan) -> None:
             f" of {ctx.names.prefix}: {len(shown.emails)} raw email(s) stored from {since} to {until}",
         )
     )
-    for app, count in sorted(shown.per_app().items()):
-        out.print(styled("  ", ("deliver", "green"), f"  {count:>5} email(s) to {terminal_text(app)}"))
+    planned = shown.of(DELIVER)
+    per_app = ", ".join(f"{terminal_text(app)}: {count}" for app, count in sorted(shown.per_app().items()))
+    out.print(
+        styled(
+            "  ", (f"{DELIVER:<{CATEGORY_WIDTH}}", "green"), f"{len(planned)} email(s) ({per_app or 'none'})"
+        )
+    )
+    _print_emails(
+        planned,
+        lambda email: (
+            f"-> {', '.join(email.targets)}" + (f" (already: {', '.join(email.done)})" if email.done else "")
+        ),
+    )
     for category, style in ((UP_TO_DATE, "dim"), (QUARANTINED, "yellow"), (CANNOT, "red")):
         emails = shown.of(category)
-        if not emails:
-            continue
-        out.print(styled("  ", (category, style), f"  {len(emails)} email(s)"))
-        if category == UP_TO_DATE:
-            continue
-        for email in emails[:SHOWN_EMAILS]:
-            out.print(f"    {terminal_text(email.ses_id)}: {terminal_text(email.reason)}")
-        if len(emails) > SHOWN_EMAILS:
-            out.print(f"    ... and {len(emails) - SHOWN_EMAILS} more (--json lists all)")
-    planned = shown.of(DELIVER)
-    for email in planned[:SHOWN_EMAILS]:
-        already = f" (already: {', '.join(email.done)})" if email.done else ""
-        out.print(f"    {terminal_text(email.ses_id)} -> {', '.join(email.targets)}{terminal_text(already)}")
-    if len(planned) > SHOWN_EMAILS:
-        out.print(f"    ... and {len(planned) - SHOWN_EMAILS} more (--json lists all)")
-    if not planned:
-        out.print("Nothing to deliver.")
+        if emails:
+            out.print(styled("  ", (f"{category:<{CATEGORY_WIDTH}}", style), f"{len(emails)} email(s)"))
+            if category != UP_TO_DATE:
+                _print_emails(emails, lambda email: email.reason)
+
+
+def _print_emails(emails: list[EmailPlan], describe: Callable[[EmailPlan], str]) -> None:
+    for email in emails[:SHOWN_EMAILS]:
+        out.print(f"    {terminal_text(email.ses_id)}  {terminal_text(describe(email))}")
+    if len(emails) > SHOWN_EMAILS:
+        out.print(f"    ... and {len(emails) - SHOWN_EMAILS} more (--json lists all)")
 
 
 def _print_delivery(ctx: StackContext, delivery: Delivery) -> None:

@@ -17,7 +17,26 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
 RETRY_MAX_ATTEMPTS = 8
+"""botocore's ``max_attempts``: retries after the first attempt (so a call is tried 9 times at most)."""
+TOTAL_ATTEMPTS = RETRY_MAX_ATTEMPTS + 1
 MAX_POOL_CONNECTIONS = 32
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "Throttled",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+    }
+)
+"""What AWS services answer a throttled call with (botocore's standard mode retries them all, SNS's
+``Throttled`` by its 429 status)."""
+_SERVICE = "ServiceName"
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,7 @@ class AwsClients:
                     config=self._config(),
                     endpoint_url=self.target.endpoint_url,
                 )
+                client.meta.events.register("after-call", _name_the_service)
                 for event, handler in self.event_hooks:
                     client.meta.events.register(event, handler)
                 self._clients[service] = client
@@ -90,6 +110,21 @@ class AwsClients:
             except BotoCoreError as exc:
                 raise translate_botocore_error(exc) from exc
         return self._account_id
+
+
+def _name_the_service(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    """An error answer keeps the name of the service that gave it: botocore's ClientError names only the
+    operation, and a message should name the whole call (``sqs CreateQueue``)."""
+    if "Error" in parsed:
+        parsed.setdefault("ResponseMetadata", {})[_SERVICE] = model.service_model.service_name
+
+
+def call_name(exc: Exception) -> str:
+    """``<service> <operation>`` of a botocore ClientError (the operation alone if the service is unknown)."""
+    operation = str(getattr(exc, "operation_name", "call"))
+    response = getattr(exc, "response", None)
+    service = response.get("ResponseMetadata", {}).get(_SERVICE) if isinstance(response, dict) else None
+    return f"{service} {operation}" if service else operation
 
 
 _LOADER_LOCK = threading.Lock()
@@ -143,9 +178,9 @@ def translate_client_error(exc: Exception, resource: str) -> AwsError:
             f"{resource}: an AWS quota was reached during {operation} ({message})",
             hint="raise the quota in the Service Quotas console, or remove unused resources",
         )
-    if code in {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}:
+    if code in THROTTLING_CODES:
         return AwsError(
-            f"{resource}: AWS kept throttling {operation} after {RETRY_MAX_ATTEMPTS} attempts",
+            f"{resource}: AWS kept throttling {call_name(exc)} ({code}) through {TOTAL_ATTEMPTS} attempts",
             hint="wait a minute and run the command again",
         )
     return AwsError(f"{resource}: {operation} failed: {code}: {message}")

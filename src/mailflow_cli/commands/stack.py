@@ -131,7 +131,10 @@ def render_outputs(outputs: StackOutputs) -> None:
 
 
 class LiveProgress:
-    """Renders progress events as a live table on stderr; starts at the first event (after any prompt)."""
+    """Renders progress events as a live table on stderr; starts at the first event (after any prompt).
+
+    Where stderr is not a terminal (CI logs), the table appears only at the end, so each wait is also
+    printed as a line when it starts: what the step waits for, and for how long at most."""
 
     STATUS_STYLES: ClassVar[dict[str, str]] = {
         "started": "cyan",
@@ -179,6 +182,10 @@ class LiveProgress:
 
         with self.lock:
             self.rows[event.key] = (event.action, event.status.value, event.detail)
+            if event.status.value == "waiting" and not self.console.is_terminal:
+                self.console.print(
+                    styled(("waiting", "yellow"), f" {event.key}: {event.detail}"), soft_wrap=True
+                )
             if self.live is None:
                 self.live = Live(self.table(), console=self.console, refresh_per_second=8, transient=False)
                 self.live.start()

@@ -17,6 +17,8 @@ from mailflow_cli.aws import MAX_POOL_CONNECTIONS, translate_client_error
 from mailflow_cli.deploy.handlers.registry import HandlerRegistry
 from mailflow_cli.deploy.model import Action, Change, Plan
 from mailflow_cli.deploy.progress import ProgressCallback, ProgressEvent, Status, StepReporter
+from mailflow_cli.deploy.retry import WaitFailed
+from mailflow_cli.errors import AwsError
 
 EXECUTE_WORKERS = MAX_POOL_CONNECTIONS
 """As many changes at once as a client has connections (most changes of a big stack are SQS and
@@ -63,6 +65,8 @@ def _apply_one(
         progress(ProgressEvent(change.key, change.action.value, Status.FAILED, str(exc)))
         if isinstance(exc, ClientError):
             raise translate_client_error(exc, f"{change.kind} {change.name}") from exc
+        if isinstance(exc, WaitFailed):
+            raise AwsError(f"{change.kind} {change.name}: {exc.call}: {exc.reason}", hint=exc.hint) from exc
         raise
     progress(ProgressEvent(change.key, change.action.value, Status.DONE))
     return learned

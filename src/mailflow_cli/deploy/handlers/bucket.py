@@ -21,7 +21,7 @@ from mailflow_cli.deploy.policy import normalise_policy, policy_json
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.bucket import PUBLIC_ACCESS_BLOCK, BucketSpec, LifecycleRule
 from mailflow_cli.deploy.resources.common import comparable_tags
-from mailflow_cli.deploy.retry import bucket_busy
+from mailflow_cli.deploy.retry import BUCKET_BUSY
 
 _NOT_FOUND = ("404", "NoSuchBucket", "NotFound")
 _FOREIGN = ("403", "AccessDenied", "Forbidden")
@@ -151,10 +151,18 @@ class BucketHandler(ResourceHandler[BucketSpec]):
         configuration: dict[str, Any] = {"Tags": tag_list(resource.tags)}
         if resource.region != "us-east-1":
             configuration["LocationConstraint"] = resource.region
-        s3.create_bucket(Bucket=resource.name, CreateBucketConfiguration=configuration)
-        step.waiting("bucket to exist")
-        s3.get_waiter("bucket_exists").wait(
-            Bucket=resource.name, WaiterConfig=self.services.retry.waiter_config()
+        self.services.retry.call(
+            lambda: s3.create_bucket(Bucket=resource.name, CreateBucketConfiguration=configuration),
+            when=BUCKET_BUSY,
+            waiting=step.waiting,
+        )
+        self.services.retry.wait_for(
+            s3,
+            "bucket_exists",
+            waiting=step.waiting,
+            what="the bucket to exist",
+            gave_up="S3 does not show the new bucket yet",
+            Bucket=resource.name,
         )
         self._apply(resource, frozenset({"tags", *_CONFIGURATION}), step)
 
@@ -171,12 +179,7 @@ class BucketHandler(ResourceHandler[BucketSpec]):
         bucket = resource.name
 
         def retried(call: Callable[[], object]) -> None:
-            self.services.retry.call(
-                call,
-                when=bucket_busy,
-                waiting=step.waiting,
-                what="a conflicting configuration call on the bucket to finish",
-            )
+            self.services.retry.call(call, when=BUCKET_BUSY, waiting=step.waiting)
 
         def public_access_then_policy() -> None:
             if "publicAccessBlock" in changed:

@@ -10,7 +10,12 @@ from mailflow_cli.deploy.handlers.base import ResourceHandler, missing
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.event_source import RESPONSE_TYPES, EventSourceSpec
-from mailflow_cli.deploy.retry import function_not_ready, mapping_in_use
+from mailflow_cli.deploy.retry import (
+    FUNCTION_BUSY,
+    MAPPING_IN_USE,
+    ROLE_NOT_ASSUMABLE,
+    ROLE_PERMISSIONS_NOT_VISIBLE,
+)
 
 
 class EventSourceHandler(ResourceHandler[EventSourceSpec]):
@@ -56,9 +61,8 @@ class EventSourceHandler(ResourceHandler[EventSourceSpec]):
                 FunctionName=resource.function_name,
                 **self._settings(resource),
             ),
-            when=function_not_ready,
+            when=(ROLE_PERMISSIONS_NOT_VISIBLE, ROLE_NOT_ASSUMABLE, FUNCTION_BUSY),
             waiting=step.waiting,
-            what="the function's role to allow reading the queue",
         )
 
     def update(
@@ -69,16 +73,14 @@ class EventSourceHandler(ResourceHandler[EventSourceSpec]):
             lambda: lambda_.update_event_source_mapping(
                 UUID=observed.handle["uuid"], FunctionName=resource.function_name, **self._settings(resource)
             ),
-            when=mapping_in_use,
+            when=MAPPING_IN_USE,
             waiting=step.waiting,
-            what="the event source mapping to leave its in-use state",
         )
 
     def delete(self, resource: EventSourceSpec, observed: Observed, step: StepReporter) -> None:
         lambda_ = self.client("lambda")
         self.services.retry.call(
             lambda: lambda_.delete_event_source_mapping(UUID=observed.handle["uuid"]),
-            when=mapping_in_use,
+            when=MAPPING_IN_USE,
             waiting=step.waiting,
-            what="the event source mapping to leave its in-use state",
         )

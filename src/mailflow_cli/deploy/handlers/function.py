@@ -12,7 +12,7 @@ from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.function import CONFIGURATION_ATTRIBUTES, FunctionSpec
-from mailflow_cli.deploy.retry import function_busy, function_not_ready
+from mailflow_cli.deploy.retry import FUNCTION_BUSY, ROLE_NOT_ASSUMABLE
 
 
 class FunctionHandler(ResourceHandler[FunctionSpec]):
@@ -58,10 +58,24 @@ class FunctionHandler(ResourceHandler[FunctionSpec]):
             "DeadLetterConfig": {"TargetArn": resource.dead_letter_arn},
         }
 
-    def _wait(self, resource: FunctionSpec, waiter: str, what: str, step: StepReporter) -> None:
-        step.waiting(what)
-        self.client("lambda").get_waiter(waiter).wait(
-            FunctionName=resource.name, WaiterConfig=self.services.retry.waiter_config()
+    def _wait(self, resource: FunctionSpec, waiter: str, what: str, gave_up: str, step: StepReporter) -> None:
+        self.services.retry.wait_for(
+            self.client("lambda"),
+            waiter,
+            waiting=step.waiting,
+            what=what,
+            gave_up=gave_up,
+            FunctionName=resource.name,
+        )
+
+    def _put_concurrency(self, resource: FunctionSpec, concurrency: int, step: StepReporter) -> None:
+        lambda_ = self.client("lambda")
+        self.services.retry.call(
+            lambda: lambda_.put_function_concurrency(
+                FunctionName=resource.name, ReservedConcurrentExecutions=concurrency
+            ),
+            when=FUNCTION_BUSY,
+            waiting=step.waiting,
         )
 
     def create(self, resource: FunctionSpec, step: StepReporter) -> Mapping[str, Any]:
@@ -75,16 +89,19 @@ class FunctionHandler(ResourceHandler[FunctionSpec]):
                 Publish=False,
                 **self._configuration(resource),
             ),
-            when=function_not_ready,
+            when=(ROLE_NOT_ASSUMABLE, FUNCTION_BUSY),
             waiting=step.waiting,
-            what="the new IAM role to become assumable by Lambda",
         )
         if created.get("State") != "Active":  # AWS answers Pending; no poll for a state already reported
-            self._wait(resource, "function_active_v2", "function to become Active", step)
-        if resource.reserved_concurrency is not None:
-            lambda_.put_function_concurrency(
-                FunctionName=resource.name, ReservedConcurrentExecutions=resource.reserved_concurrency
+            self._wait(
+                resource,
+                "function_active_v2",
+                "the function to become Active",
+                "the function is still not Active",
+                step,
             )
+        if resource.reserved_concurrency is not None:
+            self._put_concurrency(resource, resource.reserved_concurrency, step)
         return {"arn": created.get("FunctionArn", resource.arn)}
 
     def update(
@@ -96,11 +113,16 @@ class FunctionHandler(ResourceHandler[FunctionSpec]):
                 lambda: lambda_.update_function_configuration(
                     FunctionName=resource.name, **self._configuration(resource)
                 ),
-                when=function_not_ready,
+                when=(FUNCTION_BUSY, ROLE_NOT_ASSUMABLE),
                 waiting=step.waiting,
-                what="an earlier function update to finish",
             )
-            self._wait(resource, "function_updated_v2", "configuration update to finish", step)
+            self._wait(
+                resource,
+                "function_updated_v2",
+                "the configuration update to finish",
+                "the configuration update is still InProgress",
+                step,
+            )
         if changed & {"codeSha256", "architectures"}:
             self.services.retry.call(
                 lambda: lambda_.update_function_code(
@@ -108,18 +130,21 @@ class FunctionHandler(ResourceHandler[FunctionSpec]):
                     ZipFile=resource.zip_bytes,
                     Architectures=[resource.architecture],
                 ),
-                when=function_busy,
+                when=FUNCTION_BUSY,
                 waiting=step.waiting,
-                what="an earlier function update to finish",
             )
-            self._wait(resource, "function_updated_v2", "code update to finish", step)
+            self._wait(
+                resource,
+                "function_updated_v2",
+                "the code update to finish",
+                "the code update is still InProgress",
+                step,
+            )
         if "reservedConcurrency" in changed:
             if resource.reserved_concurrency is None:
                 lambda_.delete_function_concurrency(FunctionName=resource.name)
             else:
-                lambda_.put_function_concurrency(
-                    FunctionName=resource.name, ReservedConcurrentExecutions=resource.reserved_concurrency
-                )
+                self._put_concurrency(resource, resource.reserved_concurrency, step)
         if "tags" in changed:
             arn = observed.handle["arn"]
             to_set, to_remove = tag_delta(observed.attributes.get("tags", {}), comparable_tags(resource.tags))

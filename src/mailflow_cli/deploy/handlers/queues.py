@@ -22,7 +22,7 @@ from mailflow_cli.deploy.policy import normalise_policy, policy_json
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.queues import MANAGED_QUEUE_ATTRIBUTES, QueueSpec
-from mailflow_cli.deploy.retry import queue_deleted_recently
+from mailflow_cli.deploy.retry import QUEUE_DELETED_RECENTLY
 
 LIST_QUEUES_PAGE = 1000  # ListQueues returns a NextToken only when MaxResults (1-1000) is given
 _MESSAGE_COUNTS = (
@@ -121,9 +121,8 @@ class QueueHandler(ResourceHandler[QueueSpec]):
             lambda: sqs.create_queue(
                 QueueName=resource.name, Attributes=self._attributes(resource), tags=dict(resource.tags)
             ),
-            when=queue_deleted_recently,
+            when=QUEUE_DELETED_RECENTLY,
             waiting=step.waiting,
-            what="SQS needs 60 s after deleting a queue before its name can be reused",
         )
         return {"url": created["QueueUrl"]}
 

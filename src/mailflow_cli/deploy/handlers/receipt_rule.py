@@ -21,13 +21,10 @@ from mailflow_cli.deploy.resources.receipt_rule import (
     claimed_domains,
     normalise_rule,
 )
-from mailflow_cli.deploy.retry import receipt_targets_not_ready
+from mailflow_cli.deploy.retry import RECEIPT_TARGETS_NOT_READY
 from mailflow_cli.naming import SHARED_RULE_SET
 
 _NO_SET = ("RuleSetDoesNotExist", "RuleSetDoesNotExistException")
-_TARGETS_PROPAGATING = (
-    "SES to accept the bucket policy and the Lambda permission (they propagate for a few seconds)"
-)
 _NO_RULE = ("RuleDoesNotExist", "RuleDoesNotExistException", *_NO_SET)
 
 
@@ -221,9 +218,8 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
         position = self._position(resource)
         self.services.retry.call(
             lambda: ses.create_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule(), **position),
-            when=receipt_targets_not_ready,
+            when=RECEIPT_TARGETS_NOT_READY,
             waiting=step.waiting,
-            what=_TARGETS_PROPAGATING,
         )
 
     def update(
@@ -232,9 +228,8 @@ class ReceiptRuleHandler(ResourceHandler[ReceiptRuleSpec]):
         ses = self.client("ses")
         self.services.retry.call(
             lambda: ses.update_receipt_rule(RuleSetName=resource.rule_set, Rule=resource.rule()),
-            when=receipt_targets_not_ready,
+            when=RECEIPT_TARGETS_NOT_READY,
             waiting=step.waiting,
-            what=_TARGETS_PROPAGATING,
         )
 
     def delete(self, resource: ReceiptRuleSpec, observed: Observed, step: StepReporter) -> None:

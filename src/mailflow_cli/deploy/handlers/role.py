@@ -21,6 +21,7 @@ from mailflow_cli.deploy.policy import normalise_policy, policy_json
 from mailflow_cli.deploy.progress import StepReporter
 from mailflow_cli.deploy.resources.common import comparable_tags
 from mailflow_cli.deploy.resources.role import RoleSpec
+from mailflow_cli.deploy.retry import BOUNDARY_NOT_VISIBLE, ROLE_NOT_VISIBLE
 
 
 class RoleHandler(ResourceHandler[RoleSpec]):
@@ -61,14 +62,20 @@ class RoleHandler(ResourceHandler[RoleSpec]):
 
     def create(self, resource: RoleSpec, step: StepReporter) -> None:
         iam = self.client("iam")
-        iam.create_role(
-            RoleName=resource.name,
-            AssumeRolePolicyDocument=policy_json(dict(resource.trust_policy)),
-            Description="Mailflow handler (managed by the mailflow CLI)",
-            PermissionsBoundary=resource.boundary_arn,
-            Tags=tag_list(resource.tags),
+        self.services.retry.call(
+            lambda: iam.create_role(
+                RoleName=resource.name,
+                AssumeRolePolicyDocument=policy_json(dict(resource.trust_policy)),
+                Description="Mailflow handler (managed by the mailflow CLI)",
+                PermissionsBoundary=resource.boundary_arn,
+                Tags=tag_list(resource.tags),
+            ),
+            when=BOUNDARY_NOT_VISIBLE,
+            waiting=step.waiting,
         )
-        self._put_policy(resource)
+        self.services.retry.call(
+            lambda: self._put_policy(resource), when=ROLE_NOT_VISIBLE, waiting=step.waiting
+        )
 
     def _put_policy(self, resource: RoleSpec) -> None:
         self.client("iam").put_role_policy(

@@ -53,10 +53,7 @@ class TableHandler(ResourceHandler[TableSpec]):
             Tags=tag_list(resource.tags),
         )
         if created.get("TableDescription", {}).get("TableStatus") != "ACTIVE":  # AWS answers CREATING
-            step.waiting("table to become ACTIVE")
-            dynamodb.get_waiter("table_exists").wait(
-                TableName=resource.name, WaiterConfig=self.services.retry.waiter_config()
-            )
+            self._wait_active(resource, "the table to become ACTIVE", step)
         dynamodb.update_time_to_live(
             TableName=resource.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
         )
@@ -67,10 +64,7 @@ class TableHandler(ResourceHandler[TableSpec]):
         dynamodb = self.client("dynamodb")
         if "billingMode" in changed:
             dynamodb.update_table(TableName=resource.name, BillingMode=BILLING_MODE)
-            step.waiting("table update to finish")
-            dynamodb.get_waiter("table_exists").wait(
-                TableName=resource.name, WaiterConfig=self.services.retry.waiter_config()
-            )
+            self._wait_active(resource, "the table update to finish", step)
         if "ttlAttribute" in changed:
             self._enable_ttl(resource, observed)
         if "tags" in changed:
@@ -80,6 +74,16 @@ class TableHandler(ResourceHandler[TableSpec]):
                 dynamodb.tag_resource(ResourceArn=arn, Tags=tag_list(to_set))
             if to_remove:
                 dynamodb.untag_resource(ResourceArn=arn, TagKeys=to_remove)
+
+    def _wait_active(self, resource: TableSpec, what: str, step: StepReporter) -> None:
+        self.services.retry.wait_for(
+            self.client("dynamodb"),
+            "table_exists",
+            waiting=step.waiting,
+            what=what,
+            gave_up="the table is still not ACTIVE",
+            TableName=resource.name,
+        )
 
     def _enable_ttl(self, resource: TableSpec, observed: Observed) -> None:
         """Enable TTL where none is set. DynamoDB allows one UpdateTimeToLive per table per hour or so,

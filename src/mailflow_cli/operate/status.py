@@ -53,6 +53,7 @@ class RuleSetState:
     rule_in_active_set: bool
     rule_enabled: bool
     recipients: tuple[str, ...]
+    tls_policy: str | None = None  # the rule's TlsPolicy, when read from SES
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,7 @@ def _rules_from_ses(ctx: StackContext) -> RuleSetState:
         rule_in_active_set=rule is not None,
         rule_enabled=bool(rule and rule.get("Enabled")),
         recipients=tuple(rule.get("Recipients", [])) if rule else (),
+        tls_policy=str(rule["TlsPolicy"]) if rule and rule.get("TlsPolicy") else None,
     )
 
 
@@ -385,27 +387,7 @@ def check_alarms(ctx: StackContext, report: StatusReport) -> None:
 
 
 def check_handler(ctx: StackContext, report: StatusReport, now: float) -> None:
-    queries = [
-        {
-            "Id": metric.lower(),
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/Lambda",
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": "FunctionName", "Value": ctx.names.function}],
-                },
-                "Period": int(METRICS_WINDOW.total_seconds()),
-                "Stat": "Sum",
-            },
-        }
-        for metric in ("Invocations", "Errors", "Throttles")
-    ]
-    results = _metric_data(ctx, queries, now, METRICS_WINDOW)
-    report.handler = HandlerMetrics(
-        invocations=sum(results.get("invocations", [])),
-        errors=sum(results.get("errors", [])),
-        throttles=sum(results.get("throttles", [])),
-    )
+    report.handler = handler_metrics(ctx, now, METRICS_WINDOW)
     if report.handler.errors:
         report.problems.append(
             f"the handler failed {report.handler.errors:g} time(s) in the last 24 h: "
@@ -415,6 +397,31 @@ def check_handler(ctx: StackContext, report: StatusReport, now: float) -> None:
         report.problems.append(
             f"the handler was throttled {report.handler.throttles:g} time(s) in the last 24 h"
         )
+
+
+def handler_metrics(ctx: StackContext, now: float, window: timedelta) -> HandlerMetrics:
+    """The handler's invocations, errors and throttles over ``window`` (CloudWatch, one sum each)."""
+    queries = [
+        {
+            "Id": metric.lower(),
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "FunctionName", "Value": ctx.names.function}],
+                },
+                "Period": int(window.total_seconds()),
+                "Stat": "Sum",
+            },
+        }
+        for metric in ("Invocations", "Errors", "Throttles")
+    ]
+    results = _metric_data(ctx, queries, now, window)
+    return HandlerMetrics(
+        invocations=sum(results.get("invocations", [])),
+        errors=sum(results.get("errors", [])),
+        throttles=sum(results.get("throttles", [])),
+    )
 
 
 METRIC_QUERIES_PER_CALL = 500  # GetMetricData refuses more MetricDataQueries in one call

@@ -12,6 +12,8 @@ from typing import Any
 from mailflow_cli.naming import RAW_PREFIX, StackNames
 
 DOMAIN = "example.com"
+SES_ID = "0100019aperm0000ses000000001"
+
 DAY_TWO: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plan", ("plan",)),
     ("outputs", ("outputs",)),
@@ -28,12 +30,14 @@ DAY_TWO: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("verify-domain --route53", ("verify-domain", DOMAIN, "--route53")),
     ("send-test", ("send-test", "app1")),
     ("send-test", ("send-test", "app1", "--outbound", "--to", "someone@example.net")),
+    ("trace", ("trace", SES_ID)),
+    ("trace", ("trace", "someone@example.net")),
+    ("replay", ("replay", "--since", "1h", "--yes")),
+    ("doctor", ("doctor", "--no-dns")),
     ("app-policy", ("app-policy", "app1")),
     ("permissions", ("permissions",)),
 )
 """(the command as ``--commands`` names it, its arguments), in an order in which each finds its work."""
-
-SES_ID = "0100019aperm0000ses000000001"
 
 
 def ses_record(ses_id: str) -> dict[str, Any]:

@@ -101,6 +101,14 @@ class World:
         mapping = lambda_backends[account][region].get_event_source_mapping(uuid)
         return None if mapping is None else str(mapping.function_arn)
 
+    def query_log_groups(self, account: str, region: str, query_id: str) -> list[str]:
+        from moto.logs.models import logs_backends
+
+        query = logs_backends[account][region].queries.get(query_id)
+        if query is None:
+            raise Unmodelled(f"the Logs Insights query {query_id} (not started in this moto)")
+        return list(query.log_group_names)
+
     def dead_letter_sources(self, account: str, region: str, queue_arn: str) -> list[str]:
         from moto.sqs.models import sqs_backends
 
@@ -246,6 +254,13 @@ def resources(action: str, request: Request, world: World) -> list[str]:
     required = [kind[:-1] for kind in kinds if kind.endswith("*")]
     if action in LISTINGS and not request.params.get("AlarmNames"):
         return ["*"]
+    if action == "logs:GetQueryResults":  # the request names the query; IAM checks its log groups
+        return [
+            f"arn:{PARTITION}:logs:{request.region}:{request.account}:log-group:{group}"
+            for group in world.query_log_groups(
+                request.account, request.region, str(request.params["queryId"])
+            )
+        ]
     formats = {resource["resource"]: resource["arn"] for resource in privilege["service_resources"]}
     arns: list[str] = []
     for kind in required or kinds:

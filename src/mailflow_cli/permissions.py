@@ -39,10 +39,13 @@ def _commands() -> dict[str, CommandGrants]:
     from mailflow_cli.deploy.outputs import permissions as outputs_permissions
     from mailflow_cli.operate import (
         dlq_command,
+        doctor_command,
         logs_command,
+        replay_command,
         send_test_command,
         status_command,
         tail_command,
+        trace_command,
         verify_domain_command,
     )
 
@@ -61,6 +64,9 @@ def _commands() -> dict[str, CommandGrants]:
         "verify-domain": verify_domain_command.permissions,
         "verify-domain --route53": verify_domain_command.route53_permissions,
         "send-test": send_test_command.permissions,
+        "trace": trace_command.permissions,
+        "replay": replay_command.permissions,
+        "doctor": doctor_command.permissions,
         "app-policy": _account_only,
         "permissions": _account_only,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.operate.doctor import Check, DoctorReport, run_checks
@@ -10,6 +11,17 @@ from mailflow_cli.operate.progress import waiting
 from mailflow_cli.operate.timing import current_clock
 
 MARKS = {"ok": ("✓ ok  ", "green"), "warn": ("! warn", "yellow"), "fail": ("✗ fail", "bold red")}
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """What ``status`` reads, plus the domains' MAIL FROM set-up and the SES account (sandbox, paused
+    sending, quota); neither has resource-level permissions."""
+    from mailflow_cli.operate import status_command
+
+    return (
+        *status_command.permissions(scopes),
+        allow(scopes.any, "ses:GetIdentityMailFromDomainAttributes", "ses:GetAccount"),
+    )
 
 
 def run(ctx: StackContext, *, no_dns: bool, json_output: bool, dns: DnsClient | None = None) -> bool:

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import UsageError
@@ -20,6 +21,15 @@ from mailflow_cli.packaging import runtime_config
 
 SHOWN_EMAILS = 20  # the human output lists this many of each kind; --json lists all
 CATEGORY_WIDTH = 15
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """Listing raw/ in the window, the emails' stored records, and invoking the handler with them."""
+    return (
+        allow(scopes.bucket, "s3:ListBucket"),
+        allow(scopes.table, "dynamodb:BatchGetItem", "dynamodb:GetItem"),
+        allow(scopes.function, "lambda:InvokeFunction"),
+    )
 
 
 def run(

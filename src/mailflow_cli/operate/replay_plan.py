@@ -50,14 +50,21 @@ class Router:
     def __init__(self, runtime_config: dict[str, Any]) -> None:
         self._config = handler_module("config").parse_config(runtime_config)
         self._route = handler_module("inbound.route").route
-        self._decide = handler_module("inbound.verdicts").decide
+        verdicts = handler_module("inbound.verdicts")
+        self._decide = verdicts.decide
+        self._not_parsed = verdicts.NOT_PARSED
 
     def decision(self, record: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
         """(the apps the email is delivered to, {app: quarantine reason}) under the current config."""
         mail, receipt = record["ses"]["mail"], record["ses"]["receipt"]
         recipients = [r for r in receipt.get("recipients", []) if isinstance(r, str)]
         routes = self._route(recipients, self._config)
-        decided = self._decide(routes, receipt, str(mail.get("source") or ""), self._config)
+        decided = self._decide(routes, receipt, self._config)
+        # Without the message parsed, only the sender checks that do not depend on the From header apply:
+        # the handler may still quarantine a route whose sender's From domain fails DMARC.
+        decided.check_senders(
+            list(decided.deliver), self._config, str(mail.get("source") or ""), self._not_parsed
+        )
         return [r.app for r in decided.deliver], {r.app: reason for r, reason in decided.quarantine}
 
 

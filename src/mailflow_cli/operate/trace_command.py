@@ -6,8 +6,10 @@ from typing import Any
 
 from rich.text import Text
 
+from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.context import StackContext
+from mailflow_cli.naming import RAW_PREFIX
 from mailflow_cli.operate.address_hash import address_hash, read_key
 from mailflow_cli.operate.durations import format_duration, parse_duration
 from mailflow_cli.operate.inbound_replay import SES_ID
@@ -21,6 +23,18 @@ from mailflow_cli.operate.trace_query import build_query, parse_query
 from mailflow_cli.operate.trace_stored import enrich, from_record
 
 STEP_WIDTH = 13
+
+
+def permissions(scopes: Scopes) -> tuple[Grant, ...]:
+    """The handler's log lines (Logs Insights, or FilterLogEvents), its table (the address-hash key and
+    the email records) and the raw mail's existence (HeadObject is authorised as s3:GetObject)."""
+    return (
+        allow(scopes.log_group, "logs:StartQuery", "logs:GetQueryResults", "logs:FilterLogEvents"),
+        allow(scopes.any, "logs:StopQuery"),  # it names only the query id; IAM has no resource for it
+        allow(scopes.table, "dynamodb:GetItem"),
+        allow(scopes.bucket_prefix("RawMail", RAW_PREFIX), "s3:GetObject"),
+        allow(scopes.bucket, "s3:ListBucket"),
+    )
 
 
 def run(ctx: StackContext, text: str, *, since: str, json_output: bool) -> bool:

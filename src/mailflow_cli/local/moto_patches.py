@@ -25,7 +25,8 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
 7. SES v2 has no configuration set event destinations, no account-level suppression list, no
    configuration set suppression options call and no ``GetAccount``; a missing configuration set is
    answered with SES v1's error code, and deleting one raises a KeyError. Added and corrected with AWS's
-   semantics in :mod:`mailflow_cli.local.moto_sesv2`.
+   semantics in :mod:`mailflow_cli.local.moto_sesv2`, and routed in moto's server as well as in
+   process (its server answered them 404).
 8. SES ``SendEmail`` (v2) and ``SendEmail``/``SendRawEmail`` (v1) drop ``ConfigurationSetName`` and the
    message tags (``EmailTags``, v1 ``Tags``), accept a configuration set that does not exist and tags
    SES refuses, and record a raw message's header recipients as recipients even when the request names

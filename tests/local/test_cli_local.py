@@ -116,3 +116,41 @@ def test_start_and_demo_name_the_missing_extra(monkeypatch: pytest.MonkeyPatch) 
         with pytest.raises(MailflowError, match="needs aiosmtpd") as missing:
             command()
         assert "mailflow[local]" in (missing.value.hint or "")
+
+
+def test_outbox_lists_each_recipient_s_outcome_and_the_ses_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import os
+
+    from typer.testing import CliRunner
+
+    from mailflow_cli import cli, console
+    from mailflow_cli.local.outbox import OutboxStore
+    from mailflow_cli.local.sent_mail import SentMail
+
+    raw = b"From: _app1@example.com\r\nTo: x\r\nSubject: Invoice\r\n\r\nhi\r\n"
+    OutboxStore(Path(os.environ["MAILFLOW_HOME"]) / "local" / "outbox").add(
+        SentMail(
+            "_app1@example.com",
+            ("bounce@simulator.amazonses.com", "success@simulator.amazonses.com"),
+            raw,
+            "id-1",
+            configuration_set="mailflow-dev",
+        ),
+        {
+            "bounce@simulator.amazonses.com": "bounced (550 5.1.1 user unknown)",
+            "success@simulator.amazonses.com": "delivered",
+        },
+        ["Send", "Delivery", "Bounce"],
+    )
+    buffer = io.StringIO()
+    monkeypatch.setattr(console.out, "file", buffer)
+    monkeypatch.setattr(console.out, "width", 250)
+    cli._register_commands()
+    assert CliRunner().invoke(cli.app, ["local", "outbox"], catch_exceptions=False).exit_code == 0
+    lines = buffer.getvalue().splitlines()
+    bounce_row = next(line for line in lines if "bounce@simulator.amazonses.com" in line)
+    assert "bounced (550 5.1.1 user unknown)" in bounce_row
+    assert "Send, Delivery, Bounce" in bounce_row
+    success_row = next(line for line in lines if "success@simulator.amazonses.com" in line)
+    assert "delivered" in success_row

@@ -1,5 +1,5 @@
-"""`mailflow local` failure modes give one clear sentence and an exit status, never a traceback;
-`mailflow demo` runs the whole path and exits 0."""
+"""`mailflow local` failure modes give one clear sentence and an exit status, never a traceback (the
+demo's run is in test_e2e_feedback: its feedback steps need the whole of issue 11)."""
 
 from __future__ import annotations
 
@@ -89,16 +89,6 @@ def test_empty_outbox(home: Path) -> None:
     missing = mailflow(home, "local", "outbox", "--show", "3")
     assert missing.returncode == 1
     assert "no message 3" in missing.stderr
-
-
-@pytest.mark.e2e
-def test_demo_exits_zero(home: Path) -> None:
-    result = mailflow(home, "demo", timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Every step behaved as shown." in result.stderr
-    assert "outbound.status on app1's queue" in result.stdout
-    assert '"status": "sent"' in result.stdout
-    assert "mailflow-dev-outbound-dlq" in result.stdout
 
 
 def test_start_and_demo_name_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -119,7 +119,7 @@ def events_for(mail: SentMail, fates: dict[str, Fate], sender: records.Sender) -
         found.append(records.event(mail, sender, records.REJECT, records.bad_content()))
         return tuple(found)
     details = (
-        (records.DELIVERY, [Fate.DELIVERED, Fate.OUT_OF_OFFICE, Fate.COMPLAINED], records.delivery_of(mail)),
+        (records.DELIVERY, [fate for fate in Fate if fate.delivered], records.delivery_of(mail)),
         (records.BOUNCE, [Fate.BOUNCED], records.user_unknown_bounce),
         (records.BOUNCE, [Fate.SUPPRESSED], records.suppressed_bounce),
         (records.COMPLAINT, [Fate.COMPLAINED], records.abuse_complaint),

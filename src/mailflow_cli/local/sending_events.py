@@ -9,7 +9,6 @@ event type (``send``, ``delivery``, ``bounce``, ``complaint``, ``reject``).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,10 +51,9 @@ class Sender:
     source_arn: str
 
 
-def feedback_id(now: float | None = None) -> str:
+def feedback_id(now: datetime) -> str:
     """An id in SES's feedback id shape (``01000157c44f053b-61b59c11-...-000000``)."""
-    millis = int((time.time() if now is None else now) * 1000)
-    return f"{millis:016x}-{uuid.uuid4()}-000000"
+    return f"{int(now.timestamp() * 1000):016x}-{uuid.uuid4()}-000000"
 
 
 def headers(raw: bytes) -> tuple[list[dict[str, str]], bool]:
@@ -134,7 +132,7 @@ def user_unknown_bounce(recipients: Sequence[str], now: datetime) -> dict[str, A
             for r in recipients
         ],
         "timestamp": iso_timestamp(now),
-        "feedbackId": feedback_id(now.timestamp()),
+        "feedbackId": feedback_id(now),
         "reportingMTA": f"dsn; {LOCAL_MTA}",
     }
 
@@ -154,7 +152,7 @@ def suppressed_bounce(recipients: Sequence[str], now: datetime) -> dict[str, Any
             for r in recipients
         ],
         "timestamp": iso_timestamp(now),
-        "feedbackId": feedback_id(now.timestamp()),
+        "feedbackId": feedback_id(now),
         "reportingMTA": "dns; amazonses.com",
     }
 
@@ -164,7 +162,7 @@ def abuse_complaint(recipients: Sequence[str], now: datetime) -> dict[str, Any]:
     return {
         "complainedRecipients": [{"emailAddress": r} for r in recipients],
         "timestamp": iso_timestamp(now),
-        "feedbackId": feedback_id(now.timestamp()),
+        "feedbackId": feedback_id(now),
         "userAgent": SIMULATOR_USER_AGENT,
         "complaintFeedbackType": "abuse",
         "arrivalDate": iso_timestamp(now),

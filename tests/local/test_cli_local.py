@@ -134,8 +134,9 @@ def test_outbox_lists_each_recipient_s_outcome_and_the_ses_events(monkeypatch: p
         ["Send", "Delivery", "Bounce"],
     )
     buffer = io.StringIO()
-    monkeypatch.setattr(console.out, "file", buffer)
-    monkeypatch.setattr(console.out, "width", 250)
+    # The console's own attributes, so that undoing restores them exactly (None: sys.stdout, any width).
+    monkeypatch.setattr(console.out, "_file", buffer)
+    monkeypatch.setattr(console.out, "_width", 250)
     cli._register_commands()
     assert CliRunner().invoke(cli.app, ["local", "outbox"], catch_exceptions=False).exit_code == 0
     lines = buffer.getvalue().splitlines()

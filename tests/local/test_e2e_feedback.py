@@ -19,7 +19,7 @@ import pytest
 
 from .test_e2e import REPO, Stack, mailflow, stack, wait_for
 
-__all__ = ["stack"]  # the module-scoped emulator fixture, shared from test_e2e
+__all__ = ["stack"]  # pytest finds the fixture here: test_e2e's emulator with the example deployed
 
 pytestmark = pytest.mark.e2e
 

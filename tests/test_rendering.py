@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from mailflow_cli import cli, console
 from mailflow_cli.errors import MailflowError
-from mailflow_cli.local.outbox import OutboxStore, SentMail
+from mailflow_cli.local.outbox import OutboxStore
+from mailflow_cli.local.sent_mail import SentMail
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mailflow_cli"
 HOSTILE = "[link=https://evil.example/login]Invoice 42[/link] [bold]x[/bold] :warning:"
@@ -63,7 +64,7 @@ def test_local_outbox_lists_a_hostile_subject_literally(terminal: dict[str, io.S
     home = Path(os.environ["MAILFLOW_HOME"]) / "local"
     raw = f"From: a@example.net\r\nTo: b@example.org\r\nSubject: {HOSTILE}\r\n\r\nhi\r\n".encode()
     OutboxStore(home / "outbox").add(
-        SentMail("a@example.net", ("b@example.org",), raw, "id-1"), ["b@example.org"]
+        SentMail("a@example.net", ("b@example.org",), raw, "id-1"), {"b@example.org": "delivered"}
     )
     cli._register_commands()
     result = CliRunner().invoke(cli.app, ["local", "outbox"], catch_exceptions=False)

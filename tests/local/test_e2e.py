@@ -352,3 +352,49 @@ def test_starting_twice_is_refused_clearly(stack: Stack) -> None:
     assert data["running"] is True
     assert data["endpoint"] == stack.state.endpoint
     assert data["smtpPort"] == stack.state.smtp_port
+
+
+def test_the_mailbox_simulator_publishes_ses_events_through_sns_to_sqs(stack: Stack) -> None:
+    """A configuration set with an SNS event destination, a queue subscribed to the topic (raw
+    delivery), a send to bounce@ and success@ through SES v2: the events SES publishes arrive on the
+    queue, and `mailflow local outbox` shows each recipient's outcome."""
+    sesv2, sns, sqs = stack.client("sesv2"), stack.client("sns"), stack.client("sqs")
+    name = f"simulator-{uuid.uuid4().hex[:8]}"
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    sesv2.create_configuration_set(ConfigurationSetName=name)
+    sesv2.create_configuration_set_event_destination(
+        ConfigurationSetName=name,
+        EventDestinationName="to-sns",
+        EventDestination={
+            "Enabled": True,
+            "MatchingEventTypes": ["DELIVERY", "BOUNCE"],
+            "SnsDestination": {"TopicArn": topic},
+        },
+    )
+    sent = sesv2.send_email(
+        FromEmailAddress=f"_app1@{DOMAIN}",
+        Destination={"ToAddresses": ["bounce@simulator.amazonses.com", "success@simulator.amazonses.com"]},
+        Content={"Simple": {"Subject": {"Data": name}, "Body": {"Text": {"Data": "hi"}}}},
+        ConfigurationSetName=name,
+        EmailTags=[{"Name": "mailflow-app", "Value": "app1"}],
+    )
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + WAIT
+    while len(events) < 2 and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            events.append(json.loads(message["Body"]))
+    assert sorted(event["eventType"] for event in events) == ["Bounce", "Delivery"]
+    assert {event["mail"]["messageId"] for event in events} == {sent["MessageId"]}
+    assert {tuple(event["mail"]["tags"]["mailflow-app"]) for event in events} == {("app1",)}
+    listed = mailflow(stack.home, "local", "outbox", "--json")
+    (entry,) = [e for e in json.loads(listed.stdout) if e["subject"] == name]
+    assert entry["outcomes"] == {
+        "bounce@simulator.amazonses.com": "bounced (550 5.1.1 user unknown)",
+        "success@simulator.amazonses.com": "delivered",
+    }
+    assert (entry["configuration_set"], entry["events"]) == (name, ["Delivery", "Bounce"])

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mailflow_cli.local.outbox import OutboxStore, SentMail
+from mailflow_cli.local.outbox import OutboxStore
 from mailflow_cli.local.private_files import append_private, make_private, private_dir, replace_private
+from mailflow_cli.local.sent_mail import SentMail
 from mailflow_cli.local.state import Credentials, EmulatorState
 from mailflow_cli.local.tls import self_signed_context
 
@@ -62,7 +63,7 @@ def test_state_outbox_and_tls_files_are_private(tmp_path: Path) -> None:
         1, "http://127.0.0.1:1", "127.0.0.1", 2, "eu-west-1", 0.0, *vars(credentials).values()
     ).save(home / "state.json")
     OutboxStore(home / "outbox").add(
-        SentMail("a@x.org", ("b@y.org",), b"Subject: s\r\n\r\nhi\r\n", "id"), ["b@y.org"]
+        SentMail("a@x.org", ("b@y.org",), b"Subject: s\r\n\r\nhi\r\n", "id"), {"b@y.org": "delivered"}
     )
     self_signed_context(home / "tls")
     found = {str(path.relative_to(home)): mode(path) for path in home.rglob("*")}

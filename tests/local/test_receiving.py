@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from mailflow_cli.local.lambda_runner import InvokeResult
-from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher, from_moto_message
+from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher
 from mailflow_cli.local.receiving import Receiver
+from mailflow_cli.local.sent_mail import from_moto_message
 from mailflow_cli.local.ses_event import ReceivedMail
+from mailflow_cli.local.ses_simulator import SesSimulator
 
 RAW = b"From: a@sender.org\r\nTo: _app1@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
 FN = "arn:aws:lambda:eu-west-1:123456789012:function:f"
@@ -137,6 +139,13 @@ def test_stop_rule_skips_the_rest_of_the_rule_only() -> None:
     assert list(s3.objects) == [f"later/{mail.message_id}"]
 
 
+class AccountWithoutSuppression:
+    """SES v2's GetAccount for an account that does not use the suppression list."""
+
+    def get_account(self) -> dict[str, Any]:
+        return {"SuppressionAttributes": {"SuppressedReasons": []}}
+
+
 class SimpleMessage:
     """moto's ses Message (SendEmail with Simple content)."""
 
@@ -161,7 +170,12 @@ def test_sent_mail_is_split_between_local_delivery_and_the_outbox(tmp_path: Any)
     ]
     instance, s3, _, _ = receiver(rules)
     store = OutboxStore(tmp_path / "outbox")
-    watcher = OutboxWatcher(sent_messages=lambda: [SimpleMessage()], receiver=instance, store=store)
+    simulator = SesSimulator(
+        sesv2=AccountWithoutSuppression(), ses=None, sns=None, account_id="123456789012", region="eu-west-1"
+    )
+    watcher = OutboxWatcher(
+        sent_messages=lambda: [SimpleMessage()], receiver=instance, store=store, simulator=simulator
+    )
     sent = from_moto_message(SimpleMessage())
     assert sent.source == "_app1@example.com"
     assert sent.destinations == ("_app2@example.com", "bob@elsewhere.org")
@@ -176,6 +190,8 @@ def test_sent_mail_is_split_between_local_delivery_and_the_outbox(tmp_path: Any)
         ["bob@elsewhere.org"],
         "Simple",
     )
+    assert entry.outcomes == {"bob@elsewhere.org": "delivered"}
+    assert (entry.configuration_set, entry.events) == (None, []), "no configuration set: no events"
     assert b"plain body" in (store.raw(1) or b"")
 
 

@@ -212,7 +212,8 @@ def outbox(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """List the mail sent through SES that left the emulator (to domains it does not receive for)."""
+    """List the mail sent through SES that the emulator did not deliver itself, with what SES did with
+    each recipient (the mailbox simulator's bounce, complaint...) and the SES events published."""
     import sys
 
     from rich.table import Table
@@ -238,17 +239,25 @@ def outbox(
     if not entries:
         err.print("The outbox is empty.")
         return
-    table = Table("#", "time", "from", "to", "subject", "size")
+    table = Table("#", "time", "from", "to", "outcome", "subject", "size", "SES events")
     for entry in entries:
         table.add_row(
             str(entry.number),
             time.strftime("%H:%M:%S", time.localtime(entry.time)),
             entry.sender,
-            ", ".join(entry.recipients),
+            "\n".join(entry.recipients),
+            "\n".join(entry.outcomes.get(address, "") for address in entry.recipients),
             entry.subject,
             f"{entry.size:,} B",
+            _events_cell(entry.configuration_set, entry.events),
         )
     out.print(table)
+
+
+def _events_cell(configuration_set: str | None, events: list[str]) -> str:
+    if configuration_set is None:
+        return "(no configuration set)"
+    return ", ".join(events) or "none published"
 
 
 def demo(

@@ -1,7 +1,8 @@
 """``mailflow demo``: the whole mail path on a private emulator, step by step, then teardown.
 
 Each step checks what it shows; the first step that does not behave as shown ends the demo with a
-non-zero status (after teardown).
+non-zero status (after teardown). The outbound feedback steps send to SES's mailbox simulator and wait
+for the ``outbound.event`` messages (delivery, bounce) the handler puts on the sending app's queue.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from mailflow_cli.local.tls import client_context
 EXAMPLE_NAME = "mailflow.yaml.example"
 WAIT_SECONDS = 20.0
 ATTACHMENT = b"id,amount\n1,42.00\n2,17.50\n"
+SIMULATOR_SUCCESS = "success@simulator.amazonses.com"
+SIMULATOR_BOUNCE = "bounce@simulator.amazonses.com"
 
 
 class DemoFailure(Exception):
@@ -84,7 +87,8 @@ def example_config_text() -> tuple[str, str]:
 def wait_for_message(
     sqs: Any, url: str, accept: Callable[[dict[str, Any]], bool], what: str, timeout: float = WAIT_SECONDS
 ) -> dict[str, Any]:
-    """Receive from ``url`` until a JSON body that ``accept`` takes arrives; delete it and return it."""
+    """Receive from ``url`` until a JSON body that ``accept`` takes arrives; delete it and return it.
+    Other messages are made visible again at once, for the steps that wait for them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         response = sqs.receive_message(
@@ -94,10 +98,13 @@ def wait_for_message(
             try:
                 body = json.loads(message["Body"])
             except ValueError:
-                continue
+                body = None
             if isinstance(body, dict) and accept(body):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 return body
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
     raise DemoFailure(f"{what} did not arrive within {timeout:.0f} s")
 
 
@@ -206,7 +213,7 @@ class Demo:
         )
         _check(stored == ATTACHMENT, "the attachment in S3 differs from the one sent")
 
-    def outbound(self) -> str:
+    def outbound(self, to: str, subject: str) -> str:
         correlation = f"demo-{uuid.uuid4().hex[:8]}"
         request = {
             "version": "1.0",
@@ -214,8 +221,8 @@ class Demo:
             "source": self.app1,
             "email": {
                 "from": {"address": f"_{self.app1}@{self.domain}", "name": self.app1},
-                "to": [{"address": f"_{self.app2}@{self.domain}"}],
-                "subject": f"Hello {self.app2}",
+                "to": [{"address": to}],
+                "subject": subject,
                 "body": {"text": f"{self.app1} says hello."},
             },
         }
@@ -244,6 +251,48 @@ class Demo:
         )
         show(f"outbound.status on {self.app1}'s queue", body)
         _check(body.get("status") == "sent", f"the outbound message was not sent: {body.get('error')}")
+
+    def feedback_deployed(self) -> None:
+        """SES publishes events only for sends through the stack's configuration set (contract E:
+        named after the stack)."""
+        from botocore.exceptions import ClientError
+
+        from mailflow_cli.aws import error_code
+
+        name = self.ctx.names.prefix
+        try:
+            self.ctx.clients.client("sesv2").get_configuration_set(ConfigurationSetName=name)
+        except ClientError as exc:
+            if error_code(exc) != "NotFoundException":
+                raise
+            raise DemoFailure(
+                f"the deploy created no SES configuration set {name}, so SES publishes no delivery or "
+                "bounce events: this Mailflow does not deploy outbound feedback"
+            ) from None
+
+    def feedback(self, to: str, event: str) -> None:
+        """Send to SES's mailbox simulator; the SES event reaches the app as an ``outbound.event``."""
+        correlation = self.outbound(to, f"Hello {to.partition('@')[0]}")
+        self.status(correlation)
+        what = f"the outbound.event ({event}) for {correlation} on {self.app1}'s queue"
+        try:
+            body = wait_for_message(
+                self.sqs,
+                self.outputs["appQueueUrls"][self.app1],
+                lambda b: (
+                    b.get("type") == "outbound.event"
+                    and b.get("correlationId") == correlation
+                    and b.get("event") == event
+                ),
+                what,
+            )
+        except DemoFailure as missing:
+            raise DemoFailure(
+                f"{missing}. The emulator's log says which SES events were published for the message; "
+                f"the handler takes them from the queue {self.ctx.names.prefix}-ses-events (dead letters: "
+                f"`mailflow dlq list`)"
+            ) from None
+        show(f"outbound.event on {self.app1}'s queue", body)
 
     def dead_letter_queues_empty(self) -> None:
         urls = self.outputs.get("deadLetterQueueUrls") or {}
@@ -305,9 +354,14 @@ def run_demo(config_path: Path | None = None) -> int:
             with timings.step(f"SMTP: mail with an attachment to _{demo.app1}@{demo.domain}"):
                 demo.inbound()
             with timings.step(f"{demo.app1} sends to _{demo.app2}@{demo.domain}: outbound.status"):
-                demo.status(demo.outbound())
+                demo.status(demo.outbound(f"_{demo.app2}@{demo.domain}", f"Hello {demo.app2}"))
             with timings.step(f"delivery on {demo.app2}'s queue"):
                 demo.delivered()
+            with timings.step(f"{demo.app1} sends to {SIMULATOR_SUCCESS}: a delivery event"):
+                demo.feedback_deployed()
+                demo.feedback(SIMULATOR_SUCCESS, "delivery")
+            with timings.step(f"{demo.app1} sends to {SIMULATOR_BOUNCE}: a bounce event"):
+                demo.feedback(SIMULATOR_BOUNCE, "bounce")
             with timings.step("dead-letter queues are empty"):
                 demo.dead_letter_queues_empty()
         except (DemoFailure, MailflowError) as problem:

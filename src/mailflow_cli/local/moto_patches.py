@@ -25,20 +25,33 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
 7. SES v2 has no configuration set event destinations, no account-level suppression list, no
    configuration set suppression options call and no ``GetAccount``; a missing configuration set is
    answered with SES v1's error code, and deleting one raises a KeyError. Added and corrected with AWS's
-   semantics in :mod:`mailflow_cli.local.moto_sesv2`.
+   semantics in :mod:`mailflow_cli.local.moto_sesv2`, and routed in moto's server as well as in
+   process (its server answered them 404).
+8. SES ``SendEmail`` (v2) and ``SendEmail``/``SendRawEmail`` (v1) drop ``ConfigurationSetName`` and the
+   message tags (``EmailTags``, v1 ``Tags``), accept a configuration set that does not exist and tags
+   SES refuses, and record a raw message's header recipients as recipients even when the request names
+   its own. Here the send is refused as SES refuses it (v2: ``NotFoundException``,
+   ``BadRequestException``; v1: ``ConfigurationSetDoesNotExist``, ``InvalidParameterValue``), and the
+   configuration set, the tags, the request's destinations and the time are kept with the sent message
+   (:func:`send_options`, read under a lock with :func:`sent_mail`, so a reader never sees a message
+   without them).
+9. SNS ``Publish`` fails when one of the topic's SQS subscriptions cannot be delivered to (its queue was
+   deleted): the subscriptions after it get nothing and the caller gets the queue's error. On AWS a
+   delivery failure never fails ``Publish`` and every other subscription still gets the message; the
+   failed delivery is logged and dropped here.
 
 What only the emulator needs:
 
-8. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
-   ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
-   invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
-   queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
-9. moto runs a function's code in a Docker container, when Docker is reachable, for ``Invoke`` and for
-   every notification that invokes a function. In the emulator every such invocation goes to the
-   emulator's own runner instead (:func:`route_lambda_invocations`), which runs only Mailflow's handler;
-   moto's Docker runner is never used.
+10. moto delivers a message to every Lambda event source mapping of a queue synchronously inside
+    ``SendMessage`` (one message per invocation, ``batchItemFailures`` ignored, and without Docker the
+    invocation fails). The emulator polls mappings itself (:mod:`mailflow_cli.local.esm_poller`), so the
+    queue's mapping table is made permanently empty; ``ListEventSourceMappings`` still reports them.
+11. moto runs a function's code in a Docker container, when Docker is reachable, for ``Invoke`` and for
+    every notification that invokes a function. In the emulator every such invocation goes to the
+    emulator's own runner instead (:func:`route_lambda_invocations`), which runs only Mailflow's handler;
+    moto's Docker runner is never used.
 
-Tests install 1-7 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
+Tests install 1-9 per test with :func:`install_moto_compat` (undone afterwards); the emulator process
 calls :func:`apply` once for its lifetime, and :func:`route_lambda_invocations` once its runner exists.
 Both work for ``mock_aws`` and an in-process ``ThreadedMotoServer``.
 """
@@ -47,10 +60,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
+
+log = logging.getLogger("mailflow.local.moto")
 
 LambdaInvoke = Callable[[str, Any, str], tuple[bytes, bool]]
 """(function ARN, event, invocation type) -> (the response payload, whether the function failed)."""
@@ -277,6 +293,35 @@ def _add_sesv2_apis(patch: _Patcher) -> None:
         install(patch)
 
 
+def _keep_ses_send_options(patch: _Patcher) -> None:
+    from moto.ses.responses import EmailResponse
+    from moto.sesv2.responses import SESV2Response
+
+    from mailflow_cli.local import moto_ses_send
+
+    _require(
+        "send_raw_email" in inspect.getsource(SESV2Response.send_email)
+        and hasattr(EmailResponse, "send_raw_email"),
+        "moto's SES SendEmail/SendRawEmail responses changed",
+    )
+    moto_ses_send.keep_send_options(patch)
+
+
+def _sns_delivery_failures_do_not_fail_publish(patch: _Patcher) -> None:
+    from moto.sns.models import Subscription
+
+    _require(hasattr(Subscription, "publish"), "moto.sns.models.Subscription.publish is gone")
+    original = Subscription.publish
+
+    def publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+        try:
+            original(self, message, message_id, *args, **kwargs)
+        except Exception as exc:  # any delivery failure: SNS drops it, Publish succeeds
+            log.warning("SNS could not deliver %s to %s (%s): dropped", message_id, self.endpoint, exc)
+
+    patch.set(Subscription, "publish", publish)
+
+
 _AWS_FIDELITY = (
     _add_delete_receipt_rule,
     _tag_buckets_at_creation,
@@ -285,11 +330,13 @@ _AWS_FIDELITY = (
     _answer_move_task_unsupported,
     _report_dead_letter_sources,
     _add_sesv2_apis,
+    _keep_ses_send_options,
+    _sns_delivery_failures_do_not_fail_publish,
 )
 
 
 def install_moto_compat(*, emulator: bool = False) -> Callable[[], None]:
-    """Patch moto's classes in this process (1-7, and 8 with ``emulator``); return the undo
+    """Patch moto's classes in this process (1-9, and 10 with ``emulator``); return the undo
     function."""
     patch = _Patcher()
     try:

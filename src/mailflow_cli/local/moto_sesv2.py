@@ -12,6 +12,7 @@ suppression list" for what a suppressed address means.
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -305,4 +306,33 @@ def add_get_account(patch: Patcher) -> None:
     patch.set(SESV2Response, "get_account", get_account)
 
 
-PATCHES = (add_event_destinations, add_suppression_list, add_get_account)
+SERVER_PATHS = (
+    "/v2/email/account$",
+    "/v2/email/account/suppression$",
+    "/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations$",
+    "/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations/(?P<EventDestinationName>[^/]+)$",
+    "/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/suppression-options$",
+    "/v2/email/suppression/addresses$",
+    "/v2/email/suppression/addresses/(?P<EmailAddress>[^/]+)$",
+)
+"""The request paths of the operations above. moto's SES v2 routes them in process through a catch-all
+``/v2/.*`` pattern, which its server (the emulator) cannot turn into a route: there they were 404."""
+
+
+def add_server_routes(patch: Patcher) -> None:
+    """Route the operations above in moto's server too."""
+    from moto.core.utils import convert_regex_to_flask_path
+    from moto.sesv2.models import SESV2Backend
+    from moto.sesv2.responses import SESV2Response
+
+    inherited = inspect.getattr_static(SESV2Backend, "flask_paths")
+
+    def flask_paths(self: Any) -> dict[str, Any]:
+        paths = dict(inherited.fget(self))
+        paths.update({convert_regex_to_flask_path(path): SESV2Response.dispatch for path in SERVER_PATHS})
+        return paths
+
+    patch.set(SESV2Backend, "flask_paths", property(flask_paths))
+
+
+PATCHES = (add_event_destinations, add_suppression_list, add_get_account, add_server_routes)

@@ -1,9 +1,12 @@
-"""Mail sent through SES in the emulator: delivered locally when a receipt rule accepts the recipient,
-otherwise kept in the outbox (files under the state directory) for ``mailflow local outbox``.
+"""Mail sent through SES in the emulator: what SES does with it (the mailbox simulator, the suppression
+list, the events it publishes: :mod:`mailflow_cli.local.ses_simulator`), then local delivery when a
+receipt rule accepts a recipient, otherwise the outbox (files under the state directory) for
+``mailflow local outbox``.
 
 The emulator reads what moto's SES backend recorded (``ses_backends[account][region].sent_messages``,
-an internal moto API; see moto_patches for the version this relies on). The outbox files are the
-interface: ``<n>.eml`` holds the MIME and ``<n>.json`` its summary.
+an internal moto API, through :func:`mailflow_cli.local.moto_ses_send.sent_mail`). The outbox files are
+the interface: ``<n>.eml`` holds the MIME and ``<n>.json`` its summary, with each recipient's outcome
+and the SES events published about it.
 """
 
 from __future__ import annotations
@@ -12,28 +15,28 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from email.message import EmailMessage
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mailflow_cli.local.private_files import private_dir, replace_private, write_private
-from mailflow_cli.local.receiving import Receiver
+from mailflow_cli.local.receiving import Receipt
+from mailflow_cli.local.sent_mail import SentMail, from_moto_message
 from mailflow_cli.local.ses_event import ReceivedMail
+from mailflow_cli.local.ses_simulator import SesSimulator, simulator_mailbox
 
 log = logging.getLogger("mailflow.local.outbox")
 
 
-@dataclass(frozen=True)
-class SentMail:
-    source: str
-    destinations: tuple[str, ...]
-    raw: bytes
-    ses_message_id: str
+class LocalDelivery(Protocol):
+    """The emulator's SES receiving (:class:`mailflow_cli.local.receiving.Receiver`)."""
+
+    def accepts(self, address: str) -> bool: ...
+
+    def receive(self, mail: ReceivedMail, *, tls: bool) -> Receipt: ...
 
 
 @dataclass(frozen=True)
@@ -45,50 +48,19 @@ class OutboxEntry:
     subject: str
     size: int
     time: float
-
-
-def addresses(values: Sequence[str]) -> list[str]:
-    seen: list[str] = []
-    for _, found in getaddresses(list(values)):
-        address = found.strip().lower()
-        if address and address not in seen:
-            seen.append(address)
-    return seen
-
-
-def from_moto_message(message: Any) -> SentMail:
-    """A moto ``RawMessage`` (send_raw_email) or ``Message`` (send_email) as MIME bytes."""
-    source = str(getattr(message, "source", "") or "")
-    raw_data = getattr(message, "raw_data", None)
-    if raw_data is not None:
-        raw = raw_data.encode("utf-8") if isinstance(raw_data, str) else bytes(raw_data)
-        destinations = addresses([str(d) for d in message.destinations])
-    else:
-        destinations_map = getattr(message, "destinations", {}) or {}
-        destinations = addresses(
-            [
-                str(a)
-                for key in ("ToAddresses", "CcAddresses", "BccAddresses")
-                for a in destinations_map.get(key, [])
-            ]
-        )
-        built = EmailMessage()
-        built["From"] = source
-        built["To"] = ", ".join(destinations_map.get("ToAddresses", []))
-        built["Subject"] = str(getattr(message, "subject", "") or "")
-        built.set_content(str(getattr(message, "body", "") or ""))
-        raw = built.as_bytes()
-    _, sender = getaddresses([source])[0] if source else ("", "")
-    return SentMail(
-        source=sender or source, destinations=tuple(destinations), raw=raw, ses_message_id=str(message.id)
-    )
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """Each recipient's outcome (delivered, bounced, complained about, suppressed, rejected)."""
+    configuration_set: str | None = None
+    events: list[str] = field(default_factory=list)
+    """The SES event types published about the message (Send, Delivery, Bounce, Complaint, Reject)."""
 
 
 class OutboxStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def add(self, mail: SentMail, recipients: Sequence[str]) -> OutboxEntry:
+    def add(self, mail: SentMail, outcomes: Mapping[str, str], events: Sequence[str] = ()) -> OutboxEntry:
+        """Keep ``mail`` for the recipients in ``outcomes`` (recipient -> what happened to it)."""
         private_dir(self.directory)
         number = len(list(self.directory.glob("*.json"))) + 1
         headers = BytesHeaderParser(policy=compat32).parsebytes(mail.raw)
@@ -96,10 +68,13 @@ class OutboxStore:
             number=number,
             ses_message_id=mail.ses_message_id,
             sender=mail.source,
-            recipients=list(recipients),
+            recipients=list(outcomes),
             subject=str(headers.get("Subject", "")),
             size=len(mail.raw),
             time=time.time(),
+            outcomes=dict(outcomes),
+            configuration_set=mail.configuration_set,
+            events=list(events),
         )
         write_private(self.directory / f"{number}.eml", mail.raw)
         replace_private(self.directory / f"{number}.json", json.dumps(asdict(entry)).encode("utf-8"))
@@ -120,19 +95,22 @@ class OutboxStore:
 
 
 class OutboxWatcher:
-    """Takes each new message moto's SES recorded and routes it: local delivery or the outbox."""
+    """Takes each new message moto's SES recorded and does what SES would: simulate its recipients'
+    fates, deliver locally or keep it in the outbox, publish the events."""
 
     def __init__(
         self,
         *,
         sent_messages: Callable[[], list[Any]],
-        receiver: Receiver,
+        receiver: LocalDelivery,
         store: OutboxStore,
+        simulator: SesSimulator,
         interval: float = 0.1,
     ) -> None:
         self._sent = sent_messages
         self._receiver = receiver
         self._store = store
+        self._simulator = simulator
         self._interval = interval
         self._seen = 0
         self._stop = threading.Event()
@@ -146,17 +124,23 @@ class OutboxWatcher:
         self._thread.join(5)
 
     def route(self, mail: SentMail) -> None:
-        local = [address for address in mail.destinations if self._receiver.accepts(address)]
-        remote = [address for address in mail.destinations if address not in local]
+        simulation = self._simulator.simulate(mail)
+        local = [
+            address
+            for address, fate in simulation.fates.items()
+            if fate.delivered and simulator_mailbox(address) is None and self._receiver.accepts(address)
+        ]
         if local:
             received = ReceivedMail(
                 raw=mail.raw, mail_from=mail.source, recipients=tuple(local), helo="amazonses.com"
             )
             self._receiver.receive(received, tls=True)
             log.info("delivered %s locally to %s", mail.ses_message_id, ", ".join(local))
-        if remote:
-            entry = self._store.add(mail, remote)
-            log.info("outbox #%d: %s to %s", entry.number, mail.ses_message_id, ", ".join(remote))
+        events = self._simulator.publish(mail, simulation)
+        kept = {address: fate.value for address, fate in simulation.fates.items() if address not in local}
+        if kept:
+            entry = self._store.add(mail, kept, events)
+            log.info("outbox #%d: %s to %s", entry.number, mail.ses_message_id, ", ".join(kept))
 
     def poll_once(self) -> int:
         messages = self._sent()

@@ -122,14 +122,15 @@ class Emulator:
 
         import boto3
         from moto.core.models import DEFAULT_ACCOUNT_ID
-        from moto.ses.models import ses_backends
 
         from mailflow_cli.local import moto_patches
         from mailflow_cli.local.async_invoke import AsyncInvoker, invoke_api
         from mailflow_cli.local.esm_poller import EsmSupervisor
         from mailflow_cli.local.lambda_runner import LambdaRunner
+        from mailflow_cli.local.moto_ses_send import sent_mail
         from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher
         from mailflow_cli.local.receiving import Receiver
+        from mailflow_cli.local.ses_simulator import SesSimulator
         from mailflow_cli.local.smtp_ingress import SmtpIngress
         from mailflow_cli.local.tls import self_signed_context
         from mailflow_cli.local.trusted_code import ShippedHandler
@@ -145,7 +146,8 @@ class Emulator:
             aws_secret_access_key=self.credentials.secret_key,
             region_name=options.region,
         )
-        clients = {name: self._client(session, name) for name in ("lambda", "logs", "sqs", "s3", "ses")}
+        services = ("lambda", "logs", "sqs", "s3", "ses", "sesv2", "sns")
+        clients = {name: self._client(session, name) for name in services}
         self._parts.append(_ClientCloser(list(clients.values())))
         other_regions = _OtherRegionsRules(
             lambda region: self._client(session, "ses", region), options.region, DEFAULT_ACCOUNT_ID
@@ -187,10 +189,18 @@ class Emulator:
         )
         supervisor.start()
         self._parts.append(supervisor)
+        simulator = SesSimulator(
+            sesv2=clients["sesv2"],
+            ses=clients["ses"],
+            sns=clients["sns"],
+            account_id=DEFAULT_ACCOUNT_ID,
+            region=options.region,
+        )
         watcher = OutboxWatcher(
-            sent_messages=lambda: list(ses_backends[DEFAULT_ACCOUNT_ID][options.region].sent_messages),
+            sent_messages=lambda: sent_mail(DEFAULT_ACCOUNT_ID, options.region),
             receiver=receiver,
             store=OutboxStore(options.home / "outbox"),
+            simulator=simulator,
         )
         watcher.start()
         self._parts.append(watcher)

@@ -76,7 +76,8 @@ class ReceivedMail:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def _iso(moment: datetime) -> str:
+def iso_timestamp(moment: datetime) -> str:
+    """SES's timestamps: ISO 8601 in UTC with milliseconds (``2017-08-05T00:41:02.669Z``)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -133,9 +134,19 @@ def _addresses(message: Any, name: str) -> list[str] | None:
     return [str(value).strip() for value in values for value in str(value).split(",") if value.strip()]
 
 
+def header_objects(raw: bytes) -> list[dict[str, str]]:
+    """A message's headers as SES lists them in ``mail.headers``, in order."""
+    return [{"name": str(n), "value": str(v)} for n, v in _parse_headers(raw).items()]
+
+
 def common_headers(mail: ReceivedMail) -> dict[str, Any]:
-    message = _parse_headers(mail.raw)
-    common: dict[str, Any] = {"returnPath": mail.mail_from}
+    return {"returnPath": mail.mail_from, **message_common_headers(mail.raw)}
+
+
+def message_common_headers(raw: bytes) -> dict[str, Any]:
+    """SES's ``mail.commonHeaders`` of a message: the ones it has, addresses as lists."""
+    message = _parse_headers(raw)
+    common: dict[str, Any] = {}
     for key, header in (("from", "From"), ("to", "To"), ("cc", "Cc"), ("bcc", "Bcc"), ("sender", "Sender")):
         values = _addresses(message, header)
         if values is not None:
@@ -148,11 +159,10 @@ def common_headers(mail: ReceivedMail) -> dict[str, Any]:
 
 
 def mail_object(mail: ReceivedMail, region: str) -> dict[str, Any]:
-    message = _parse_headers(mail.raw)
     headers = [{"name": n, "value": v} for n, v in prepended_headers(mail, region)]
-    headers += [{"name": str(n), "value": str(v)} for n, v in message.items()]
+    headers += header_objects(mail.raw)
     return {
-        "timestamp": _iso(mail.received_at),
+        "timestamp": iso_timestamp(mail.received_at),
         "source": mail.mail_from,
         "messageId": mail.message_id,
         "destination": list(mail.recipients),
@@ -170,7 +180,7 @@ def receipt_object(
 ) -> dict[str, Any]:
     verdicts = mail.verdicts
     receipt: dict[str, Any] = {
-        "timestamp": _iso(mail.received_at),
+        "timestamp": iso_timestamp(mail.received_at),
         "processingTimeMillis": processing_millis,
         "recipients": list(recipients),
         "spamVerdict": {"status": verdicts.spam},

@@ -78,6 +78,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         str(free_port()),
         "--smtp-port",
         str(free_port()),
+        "--ui-port",
+        str(free_port()),
         "--region",
         "eu-west-1",
     )

@@ -136,8 +136,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     os.chmod(home / "local" / "outbox" / "left-by-an-older-version.eml", 0o644)
     previous = os.umask(0o022)
     try:
-        ports = ("--port", str(free_port()), "--smtp-port", str(free_port()), "--region", "eu-west-1")
-        started = mailflow(home, "local", "start", *ports)
+        ports = ("--port", str(free_port()), "--smtp-port", str(free_port()), "--ui-port", str(free_port()))
+        started = mailflow(home, "local", "start", *ports, "--region", "eu-west-1")
     finally:
         os.umask(previous)
     state = read_state(home / "local" / "state.json")

@@ -60,7 +60,7 @@ def emulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulated]:
     workdir = tmp_path_factory.mktemp("local-operate")
     (workdir / "mailflow.yaml").write_text(CONFIG, encoding="utf-8")
     emulated = Emulated(home=workdir / "home", workdir=workdir)
-    ports = ("--port", str(free_port()), "--smtp-port", str(free_port()))
+    ports = ("--port", str(free_port()), "--smtp-port", str(free_port()), "--ui-port", str(free_port()))
     started = emulated.mailflow("local", "start", *ports, "--region", "eu-west-1")
     assert started.returncode == 0, started.stderr
     state = read_state(emulated.home / "local" / "state.json")

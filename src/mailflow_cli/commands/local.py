@@ -43,7 +43,8 @@ def _require_emulator_packages() -> None:
     """The emulator's packages are an extra (``mailflow[local]``): say so instead of an ImportError."""
     import importlib.util
 
-    missing = [name for name in ("moto", "aiosmtpd") if importlib.util.find_spec(name) is None]
+    needed = ("moto", "aiosmtpd", "werkzeug", "jinja2", "nh3")
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         raise MailflowError(
             f"the local emulator needs {' and '.join(missing)}, which this installation lacks",
@@ -57,6 +58,10 @@ def start(
     smtp_port: Annotated[
         int, typer.Option("--smtp-port", min=1, max=65535, help="The SMTP ingress's port.")
     ] = 2525,
+    ui_port: Annotated[
+        int,
+        typer.Option("--ui-port", min=0, max=65535, help="The web inbox's port (0: no web inbox)."),
+    ] = 8025,
     region: Annotated[
         str | None,
         typer.Option(
@@ -75,8 +80,11 @@ def start(
     from mailflow_cli.local import control
     from mailflow_cli.local.server import EmulatorOptions, run
 
+    ports = [port, smtp_port, *([ui_port] if ui_port else [])]
+    if len(set(ports)) != len(ports):
+        raise UsageError("--port, --smtp-port and --ui-port must be three different ports")
     options = EmulatorOptions(
-        port=port, smtp_port=smtp_port, region=region or _default_region(), home=_home()
+        port=port, smtp_port=smtp_port, region=region or _default_region(), home=_home(), ui_port=ui_port
     )
     note = control.clear_stale(options)
     if note:
@@ -100,10 +108,12 @@ def _print_ready(state: object, *, foreground: bool = False) -> None:
             f" (pid {state.pid}).\n"
             f"  AWS endpoint  {state.endpoint}   (region {state.region})\n"
             f"  SMTP ingress  {state.smtp_host}:{state.smtp_port}   (STARTTLS offered, self-signed)\n"
+            + (f"  Web inbox     {state.ui_url}\n" if state.ui_url else "")
             + ("" if foreground else f"  Log           {log_path(_home())}\n")
             + "Use it with --local on any mailflow command (e.g. `mailflow deploy --local`),\n"
             "or point any AWS tool at it (the access key is new at every start):",
-        )
+        ),
+        soft_wrap=True,
     )
     out.print(shell_exports(state))
 
@@ -125,6 +135,7 @@ def status(json_output: JsonOption = False) -> None:
                 smtpPort=state.smtp_port,
                 region=state.region,
                 uptimeSeconds=round(time.time() - state.started_at, 1),
+                uiUrl=state.ui_url,
             )
         print_json(data)
     elif current.running and state is not None:
@@ -133,6 +144,7 @@ def status(json_output: JsonOption = False) -> None:
             f"running (pid {state.pid}, up {uptime // 3600}h{uptime % 3600 // 60:02d}m{uptime % 60:02d}s)\n"
             f"  endpoint  {state.endpoint}  region {state.region}\n"
             f"  smtp      {state.smtp_host}:{state.smtp_port}"
+            + (f"\n  web       {state.ui_url}" if state.ui_url else "")
         )
     elif current.stale and state is not None:
         out.print(

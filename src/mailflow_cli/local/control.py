@@ -74,8 +74,9 @@ def check_ports(options: EmulatorOptions) -> None:
     for what, flag, port in (
         ("AWS endpoint", "--port", options.port),
         ("SMTP ingress", "--smtp-port", options.smtp_port),
+        ("web inbox", "--ui-port", options.ui_port),
     ):
-        if not port_is_free(port):
+        if port and not port_is_free(port):
             raise MailflowError(
                 f"port {port} on {HOST} (the {what}) is already in use",
                 hint=f"choose another port with {flag}, or stop what is listening there",
@@ -97,6 +98,8 @@ def server_command(options: EmulatorOptions) -> list[str]:
         str(options.home),
         "--failure-visibility",
         str(options.failure_visibility_seconds),
+        "--ui-port",
+        str(options.ui_port),
     ]
 
 

@@ -89,6 +89,9 @@ class OutboxStore:
                 continue
         return sorted(found, key=lambda entry: entry.number)
 
+    def count(self) -> int:
+        return sum(1 for _ in self.directory.glob("*.json"))
+
     def raw(self, number: int) -> bytes | None:
         path = self.directory / f"{number}.eml"
         return path.read_bytes() if path.is_file() else None

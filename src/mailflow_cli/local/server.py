@@ -26,6 +26,7 @@ from typing import Any
 from mailflow_cli.local.ports import HOST, port_is_free
 from mailflow_cli.local.private_files import make_private
 from mailflow_cli.local.state import Credentials, EmulatorState, state_file
+from mailflow_cli.local.ui.session import new_token
 
 log = logging.getLogger("mailflow.local")
 
@@ -39,6 +40,8 @@ class EmulatorOptions:
     region: str
     home: Path
     failure_visibility_seconds: int = 1
+    ui_port: int = 0
+    """The web inbox's port; 0 (the default here; ``mailflow local start`` gives 8025) turns it off."""
 
     @property
     def endpoint(self) -> str:
@@ -103,6 +106,7 @@ class Emulator:
     def __init__(self, options: EmulatorOptions, credentials: Credentials) -> None:
         self.options = options
         self.credentials = credentials
+        self.ui_token = new_token()
         self._parts: list[Any] = []
 
     def _client(self, session: Any, service: str, region: str | None = None) -> Any:
@@ -204,6 +208,36 @@ class Emulator:
         )
         watcher.start()
         self._parts.append(watcher)
+        if options.ui_port:
+            self._start_ui(runner, clients, OutboxStore(options.home / "outbox"), DEFAULT_ACCOUNT_ID)
+
+    def _start_ui(self, runner: Any, clients: dict[str, Any], outbox: Any, account_id: str) -> None:
+        from mailflow_cli.aws import AwsTarget
+        from mailflow_cli.local.ui.app import UiSources
+        from mailflow_cli.local.ui.server import UiServer
+        from mailflow_cli.local.ui.session import UiSession
+        from mailflow_cli.local.ui.stacks import StackFinder
+
+        options = self.options
+        sources = UiSources(
+            session=UiSession(port=options.ui_port, token=self.ui_token),
+            stacks=StackFinder(clients["lambda"], runner),
+            s3=clients["s3"],
+            outbox=outbox,
+            account_id=account_id,
+            region=options.region,
+            smtp_host=HOST,
+            smtp_port=options.smtp_port,
+            aws_target=AwsTarget(
+                region=options.region,
+                endpoint_url=options.endpoint,
+                access_key=self.credentials.access_key,
+                secret_key=self.credentials.secret_key,
+            ),
+        )
+        ui = UiServer(options.ui_port, sources)
+        ui.start()
+        self._parts.append(ui)
 
     def stop(self) -> None:
         """Stop in reverse order: nothing new comes in, running invocations finish, workers exit."""
@@ -224,6 +258,7 @@ def parse_args(argv: list[str] | None) -> EmulatorOptions:
     parser.add_argument("--region", default="eu-west-1")
     parser.add_argument("--home", type=Path, default=state_file().parent)
     parser.add_argument("--failure-visibility", type=int, default=1)
+    parser.add_argument("--ui-port", type=int, default=0)
     args = parser.parse_args(argv)
     return EmulatorOptions(
         port=args.port,
@@ -231,6 +266,7 @@ def parse_args(argv: list[str] | None) -> EmulatorOptions:
         region=args.region,
         home=args.home,
         failure_visibility_seconds=args.failure_visibility,
+        ui_port=args.ui_port,
     )
 
 
@@ -244,8 +280,8 @@ def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    for port in (options.port, options.smtp_port):
-        if not port_is_free(port):
+    for port in (options.port, options.smtp_port, options.ui_port):
+        if port and not port_is_free(port):
             log.error("port %d on %s is in use", port, HOST)
             return EXIT_PORT_BUSY
     stop = threading.Event()
@@ -272,6 +308,8 @@ def run(options: EmulatorOptions, *, on_ready: Any = None) -> int:
             started_at=time.time(),
             access_key=credentials.access_key,
             secret_key=credentials.secret_key,
+            ui_port=options.ui_port or None,
+            ui_token=emulator.ui_token if options.ui_port else None,
         )
         state.save(options.state_path)
         log.info("emulator ready: %s, SMTP %s:%d", options.endpoint, HOST, options.smtp_port)

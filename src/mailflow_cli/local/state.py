@@ -54,6 +54,17 @@ class EmulatorState:
     started_at: float
     access_key: str
     secret_key: str
+    ui_port: int | None = None
+    """The web inbox's port; None when it is off (``--ui-port 0``)."""
+    ui_token: str | None = None
+    """Signs a browser in to the web inbox (:mod:`mailflow_cli.local.ui.session`); new at every start."""
+
+    @property
+    def ui_url(self) -> str | None:
+        """The link that opens the web inbox and signs the browser in."""
+        if self.ui_port is None or self.ui_token is None:
+            return None
+        return f"http://{self.smtp_host}:{self.ui_port}/?token={self.ui_token}"
 
     @property
     def credentials(self) -> Credentials:

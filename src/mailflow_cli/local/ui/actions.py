@@ -49,7 +49,7 @@ def redrive(stack: Stack, queue: StackQueue, target: AwsTarget) -> dlq.RedriveRe
 
 
 @dataclass(frozen=True)
-class TestMail:
+class MailForm:
     sender: str
     recipients: tuple[str, ...]
     subject: str
@@ -62,7 +62,7 @@ class TestMail:
     @classmethod
     def from_form(
         cls, form: Mapping[str, str], attachment_name: str = "", attachment: bytes = b""
-    ) -> TestMail:
+    ) -> MailForm:
         """The form's fields checked; a :class:`UsageError` names the first field that is wrong."""
         sender = _one_address(form.get("from", ""), "From")
         recipients = tuple(address for _, address in getaddresses([form.get("to", "")]) if address)

@@ -392,7 +392,7 @@ class UiApp:
         form = {key: request.form.get(key, "") for key in (*form, *actions.VERDICT_NAMES, "dmarc_policy")}
         upload = request.files.get("attachment")
         try:
-            mail = actions.TestMail.from_form(
+            mail = actions.MailForm.from_form(
                 form,
                 attachment_name=(upload.filename or "") if upload else "",
                 attachment=upload.read() if upload else b"",

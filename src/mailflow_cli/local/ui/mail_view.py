@@ -23,7 +23,7 @@ TEXT_LIMIT = 64 * 1024
 """Characters of the text body shown on the page."""
 HTML_LIMIT = 512 * 1024
 """Characters of the HTML body cleaned and served to the frame."""
-JSON_LIMIT = 256 * 1024
+JSON_LIMIT = 64 * 1024
 """Characters of a queue message's JSON shown on the page."""
 CLAIM_LIMIT = 64 * 1024 * 1024
 """A claim-check object larger than this is not read (the handler's own limits keep them below it)."""

@@ -269,7 +269,7 @@ def test_every_page_carries_the_strict_content_security_policy(inbox: Inbox) -> 
         response = inbox.get(client, path)
         assert response.headers["Content-Security-Policy"] == PAGE_CSP, path
         assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Referrer-Policy"] == "same-origin"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Cache-Control"] == "no-store"
 

@@ -127,7 +127,7 @@ def _one_address(value: str, field: str) -> str:
 
 
 def _verdicts(form: Mapping[str, str]) -> Verdicts | None:
-    chosen = [f"{name}={form[name]}" for name in VERDICT_NAMES if form.get(name, "PASS") != "PASS"]
+    chosen = [f"{name}={form[name]}" for name in VERDICT_NAMES if (form.get(name) or "PASS") != "PASS"]
     policy = form.get("dmarc_policy") or None
     if not chosen and policy is None:
         return None

@@ -2,8 +2,8 @@
 
 Pages are rendered server-side by Jinja2 with autoescaping on, so every interpolated string is escaped;
 the one script (``static/live.js``) only polls :func:`UiApp.changes` and swaps the page's live region.
-Every response carries a strict Content-Security-Policy, ``nosniff``, ``no-referrer`` and ``no-store``;
-a mail's HTML body gets a CSP of its own (``sandbox``, no network, no script).
+Every response carries a strict Content-Security-Policy, ``nosniff``, a same-origin referrer policy and
+``no-store``; a mail's HTML body gets a CSP of its own (``sandbox``, no network, no script).
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ PAGE_CSP = (
 )
 BODY_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 DOWNLOAD_CSP = "sandbox; default-src 'none'"
+REFERRER_POLICY = "same-origin"
+"""No page address (which names queues and messages) leaves for another origin. Not ``no-referrer``: under
+it a browser sends ``Origin: null`` with the inbox's own form posts, which the Origin check must refuse."""
 MAX_REQUEST_BYTES = 41 * 1024 * 1024
 """A test mail's form, attachment included, may be as large as SES's 40 MB message limit allows."""
 INLINE_RAW_LIMIT = 2 * 1024 * 1024
@@ -480,7 +483,7 @@ def explain(exc: MailflowError) -> str:
 def secured(response: Response, csp: str = PAGE_CSP) -> Response:
     response.headers["Content-Security-Policy"] = csp
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN" if csp == BODY_CSP else "DENY"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"

@@ -13,7 +13,7 @@
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = page.querySelector("main[data-live]");
     if (fresh && page.body.dataset.version) {
-      live.replaceChildren(...Array.from(fresh.childNodes, (node) => document.adoptNode(node)));
+      live.replaceChildren(...Array.from(fresh.childNodes));
       version = page.body.dataset.version;
       document.body.dataset.version = version;
     }

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck unit test-aws bench schemas docs handler-pythons clean
+.PHONY: help install browser demo test lint typecheck unit test-aws bench schemas docs handler-pythons clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -18,6 +18,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install mailflow with its development tools
 
+CHROMIUM ?= /usr/bin/chromium
+browser: ## Debian's Chromium for the web inbox's browser tests (apt-get install when it is missing)
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "The browser tests need Debian's chromium ($(CHROMIUM)); as root run:" \
+	    "apt-get install -y --no-install-recommends chromium" >&2; exit 1; fi; \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
 demo: $(STAMP) ## Run the whole mail path on the local emulator (no AWS account needed)
 	$(BIN)/mailflow demo
 
@@ -28,7 +39,7 @@ lint: $(STAMP) ## ruff check and ruff format --check
 typecheck: $(STAMP) ## mypy --strict on the CLI and the handler
 	$(BIN)/mypy
 
-unit: $(STAMP) ## The pytest suite only
+unit: $(STAMP) browser ## The pytest suite only
 	$(BIN)/pytest -q
 
 test: lint typecheck unit ## Everything CI runs: lint, type check, the whole test suite

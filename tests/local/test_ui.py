@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from werkzeug.test import Client, TestResponse
 
 from mailflow_cli.aws import AwsTarget
 from mailflow_cli.errors import UsageError
-from mailflow_cli.local.faults import FaultEngine, parse_rules
+from mailflow_cli.local.faults import parse_rules
 from mailflow_cli.local.outbox import OutboxStore
 from mailflow_cli.local.ui import queue_contents
 from mailflow_cli.local.ui.actions import MailForm
@@ -60,6 +62,43 @@ RUNTIME_CONFIG: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class RuleStatus:
+    rule: str
+    kind: str
+    injected: int
+
+
+@dataclass(frozen=True)
+class FaultStatus:
+    seed: int
+    rules: tuple[RuleStatus, ...]
+    injected: int = 0
+
+
+class Faults:
+    """The emulator's fault settings as the page sees them (``FaultControl``'s API): rules are parsed with
+    the fault rules' own parser, so a malformed one is refused the way the emulator refuses it."""
+
+    def __init__(self) -> None:
+        self.current = FaultStatus(seed=0, rules=())
+
+    def set(self, texts: Sequence[str], seed: int = 0) -> FaultStatus:
+        rules = parse_rules(tuple(texts))
+        self.current = FaultStatus(seed, tuple(RuleStatus(rule.to_text(), "aws", 0) for rule in rules))
+        return self.current
+
+    def clear(self) -> FaultStatus:
+        return self.set([], self.current.seed)
+
+    def status(self) -> FaultStatus:
+        return self.current
+
+    @property
+    def rules(self) -> list[str]:
+        return [rule.rule for rule in self.current.rules]
+
+
 class FixedStacks:
     def __init__(self, stacks: list[Stack]) -> None:
         self._stacks = stacks
@@ -85,7 +124,7 @@ class Inbox:
                 created = self.sqs.create_queue(QueueName=queue.name, Attributes=attributes)
                 self.urls[queue.name] = created["QueueUrl"]
         self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        self.faults = FaultEngine()
+        self.faults = Faults()
         self.session = UiSession(port=PORT, token=TOKEN)
         sources = UiSources(
             session=self.session,
@@ -205,7 +244,7 @@ def test_a_state_change_without_cookie_csrf_token_and_own_origin_is_refused_and_
         form[CSRF_FIELD] = "0" * 64
     dead = inbox.put_inbound(queue="mailflow-dev-apps-dlq")
     assert inbox.post(client, "/faults", form, **headers).status_code == status
-    assert inbox.faults.rules == ()
+    assert inbox.faults.rules == []
     redrive = inbox.post(client, "/queues/mailflow-dev-apps-dlq/redrive", dict(form), **headers)
     assert redrive.status_code == status
     send = inbox.post(client, "/send", {**form, "from": "a@b.example", "to": "_app1@example.com"}, **headers)
@@ -221,21 +260,22 @@ def test_the_same_form_with_cookie_csrf_token_and_own_origin_is_accepted(inbox: 
         client, "/faults", form, Origin=f"http://127.0.0.1:{PORT}", **{"Sec-Fetch-Site": "same-origin"}
     )
     assert response.status_code == 200
-    assert [rule.to_text() for rule in inbox.faults.rules] == ["sqs:SendMessage=always:ServiceUnavailable"]
-    assert inbox.faults.seed == 7
+    assert inbox.faults.rules == ["sqs:SendMessage=always:ServiceUnavailable"]
+    assert inbox.faults.current.seed == 7
+    assert "sqs:SendMessage=always:ServiceUnavailable" in response.text
     cleared = inbox.post(client, "/faults", {"clear": "1", "rules": "", **_csrf(inbox)})
     assert cleared.status_code == 200
-    assert inbox.faults.rules == ()
+    assert inbox.faults.rules == []
 
 
 def test_a_bad_fault_rule_is_named_escaped_and_changes_nothing(inbox: Inbox) -> None:
-    inbox.faults.set_rules(parse_rules(["s3:GetObject=0.1:SlowDown"]))
+    inbox.faults.set(["s3:GetObject=0.1:SlowDown"])
     client = inbox.client()
     response = inbox.post(client, "/faults", {"rules": "sqs:<script>=1:X", **_csrf(inbox)})
     assert response.status_code == 400
     assert "&lt;script&gt;" in response.text
     assert "<script>=" not in response.text
-    assert [rule.to_text() for rule in inbox.faults.rules] == ["s3:GetObject=0.1:SlowDown"]
+    assert inbox.faults.rules == ["s3:GetObject=0.1:SlowDown"]
 
 
 def test_gets_change_nothing(inbox: Inbox) -> None:
@@ -248,7 +288,7 @@ def test_gets_change_nothing(inbox: Inbox) -> None:
         + inbox.session.csrf_token,
     )
     assert response.status_code == 200
-    assert inbox.faults.rules == ()
+    assert inbox.faults.rules == []
     assert inbox.get(client, "/queues/mailflow-dev-apps-dlq/redrive").status_code == 405
 
 
@@ -541,3 +581,19 @@ def test_the_test_mail_carries_text_html_attachment_and_chosen_verdicts() -> Non
     assert mail.verdicts is not None
     assert "virus=FAIL" in mail.verdicts.as_header()
     assert "dmarc-policy=reject" in mail.verdicts.as_header()
+
+
+def test_a_seed_that_is_not_a_whole_number_is_named_and_changes_nothing(inbox: Inbox) -> None:
+    response = inbox.post(
+        inbox.client(), "/faults", {"rules": "s3:GetObject=0.1:SlowDown", "seed": "-1", **_csrf(inbox)}
+    )
+    assert response.status_code == 400
+    assert "the seed &#39;-1&#39; is not a whole number" in response.text
+    assert inbox.faults.rules == []
+
+
+def test_without_fault_injection_the_page_says_so_and_refuses_to_set(inbox: Inbox) -> None:
+    inbox.app.app.sources.faults = None  # type: ignore[attr-defined]
+    client = inbox.client()
+    assert "Fault injection is not available" in inbox.get(client, "/faults").text
+    assert inbox.post(client, "/faults", {"rules": "", **_csrf(inbox)}).status_code == 409

@@ -21,12 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailflow_cli.local.ports import HOST, port_is_free
 from mailflow_cli.local.private_files import make_private
 from mailflow_cli.local.state import Credentials, EmulatorState, state_file
 from mailflow_cli.local.ui.session import new_token
+
+if TYPE_CHECKING:
+    from mailflow_cli.local.ui.app import FaultSettings
 
 log = logging.getLogger("mailflow.local")
 
@@ -107,6 +110,8 @@ class Emulator:
         self.options = options
         self.credentials = credentials
         self.ui_token = new_token()
+        self.faults: FaultSettings | None = None
+        """The fault rules the web inbox shows and sets (``mailflow local faults``), when there are any."""
         self._parts: list[Any] = []
 
     def _client(self, session: Any, service: str, region: str | None = None) -> Any:
@@ -234,6 +239,7 @@ class Emulator:
                 access_key=self.credentials.access_key,
                 secret_key=self.credentials.secret_key,
             ),
+            faults=self.faults,
         )
         ui = UiServer(options.ui_port, sources)
         ui.start()

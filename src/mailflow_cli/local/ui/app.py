@@ -12,10 +12,10 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -24,8 +24,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mailflow_cli.aws import AwsTarget
-from mailflow_cli.errors import MailflowError
-from mailflow_cli.local.faults import FaultEngine
+from mailflow_cli.errors import MailflowError, UsageError
 from mailflow_cli.local.guard import Environ, StartResponse
 from mailflow_cli.local.outbox import OutboxStore
 from mailflow_cli.local.ui import actions, queue_contents
@@ -60,6 +59,33 @@ STREAM_CHUNK = 64 * 1024
 STATIC_FILES = {"live.js": "text/javascript; charset=utf-8", "ui.css": "text/css; charset=utf-8"}
 
 
+class RuleState(Protocol):
+    @property
+    def rule(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def injected(self) -> int: ...
+
+
+class FaultState(Protocol):
+    @property
+    def seed(self) -> int: ...
+    @property
+    def rules(self) -> Sequence[RuleState]: ...
+    @property
+    def injected(self) -> int: ...
+
+
+class FaultSettings(Protocol):
+    """The emulator's fault rules (``mailflow_cli.local.faults.control.FaultControl``), as the faults page
+    shows and sets them: ``set`` raises a :class:`MailflowError` naming a malformed rule, changing nothing."""
+
+    def set(self, texts: Sequence[str], seed: int = 0) -> FaultState: ...
+    def clear(self) -> FaultState: ...
+    def status(self) -> FaultState: ...
+
+
 @dataclass
 class UiSources:
     """Everything the pages read or act on, from the emulator's own parts."""
@@ -73,7 +99,7 @@ class UiSources:
     smtp_host: str
     smtp_port: int
     aws_target: AwsTarget
-    faults: FaultEngine | None = None
+    faults: FaultSettings | None = None
 
 
 def _age(seconds: float | None) -> str:
@@ -431,33 +457,23 @@ class UiApp:
         )
 
     def faults(self, request: Request) -> Response:
-        from mailflow_cli.local.faults import FaultRuleError, parse_rules
-
-        engine = self.sources.faults
-        error = None
-        if request.method == "POST":
-            if engine is None:
-                return self.refuse(409, "Fault injection is not available in this emulator.")
+        control = self.sources.faults
+        if control is None:
+            return self.render("faults.html", status=200 if request.method == "GET" else 409, faults=None)
+        if request.method == "GET":
+            return self.render("faults.html", faults=control.status(), error=None, rules_text=None)
+        texts = [line.strip() for line in request.form.get("rules", "").splitlines() if line.strip()]
+        seed_text = request.form.get("seed", "").strip() or "0"
+        try:
+            if not seed_text.isdigit():
+                raise UsageError(f"the seed {seed_text!r} is not a whole number", hint="use 0, 1, 2, ...")
+            status = control.clear() if "clear" in request.form else control.set(texts, int(seed_text))
+        except MailflowError as exc:
             text = request.form.get("rules", "")
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            try:
-                rules = parse_rules(lines) if "clear" not in request.form else ()
-                seed = request.form.get("seed", "").strip()
-                if seed and not seed.isdigit():
-                    raise FaultRuleError(f"the seed {seed!r} is not a whole number", hint="e.g. 7")
-            except FaultRuleError as exc:
-                error = explain(exc)
-            else:
-                if seed:
-                    engine.seed = int(seed)
-                engine.set_rules(rules)
-        return self.render(
-            "faults.html",
-            status=200 if error is None else 400,
-            engine=engine,
-            error=error,
-            rules_text=request.form.get("rules") if error else None,
-        )
+            return self.render(
+                "faults.html", status=400, faults=control.status(), error=explain(exc), rules_text=text
+            )
+        return self.render("faults.html", faults=status, error=None, rules_text=None)
 
     # live updates ------------------------------------------------------------------------------------
     def changes(self, request: Request) -> Response:
@@ -469,8 +485,7 @@ class UiApp:
         state = (
             queue_contents.fingerprint(self.sources.account_id, self.sources.region, names),
             self.sources.outbox.count(),
-            None if self.sources.faults is None else self.sources.faults.injected_count,
-            None if self.sources.faults is None else [rule.to_text() for rule in self.sources.faults.rules],
+            None if self.sources.faults is None else self.sources.faults.status(),
         )
         return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 

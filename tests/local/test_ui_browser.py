@@ -385,14 +385,15 @@ def test_screenshots_of_the_main_pages(page: Page, stack: Stack, ui: str) -> Non
     )
     dead_letter(stack, {"type": "probe", "reason": "an app could not process this message"})
     shots: dict[str, bytes] = {}
+    page.set_viewport_size({"width": 1200, "height": 440})
     open_message(page, ui, subject)
     page.frame_locator("#html-body").locator("h2").wait_for()
     shots["ui-message.png"] = page.screenshot(full_page=True)
     page.goto(f"{ui}/outbox")
     subject_link(page, "outbound docs-1").first.wait_for(timeout=WAIT_MS)
-    shots["ui-outbox.png"] = page.screenshot()
+    shots["ui-outbox.png"] = page.screenshot(full_page=True)
     page.goto(f"{ui}/queues/{APPS_DLQ}")
-    shots["ui-dlq.png"] = page.screenshot()
+    shots["ui-dlq.png"] = page.screenshot(full_page=True)
     page.goto(f"{ui}/")
     shots["ui-overview.png"] = page.screenshot(full_page=True)
     for name, png in shots.items():

@@ -597,3 +597,44 @@ def test_without_fault_injection_the_page_says_so_and_refuses_to_set(inbox: Inbo
     client = inbox.client()
     assert "Fault injection is not available" in inbox.get(client, "/faults").text
     assert inbox.post(client, "/faults", {"rules": "", **_csrf(inbox)}).status_code == 409
+
+
+def test_an_outbox_message_shows_its_bodies_and_downloads_its_attachment(inbox: Inbox) -> None:
+    from email.message import EmailMessage
+
+    from mailflow_cli.local.sent_mail import SentMail
+
+    message = EmailMessage()
+    message["From"] = "_app1@example.com"
+    message["To"] = "bob@elsewhere.example"
+    message["Subject"] = HOSTILE
+    message.set_content("plain text")
+    message.add_alternative(f"<p>rich</p>{HOSTILE}", subtype="html")
+    message.add_attachment(b"\x00bytes", maintype="text", subtype="html", filename=HOSTILE)
+    raw = message.as_bytes()
+    outbox: OutboxStore = inbox.app.app.sources.outbox  # type: ignore[attr-defined]
+    outbox.add(
+        SentMail("_app1@example.com", ("bob@elsewhere.example",), raw, "ses-1"),
+        {"bob@elsewhere.example": "delivered"},
+    )
+    client = inbox.client()
+    listing = inbox.get(client, "/outbox").text
+    assert "&lt;script&gt;window.top.pwned=1&lt;/script&gt;" in listing
+    assert Elements(listing).handlers() == []
+    page = inbox.get(client, "/outbox/1").text
+    assert '<pre class="body text" id="text-body">plain text' in page
+    assert Elements(page).scripts() == [{"src": "/static/live.js", "defer": None}]
+    assert Elements(page).handlers() == []
+    body = inbox.get(client, "/outbox/1/body.html")
+    assert body.headers["Content-Security-Policy"] == BODY_CSP
+    assert "<p>rich</p>" in body.text
+    assert "<script" not in body.text
+    assert "onerror" not in body.text
+    download = inbox.get(client, "/outbox/1/attachments/0")
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"] == 'attachment; filename="part-0"'
+    assert download.data == b"\x00bytes"
+    raw_page = inbox.get(client, "/outbox/1/raw")
+    assert raw_page.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert raw_page.data == raw
+    assert inbox.get(client, "/outbox/2").status_code == 404

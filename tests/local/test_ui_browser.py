@@ -13,6 +13,7 @@ import http.server
 import json
 import os
 import re
+import socket
 import threading
 import time
 import uuid
@@ -28,7 +29,7 @@ from playwright.sync_api import BrowserContext, Download, Locator, Page, sync_pl
 from mailflow_cli.local.ports import free_port
 from mailflow_cli.local.send import send_message
 
-from .test_e2e import DOMAIN, REPO, Stack, outbound_request, stack
+from .test_e2e import DOMAIN, REPO, Stack, mailflow, outbound_request, stack
 
 __all__ = ["stack"]  # pytest finds the fixture here: test_e2e's emulator with the example deployed
 
@@ -404,3 +405,46 @@ def test_screenshots_of_the_main_pages(page: Page, stack: Stack, ui: str) -> Non
     page.goto(f"{ui}/queues/{APPS_DLQ}")
     page.click("#redrive")
     assert page.locator("#redrive-result").inner_text() == "Method: copy. Moved: 1 to mailflow-dev-app-app2."
+
+
+# the CLI -----------------------------------------------------------------------------------------------
+def test_the_state_file_and_local_status_carry_the_inbox_link(stack: Stack) -> None:
+    state = stack.state
+    assert state.ui_port is not None
+    assert state.ui_url == f"http://127.0.0.1:{state.ui_port}/?token={state.ui_token}"
+    shown = mailflow(stack.home, "local", "status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["uiUrl"] == state.ui_url
+    text = mailflow(stack.home, "local", "status")
+    assert f"  web       {state.ui_url}" in text.stdout
+
+
+def test_the_inbox_cannot_share_a_port_with_the_emulator(tmp_path: Path) -> None:
+    port = str(free_port())
+    result = mailflow(
+        tmp_path / "home",
+        "local",
+        "start",
+        "--port",
+        port,
+        "--smtp-port",
+        str(free_port()),
+        "--ui-port",
+        port,
+    )
+    assert result.returncode == 2
+    assert "--port, --smtp-port and --ui-port must be three different ports" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_busy_inbox_port_is_named(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = ("--port", str(free_port()), "--smtp-port", str(free_port()), "--ui-port", str(port))
+        result = mailflow(tmp_path / "home", "local", "start", *ports)
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert f"port {port} on 127.0.0.1 (the web inbox) is already in use" in message
+    assert "--ui-port" in message

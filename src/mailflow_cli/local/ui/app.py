@@ -113,11 +113,11 @@ def _age(seconds: float | None) -> str:
 
 
 def _size(count: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if count < 1024 or unit == "MB":
-            return f"{count:,} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
-        count = count / 1024  # type: ignore[assignment]
-    return str(count)
+    if count < 1024:
+        return f"{count:,} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:,.1f} KB"
+    return f"{count / 1024 / 1024:,.1f} MB"
 
 
 def _clock(timestamp: float | None) -> str:

@@ -88,7 +88,7 @@ def read_queue(account_id: str, region: str, name: str) -> QueueContents:
 
 
 def fingerprint(account_id: str, region: str, names: list[str]) -> tuple[tuple[str, int, int], ...]:
-    """Cheap to compute, different whenever a message arrives, leaves or changes state on these queues."""
+    """Cheap to compute, different whenever a message arrives, leaves or is received on these queues."""
     from moto.sqs.models import sqs_backends
 
     queues = sqs_backends[account_id][region].queues
@@ -96,6 +96,7 @@ def fingerprint(account_id: str, region: str, names: list[str]) -> tuple[tuple[s
     for name in names:
         queue = queues.get(name)
         messages = list(queue._messages) if queue is not None else []
+        ids = hash(tuple(str(message.id) for message in messages))
         received = sum(int(message.approximate_receive_count) for message in messages)
-        found.append((name, len(messages), received))
+        found.append((name, ids, received))
     return tuple(found)

@@ -109,12 +109,17 @@ class StackFinder:
                     yield name
 
     def _stack(self, name: str) -> Stack | None:
+        from botocore.exceptions import ClientError
+
         try:
             spec = self._runner.trusted_function(name)
             if spec.code_sha256 not in self._configs:
                 document = json.loads((self._runner.code_dir(spec) / RUNTIME_CONFIG).read_text("utf-8"))
                 self._configs[spec.code_sha256] = Stack.from_runtime_config(name, document)
         except FunctionRefused as exc:
+            log.info("the web inbox leaves out %s: %s", name, exc)
+            return None
+        except ClientError as exc:  # deleted since it was listed
             log.info("the web inbox leaves out %s: %s", name, exc)
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

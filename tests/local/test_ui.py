@@ -638,3 +638,28 @@ def test_an_outbox_message_shows_its_bodies_and_downloads_its_attachment(inbox: 
     assert raw_page.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert raw_page.data == raw
     assert inbox.get(client, "/outbox/2").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/", "/queues/mailflow-dev-app-app1"])
+def test_a_message_arriving_while_a_page_renders_makes_it_refresh(
+    inbox: Inbox, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's version must be taken before its contents are read: a message that arrives after the
+    read then changes /api/changes, so the page's script fetches it. (Taken after, the version would
+    already count a message the page does not show, and the page would never refresh.)"""
+    read = queue_contents.read_queue
+    arrived: list[str] = []
+
+    def read_then_arrive(account_id: str, region: str, name: str) -> queue_contents.QueueContents:
+        contents = read(account_id, region, name)
+        if name == "mailflow-dev-app-app1" and not arrived:
+            arrived.append(inbox.put_inbound(subject="arrived while rendering"))
+        return contents
+
+    monkeypatch.setattr(queue_contents, "read_queue", read_then_arrive)
+    client = inbox.client()
+    page = inbox.get(client, path).text
+    shown = page.split('data-version="', 1)[1].split('"', 1)[0]
+    assert arrived
+    assert "arrived while rendering" not in page
+    assert inbox.get(client, "/api/changes").json["version"] != shown

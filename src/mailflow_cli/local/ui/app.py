@@ -147,22 +147,24 @@ class UiApp:
         self.templates = _templates()
         self.routes = Map(
             [
-                Rule("/", endpoint="overview"),
-                Rule("/queues/<name>", endpoint="queue"),
-                Rule("/queues/<name>/redrive", endpoint="redrive", methods=["POST"]),
-                Rule("/queues/<name>/messages/<message_id>", endpoint="message"),
-                Rule("/queues/<name>/messages/<message_id>/body.html", endpoint="message_html"),
-                Rule("/queues/<name>/messages/<message_id>/raw", endpoint="message_raw"),
-                Rule("/queues/<name>/messages/<message_id>/attachments/<int:index>", endpoint="message_file"),
-                Rule("/outbox", endpoint="outbox"),
-                Rule("/outbox/<int:number>", endpoint="outbox_message"),
-                Rule("/outbox/<int:number>/body.html", endpoint="outbox_html"),
-                Rule("/outbox/<int:number>/raw", endpoint="outbox_raw"),
-                Rule("/outbox/<int:number>/attachments/<int:index>", endpoint="outbox_file"),
-                Rule("/send", endpoint="send", methods=["GET", "POST"]),
-                Rule("/faults", endpoint="faults", methods=["GET", "POST"]),
-                Rule("/api/changes", endpoint="changes"),
-                Rule("/static/<file>", endpoint="static"),
+                Rule("/", endpoint=self.overview),
+                Rule("/queues/<name>", endpoint=self.queue),
+                Rule("/queues/<name>/redrive", endpoint=self.redrive, methods=["POST"]),
+                Rule("/queues/<name>/messages/<message_id>", endpoint=self.message),
+                Rule("/queues/<name>/messages/<message_id>/body.html", endpoint=self.message_html),
+                Rule("/queues/<name>/messages/<message_id>/raw", endpoint=self.message_raw),
+                Rule(
+                    "/queues/<name>/messages/<message_id>/attachments/<int:index>", endpoint=self.message_file
+                ),
+                Rule("/outbox", endpoint=self.outbox),
+                Rule("/outbox/<int:number>", endpoint=self.outbox_message),
+                Rule("/outbox/<int:number>/body.html", endpoint=self.outbox_html),
+                Rule("/outbox/<int:number>/raw", endpoint=self.outbox_raw),
+                Rule("/outbox/<int:number>/attachments/<int:index>", endpoint=self.outbox_file),
+                Rule("/send", endpoint=self.send, methods=["GET", "POST"]),
+                Rule("/faults", endpoint=self.faults, methods=["GET", "POST"]),
+                Rule("/api/changes", endpoint=self.changes),
+                Rule("/static/<file>", endpoint=self.static),
             ],
             strict_slashes=False,
         )
@@ -179,7 +181,7 @@ class UiApp:
         try:
             adapter = self.routes.bind_to_environ(request.environ)
             endpoint, values = adapter.match()
-            if endpoint == "static":
+            if endpoint == self.static:
                 return self.static(values["file"])
             if "token" in request.args:
                 return self.login(request)
@@ -195,7 +197,7 @@ class UiApp:
                     "This form is stale or did not come from the web inbox (its CSRF "
                     "token is missing or wrong): reload the page and try again.",
                 )
-            handler: Handler = getattr(self, endpoint)
+            handler: Handler = endpoint
             return handler(request, **values)
         except HTTPException as exc:
             return self.refuse(exc.code or 500, exc.description or exc.name)
@@ -225,7 +227,7 @@ class UiApp:
         )
         return response
 
-    def static(self, file: str) -> Response:
+    def static(self, file: str) -> Response:  # no session needed: the files are public
         if file not in STATIC_FILES:
             raise NotFound()
         data = resources.files("mailflow_cli.local.ui").joinpath("static", file).read_bytes()
@@ -244,6 +246,7 @@ class UiApp:
         return queue_contents.read_queue(self.sources.account_id, self.sources.region, name)
 
     def overview(self, request: Request) -> Response:
+        version = self.version()  # before reading: a change after it makes the page refresh itself
         now = time.time()
         stacks = [
             (stack, [(queue, self._contents(queue.name)) for queue in stack.queues])
@@ -255,15 +258,16 @@ class UiApp:
             now=now,
             outbox=self.sources.outbox.count(),
             region=self.sources.region,
-            version=self.version(),
+            version=version,
         )
 
     def queue(self, request: Request, name: str) -> Response:
         stack, queue = self._stack_queue(name)
+        version = self.version()  # before reading: a change after it makes the page refresh itself
         contents = self._contents(name)
         rows = [(message, parsed_json(message.body) or {}) for message in reversed(contents.messages)]
         return self.render(
-            "queue.html", stack=stack, queue=queue, contents=contents, rows=rows, version=self.version()
+            "queue.html", stack=stack, queue=queue, contents=contents, rows=rows, version=version
         )
 
     def redrive(self, request: Request, name: str) -> Response:
@@ -373,8 +377,9 @@ class UiApp:
 
     # outbox ------------------------------------------------------------------------------------------
     def outbox(self, request: Request) -> Response:
+        version = self.version()  # before reading: a change after it makes the page refresh itself
         entries = list(reversed(self.sources.outbox.entries()))
-        return self.render("outbox.html", entries=entries, version=self.version())
+        return self.render("outbox.html", entries=entries, version=version)
 
     def _outbox_raw(self, number: int) -> bytes:
         raw = self.sources.outbox.raw(number)

@@ -172,3 +172,20 @@ def test_get_account_describes_a_sandbox_account(sesv2: Any) -> None:
     assert account["SendingEnabled"] is True
     assert account["EnforcementStatus"] == "HEALTHY"
     assert account["SendQuota"]["Max24HourSend"] == 200.0
+
+
+def test_a_configuration_sets_tags_are_the_same_whichever_api_reads_or_writes_them(sesv2: Any) -> None:
+    """AWS: GetConfigurationSet returns the set's tags as Tag/UntagResource left them, and a deleted set
+    takes its tags with it (a new set of that name starts with none)."""
+    arn = "arn:aws:ses:eu-west-1:123456789012:configuration-set/mailflow-dev"
+    sesv2.create_configuration_set(ConfigurationSetName="mailflow-dev", Tags=[{"Key": "a", "Value": "1"}])
+    sesv2.tag_resource(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}])
+    sesv2.untag_resource(ResourceArn=arn, TagKeys=["a"])
+    found = sesv2.get_configuration_set(ConfigurationSetName="mailflow-dev")
+    assert found["Tags"] == [{"Key": "b", "Value": "2"}]
+    assert sesv2.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+
+    sesv2.delete_configuration_set(ConfigurationSetName="mailflow-dev")
+    sesv2.create_configuration_set(ConfigurationSetName="mailflow-dev")
+    assert sesv2.get_configuration_set(ConfigurationSetName="mailflow-dev")["Tags"] == []
+    assert sesv2.list_tags_for_resource(ResourceArn=arn)["Tags"] == []

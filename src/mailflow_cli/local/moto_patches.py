@@ -24,8 +24,9 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
    there. moto's move is recorded and the attribute reported the same way.
 7. SES v2 has no configuration set event destinations, no account-level suppression list, no
    configuration set suppression options call and no ``GetAccount``; a missing configuration set is
-   answered with SES v1's error code, and deleting one raises a KeyError. Added and corrected with AWS's
-   semantics in :mod:`mailflow_cli.local.moto_sesv2`.
+   answered with SES v1's error code, and deleting one raises a KeyError; ``GetConfigurationSet``
+   reports the tags the set was created with, not those Tag/UntagResource left, and a deleted set's
+   tags outlive it. Added and corrected with AWS's semantics in :mod:`mailflow_cli.local.moto_sesv2`.
 
 What only the emulator needs:
 

@@ -26,7 +26,9 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
    configuration set suppression options call and no ``GetAccount``; a missing configuration set is
    answered with SES v1's error code, and deleting one raises a KeyError; ``GetConfigurationSet``
    reports the tags the set was created with, not those Tag/UntagResource left, and a deleted set's
-   tags outlive it. Added and corrected with AWS's semantics in :mod:`mailflow_cli.local.moto_sesv2`.
+   tags outlive it; and a moto server answers all of them but GetConfigurationSet with an HTML 404 (its
+   routes stop at a ``/``). Added and corrected with AWS's semantics in
+   :mod:`mailflow_cli.local.moto_sesv2`.
 
 What only the emulator needs:
 
@@ -69,7 +71,7 @@ class _Patcher:
     def __init__(self) -> None:
         self.undo: list[tuple[type, str, Any]] = []
 
-    def set(self, owner: type, name: str, value: Any) -> None:
+    def set(self, owner: Any, name: str, value: Any) -> None:
         self.undo.append((owner, name, owner.__dict__.get(name, _MISSING)))
         setattr(owner, name, value)
 

@@ -38,7 +38,7 @@ DEFAULT_PAGE_SIZE = 1000
 
 
 class Patcher(Protocol):
-    def set(self, owner: type, name: str, value: Any) -> None: ...
+    def set(self, owner: Any, name: str, value: Any) -> None: ...
 
 
 @dataclass
@@ -314,4 +314,26 @@ def add_get_account(patch: Patcher) -> None:
     patch.set(SESV2Response, "get_account", get_account)
 
 
-PATCHES = (add_event_destinations, add_suppression_list, add_get_account)
+SERVER_ROUTES = (
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations$",
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/event-destinations/"
+    "(?P<EventDestinationName>[^/]+)$",
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/suppression-options$",
+    "{0}/v2/email/suppression/addresses$",
+    "{0}/v2/email/suppression/addresses/(?P<EmailAddress>[^/]+)$",
+    "{0}/v2/email/account$",
+    "{0}/v2/email/account/suppression$",
+)
+"""The request URIs of the operations above (botocore's sesv2 model). moto's catch-all ``/v2/.*`` route
+matches them in process, but its server turns each route into a werkzeug rule whose wildcard stops at a
+``/``: without these, a moto server answers them with an HTML 404."""
+
+
+def add_server_routes(patch: Patcher) -> None:
+    from moto.sesv2 import urls
+    from moto.sesv2.responses import SESV2Response
+
+    patch.set(urls, "url_paths", {**urls.url_paths, **dict.fromkeys(SERVER_ROUTES, SESV2Response.dispatch)})
+
+
+PATCHES = (add_event_destinations, add_suppression_list, add_get_account, add_server_routes)

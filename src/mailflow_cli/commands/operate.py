@@ -77,7 +77,8 @@ def tail(
     queue: Annotated[
         str,
         typer.Argument(
-            help="An app, or default, outbound, dlq (the apps DLQ), dlq:apps, dlq:outbound, dlq:inbound.",
+            help="An app, or default, outbound, ses-events, dlq (the apps DLQ), dlq:apps, dlq:outbound, "
+            "dlq:inbound, dlq:events.",
             show_default=False,
         ),
     ],
@@ -210,11 +211,11 @@ dlq_app = typer.Typer(
 DlqArgument = Annotated[
     str | None,
     typer.Argument(
-        metavar="[QUEUE]", help="apps, outbound or inbound (default: all three).", show_default=False
+        metavar="[QUEUE]", help="apps, outbound, inbound or events (default: all four).", show_default=False
     ),
 ]
 RequiredDlqArgument = Annotated[
-    str, typer.Argument(metavar="QUEUE", help="apps, outbound or inbound.", show_default=False)
+    str, typer.Argument(metavar="QUEUE", help="apps, outbound, inbound or events.", show_default=False)
 ]
 
 
@@ -259,8 +260,8 @@ def dlq_redrive(
 ) -> None:
     """Move failed messages back to their source queues (inbound: replay the emails to the handler).
 
-    apps and outbound: only messages SQS itself dead-lettered go back, each to the stack queue it came from
-    (SQS's move task where available, otherwise copied back and deleted). inbound: the handler is
+    apps, outbound and events: only messages SQS itself dead-lettered go back, each to the stack queue it
+    came from (SQS's move task where available, otherwise copied back and deleted). inbound: the handler is
     re-invoked with its own stored record of each email an entry names, while the raw mail exists. A DLQ
     body never chooses the target. Entries that cannot be redriven stay in the DLQ and are listed with why.
     """
@@ -348,7 +349,7 @@ def status(
     region: RegionOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Is my mail flowing? Resources, receipt rules, domains, queue depths, alarms and handler errors.
+    """Is my mail flowing? Resources, receipt rules, domains, sending, queue depths, alarms, handler errors.
 
     Exit 0 when healthy; exit 1 with the reasons when anything needs attention.
     """

@@ -21,7 +21,7 @@ from mailflow_cli import __version__
 from mailflow_cli.console import err, styled
 from mailflow_cli.errors import MailflowError
 
-COMMAND_MODULES = ("stack", "app_policy", "local", "operate", "cost")
+COMMAND_MODULES = ("stack", "app_policy", "local", "operate", "cost", "suppression")
 PROG_NAME = "mailflow"  # also under `python -m mailflow_cli`: usage lines and completion scripts name it
 
 app = typer.Typer(

@@ -38,7 +38,9 @@ def test_outputs_name_every_queue_function_bucket_and_table(
     assert outputs["appQueueUrls"]["app1"].endswith("/mailflow-dev-app-app1")
     assert outputs["defaultQueueUrl"].endswith("/mailflow-dev-default")
     assert outputs["outboundQueueUrl"].endswith("/mailflow-dev-outbound")
-    assert set(outputs["deadLetterQueueUrls"]) == {"apps", "outbound", "inbound"}
+    assert set(outputs["deadLetterQueueUrls"]) == {"apps", "outbound", "inbound", "events"}
+    assert outputs["sesEventsQueueUrl"].endswith("/mailflow-dev-ses-events")
+    assert outputs["sesEventsTopicArn"].endswith(":mailflow-dev-ses-events")
     assert outputs["lambdaFunctionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"
     assert outputs["rawEmailsBucketName"] == BUCKET
     assert outputs["idempotencyTableName"] == "mailflow-dev-idempotency"

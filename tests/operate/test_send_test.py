@@ -215,3 +215,24 @@ def test_missing_stack(ghost: StackContext, cli: Cli) -> None:
     result = cli("send-test", "app1")
     assert result.exit_code == 1
     assert "the stack mailflow-ghost is not deployed in eu-west-1" in result.stderr
+
+
+def test_status_only_stops_at_the_status(stack: StackContext, cli: Cli, clock: FakeClock) -> None:
+    sqs = stack.clients.client("sqs")
+    outbound_url = sqs.get_queue_url(QueueName="mailflow-dev-outbound")["QueueUrl"]
+
+    def handler_only(sleeps: int) -> None:
+        if sleeps == 1:
+            body = json.loads(sqs.receive_message(QueueUrl=outbound_url)["Messages"][0]["Body"])
+            put(stack, APP1, status_message(body["correlationId"]))
+
+    clock.on_sleep = handler_only
+    result = cli(
+        "send-test", "app1", "--outbound", "--to", "bob@example.net", "--wait", "--status-only", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "event" not in json.loads(result.stdout)
+    assert len(clock.slept) == 1
+    refused = cli("send-test", "app1", "--status-only")
+    assert refused.exit_code == 2
+    assert "--status-only is only for --outbound --wait" in refused.stderr

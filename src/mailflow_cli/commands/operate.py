@@ -135,7 +135,20 @@ def send_test(
         ),
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for the email (or its outbound.status) on APP's queue.")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the email on APP's queue (with --outbound: its outbound.status, then SES's "
+            "delivery or bounce event).",
+        ),
+    ] = False,
+    status_only: Annotated[
+        bool,
+        typer.Option(
+            "--status-only",
+            help="With --outbound --wait: stop at outbound.status (SES accepted it), without waiting for "
+            "SES's delivery or bounce event.",
+        ),
     ] = False,
     timeout: TimeoutOption = "2m",
     json_output: JsonOption = False,
@@ -146,9 +159,10 @@ def send_test(
 ) -> None:
     """Send a uniquely marked test email to _APP@<domain> through SES (or, with --outbound, from APP).
 
-    With --wait, watch APP's queue for exactly that email (or the outbound.status with its correlationId)
-    and report the latency; other messages are left in the queue and the test message is deleted.
-    On timeout, exit 1 and say where to look.
+    With --wait, watch APP's queue for exactly that email (or the outbound.status with its correlationId,
+    then the outbound.event in which SES says it was delivered or bounced) and report the latency; other
+    messages are left in the queue and the test messages are deleted. On timeout, exit 1 and say where to
+    look.
     """
     from mailflow_cli.operate import send_test_command
 
@@ -161,6 +175,7 @@ def send_test(
         sender=sender,
         domain=domain,
         wait=wait,
+        status_only=status_only,
         timeout=timeout,
         json_output=json_output,
     )

@@ -31,12 +31,15 @@ def run(
     domain: str | None,
     wait: bool,
     timeout: str,
+    status_only: bool = False,
     json_output: bool,
 ) -> None:
     timeout_seconds = parse_duration(timeout, option="--timeout")
     queue = app_queue(ctx, app)
     chosen_domain = send_test.choose_domain(ctx.config, domain)
     test_id = send_test.new_test_id()
+    if status_only and not (outbound and wait):
+        raise UsageError("--status-only is only for --outbound --wait")
     if outbound:
         if to is None:
             raise UsageError("--outbound needs --to ADDRESS (where the test email goes)")
@@ -63,7 +66,8 @@ def run(
     report["latencySeconds"] = round(found.waited, 3)
     report["message"] = found.body
     event = None
-    if outbound and found.body.get("status") == "sent":
+    wants_event = outbound and not status_only and found.body.get("status") == "sent"
+    if wants_event:
         event = _wait_for_event(ctx, queue, str(report["correlationId"]), timeout_seconds - found.waited)
         report["event"] = None if event is None else event.body
         if event is not None:
@@ -73,7 +77,7 @@ def run(
         _describe_arrival(queue, found, outbound)
         if event is not None:
             _describe_event(found.waited + event.waited, event.body)
-    if outbound and found.body.get("status") == "sent" and event is None:
+    if wants_event and event is None:
         raise _no_event(ctx, queue, report, timeout_seconds)
 
 

@@ -159,3 +159,16 @@ def test_a_foreign_configuration_set_of_that_name_stops_deploy_and_survives_dest
     assert aws_client("sesv2").get_configuration_set(ConfigurationSetName=CONFIGURATION_SET)["Tags"] == [
         {"Key": "owner", "Value": "someone-else"}
     ]
+
+
+def test_the_events_mapping_waits_for_the_role(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    """On an upgrade the role's policy gains the events queue in the same deploy, and Lambda checks that
+    the role may read a queue when its mapping is created: the mapping is created after the role's
+    update, not beside it."""
+    ctx, _ = open_recorded(write_config())
+    [mapping] = [
+        c for c in plan_stack(ctx).pending if c.name == "mailflow-dev-ses-events->mailflow-dev-handler"
+    ]
+    assert "iam-role:mailflow-dev-handler" in mapping.depends_on

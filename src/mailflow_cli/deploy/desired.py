@@ -55,7 +55,9 @@ def desired_stack(config: MailflowConfig, names: StackNames, bundle: LambdaBundl
     mapping = event_source.event_source(
         config, names, function=handler, outbound=by_name[names.outbound_queue]
     )
-    events_mapping = event_source.events_source(names, function=handler, events=by_name[names.events_queue])
+    events_mapping = event_source.events_source(
+        names, function=handler, events=by_name[names.events_queue], role_key=stack_role.key
+    )
     ses_permission = permission.ses_permission(names, rule_set.name, function=handler)
     rule = receipt_rule.receipt_rule(
         config,

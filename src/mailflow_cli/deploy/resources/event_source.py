@@ -50,7 +50,11 @@ def event_source(
     )
 
 
-def events_source(names: StackNames, *, function: FunctionSpec, events: QueueSpec) -> EventSourceSpec:
+def events_source(
+    names: StackNames, *, function: FunctionSpec, events: QueueSpec, role_key: str
+) -> EventSourceSpec:
+    """After the role too: on an upgrade, the role's policy gains the events queue in the same deploy, and
+    Lambda checks that the role may read the queue when the mapping is created."""
     return EventSourceSpec(
         name=f"{events.name}->{function.name}",
         function_name=function.name,
@@ -58,5 +62,5 @@ def events_source(names: StackNames, *, function: FunctionSpec, events: QueueSpe
         batch_size=EVENTS_BATCH_SIZE,
         batching_window_seconds=EVENTS_BATCHING_WINDOW_SECONDS,
         maximum_concurrency=EVENTS_MAX_CONCURRENCY,
-        dependencies=(function.key, events.key),
+        dependencies=(function.key, events.key, role_key),
     )

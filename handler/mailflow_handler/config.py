@@ -83,6 +83,12 @@ class Config:
     max_attachment_bytes: int
     sqs_max_message_bytes: int
     limits: InboundLimits
+    # SES feedback (contract E); empty names: the stack has no feedback path (an older deploy).
+    ses_events_queue: str = ""
+    configuration_set: str = ""
+    send_events: bool = False
+    # EMF metrics are printed only when the stack asks for them (observability.metrics).
+    metrics: bool = False
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -123,6 +129,20 @@ def _attachment_sources(value: Any) -> tuple[AttachmentSource, ...]:
             )
         sources.append(AttachmentSource(bucket=item["bucket"], prefix=prefix))
     return tuple(sources)
+
+
+def _switch(doc: dict[str, Any], *path: str) -> bool:
+    value = _get(doc, *path, default=False, required=False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{'.'.join(path)} must be true or false, got {value!r}")
+    return value
+
+
+def _name(doc: dict[str, Any], *path: str) -> str:
+    value = _get(doc, *path, default="", required=False)
+    if not isinstance(value, str):
+        raise ConfigError(f"{'.'.join(path)} must be a string, got {value!r}")
+    return value
 
 
 def _limit(doc: dict[str, Any], key: str, default: int, ceiling: int | None = None) -> int:
@@ -218,6 +238,10 @@ def parse_config(doc: dict[str, Any]) -> Config:
         ),
         sqs_max_message_bytes=int(_get(doc, "limits", "sqsMaxMessageBytes", default=1048576, required=False)),
         limits=_limits(doc),
+        ses_events_queue=_name(doc, "queues", "sesEvents"),
+        configuration_set=_name(doc, "feedback", "configurationSet"),
+        send_events=_switch(doc, "feedback", "sendEvents"),
+        metrics=_switch(doc, "observability", "metrics"),
         raw=doc,
     )
 

@@ -32,7 +32,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     start_invocation(context)
     records, source = _sources(event)
     deps = default_deps()
-    metrics = Metrics()
+    metrics = Metrics(enabled=deps.config.metrics)
     try:
         if source == SES:
             from .inbound.pipeline import handle_record

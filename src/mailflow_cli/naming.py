@@ -75,6 +75,11 @@ class StackNames:
         return f"{self.prefix}-inbound-dlq"
 
     @property
+    def events_queue(self) -> str:
+        """SES's feedback events for sent mail, from the events topic (contract E)."""
+        return f"{self.prefix}-ses-events"
+
+    @property
     def dead_letter_queues(self) -> tuple[str, ...]:
         return (self.apps_dlq, self.outbound_dlq, self.inbound_dlq)
 
@@ -105,6 +110,11 @@ class StackNames:
     @property
     def topic(self) -> str:
         return f"{self.prefix}-alarms"
+
+    @property
+    def configuration_set(self) -> str:
+        """Every SES send of the handler names it; it publishes the feedback events (contract E)."""
+        return self.prefix
 
     @property
     def receipt_rule(self) -> str:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..addresses import log_hashes
 from ..clients import Deps
 from ..config import AppConfig, AttachmentSource, Config
 from ..errors import PermanentError, error_code, is_aws_error, is_transient, outcome_unknown
@@ -52,6 +53,8 @@ class OutboundResult:
     # The request may be answered on the claimed app's queue: `source` names a configured app and, when
     # that app lists senderIds, the writer is one of them. Anything else is reported to the DLQ only.
     trusted: bool = False
+    # The SQS message id of the status message put on the app's queue.
+    status_sqs_message_id: str | None = None
 
 
 def _principal_allowed(sender_id: Any, allowed: tuple[str, ...]) -> bool:
@@ -232,7 +235,7 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
         else:
             result.reason = "transient" if result.retry else "internal_error"
     _notify(result, record, deps, attempt, store)
-    _observe(result, request, metrics, time.perf_counter() - started)
+    _observe(result, request, deps, metrics, time.perf_counter() - started)
     return result
 
 
@@ -303,9 +306,7 @@ def _notify(
     if result.lock is not None:
         sent = {"sesMessageId": result.ses_message_id, "status": "sent"}
         try:
-            deps.sqs.send_message(
-                QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
-            )
+            _send_status(result, app, deps, attempt)
         except Exception:
             # The email is out: keep that on record (PARTIAL) so the redelivery only sends the status.
             store.release(result.lock, {"sesMessageId": result.ses_message_id})
@@ -322,17 +323,26 @@ def _notify(
     if not store.acquire(key).acquired:
         return
     try:
-        deps.sqs.send_message(
-            QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
-        )
+        _send_status(result, app, deps, attempt)
     except Exception:
         store.release(key)
         raise
     store.complete(key)
 
 
+def _send_status(result: OutboundResult, app: AppConfig, deps: Deps, attempt: int) -> None:
+    sent = deps.sqs.send_message(
+        QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
+    )
+    result.status_sqs_message_id = sent.get("MessageId") if isinstance(sent, dict) else None
+
+
 def _observe(
-    result: OutboundResult, request: OutboundRequest | None, metrics: Metrics, elapsed: float
+    result: OutboundResult,
+    request: OutboundRequest | None,
+    deps: Deps,
+    metrics: Metrics,
+    elapsed: float,
 ) -> None:
     if result.duplicate:
         metrics.add("OutboundDuplicates")
@@ -353,8 +363,14 @@ def _observe(
         reason=result.reason,
         sesMessageId=result.ses_message_id,
         error=result.error,
+        statusSqsMessageId=result.status_sqs_message_id,
         sender=redact(request.sender.address) if request else None,
         recipients=[redact(a) for a in request.destinations] if request else [],
+        addressHashes=log_hashes(
+            deps.dynamodb,
+            deps.config.idempotency_table,
+            [request.sender.address, *request.destinations] if request else [],
+        ),
         attachments=len(request.attachments) if request else 0,
         durationMs=round(elapsed * 1000, 3),
     )

@@ -15,6 +15,7 @@ from ..errors import PermanentError, error_code, is_aws_error, is_transient, out
 from ..idempotency import store_for
 from ..inbound.message import message_id_for, now_iso
 from ..observability import Metrics, logger, redact
+from ..sestags import email_tags
 from .compose import compose
 from .validate import OutboundRequest, ValidationError, validate
 
@@ -27,6 +28,7 @@ REASON_TEXTS = {
     "header_injection": "a header field holds control characters, possibly in an encoded word",
     "header_not_allowed": "a custom header name is reserved (X-SES-*, X-Mailflow-*)",
     "too_many_recipients": "more recipients than outbound.maxRecipients",
+    "invalid_correlation_id": "the correlationId does not fit in an SES message tag (see docs/messages.md)",
     "sender_not_authorised": "the from address is not one of this app's senders",
     "attachment_not_allowed": "an attachment is outside the allowed attachment sources",
     "attachment_missing": "an attachment object does not exist",
@@ -140,15 +142,23 @@ def _fetch_attachments(request: OutboundRequest, deps: Deps) -> list[bytes]:
     return blobs
 
 
-def _send(request: OutboundRequest, raw: bytes, deps: Deps) -> str:
+def _send(request: OutboundRequest, app: AppConfig, raw: bytes, deps: Deps) -> str:
+    """One SESv2 SendEmail. `FromEmailAddress` is the authorised address as `senders` holds it (lower
+    case: the role's `ses:FromAddress` condition compares case-sensitively); the From header keeps the
+    app's spelling. The configuration set and the tags make SES's events about this email come back to
+    the app (contract E)."""
+    options: dict[str, Any] = {"EmailTags": email_tags(app.name, request.correlation_id)}
+    if deps.config.configuration_set:
+        options["ConfigurationSetName"] = deps.config.configuration_set
     response = deps.ses.send_email(
-        FromEmailAddress=request.sender.address,
+        FromEmailAddress=request.sender.address.lower(),
         Destination={
             "ToAddresses": [m.address for m in request.to],
             "CcAddresses": [m.address for m in request.cc],
             "BccAddresses": [m.address for m in request.bcc],
         },
         Content={"Raw": {"Data": raw}},
+        **options,
     )
     return str(response["MessageId"])
 
@@ -214,7 +224,7 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
                 store.release(key)
                 raise
             try:
-                result.ses_message_id = _send(request, raw, deps)
+                result.ses_message_id = _send(request, app, raw, deps)
             except Exception as exc:
                 # A read timeout after the request went out: SES may have sent it. Keep the INPROGRESS
                 # lock (it expires after the in-progress period) so an immediate redelivery does not

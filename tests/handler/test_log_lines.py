@@ -54,7 +54,7 @@ def test_the_key_is_made_once_never_expires_and_is_shared(
     ]
 
 
-def test_the_key_is_read_once_per_container(aws_env: Env) -> None:
+def test_the_key_is_read_once_per_container(aws_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     handler(ses_event(ses_record(aws_env.put_raw(simple_mime()), ["_app1@example.com"])), None)
     calls: list[str] = []
     clients.client("dynamodb").meta.events.register(
@@ -62,6 +62,12 @@ def test_the_key_is_read_once_per_container(aws_env: Env) -> None:
     )
     handler(ses_event(ses_record(aws_env.put_raw(simple_mime()), ["_app1@example.com"])), None)
     assert "config#address-hash-key" not in calls
+    first, second = lines(capsys.readouterr().out, "inbound email")
+    assert (
+        first["addressHashes"]
+        == second["addressHashes"]
+        == " ".join(expected_hash(table_key(aws_env), a) for a in ("sender@sender.org", "_app1@example.com"))
+    )
 
 
 def test_two_containers_racing_to_make_the_key_agree_on_the_first(

@@ -24,6 +24,7 @@ SCRIPTS = (
     ("bench_cli_startup", "cli_startup"),
     ("bench_deploy", "deploy"),
     ("bench_deploy_latency", "deploy_latency"),
+    ("bench_feedback_events", "feedback_events"),
     ("bench_cost", "cost"),  # last: it reads the results of benchmarks 1 and 3
 )
 

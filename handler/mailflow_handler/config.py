@@ -167,6 +167,17 @@ def _limits(doc: dict[str, Any]) -> InboundLimits:
     )
 
 
+def _check_events_queue(doc: dict[str, Any], apps: dict[str, AppConfig]) -> None:
+    """The SES events queue is told apart from the outbound queue by name alone (dispatch), so it must
+    be none of the stack's other queues."""
+    events = _name(doc, "queues", "sesEvents")
+    queues = doc.get("queues")
+    listed = queues.items() if isinstance(queues, dict) else ()
+    others = {str(v) for k, v in listed if k != "sesEvents"} | {a.queue for a in apps.values()}
+    if events and events in others:
+        raise ConfigError(f"queues.sesEvents ({events}) must not be another of the stack's queues")
+
+
 def parse_config(doc: dict[str, Any]) -> Config:
     if not isinstance(doc, dict):
         raise ConfigError("config document must be a JSON object")
@@ -192,6 +203,7 @@ def parse_config(doc: dict[str, Any]) -> Config:
             ),
             sender_ids=tuple(sender_ids),
         )
+    _check_events_queue(doc, apps)
     virus = _get(doc, "security", "virusFail", default="quarantine", required=False)
     if virus != "quarantine":
         raise ConfigError("security.virusFail must be 'quarantine'")

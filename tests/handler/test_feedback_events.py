@@ -21,7 +21,18 @@ import pytest
 from mailflow_handler import clients, handler
 from mailflow_handler.sestags import encode_value
 
-from .conftest import ACCOUNT, CONFIGURATION_SET, QUEUES, REGION, Env, make_config, sqs_records
+from .conftest import (
+    ACCOUNT,
+    CONFIGURATION_SET,
+    QUEUES,
+    REGION,
+    Env,
+    make_config,
+    ses_event,
+    ses_record,
+    simple_mime,
+    sqs_records,
+)
 
 EXAMPLES = Path(__file__).resolve().parent / "ses_events"
 SES_ID = "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000"
@@ -445,9 +456,10 @@ def test_without_an_events_queue_in_the_config_every_sqs_record_is_an_outbound_r
     assert [m["reason"] for m in aws_env.drain("outboundDlq")] == ["unknown_source"]
 
 
-def test_the_events_path_writes_only_to_app_queues(aws_env: Env) -> None:
-    """The handler consumes the events queue and never writes it, nor its DLQ (only SQS's redrive does),
-    nor the outbound queue: the role has no SendMessage or GetQueueUrl on them."""
+def test_the_handler_never_writes_the_queues_it_consumes(aws_env: Env) -> None:
+    """The handler consumes the outbound and events queues and never writes them, nor the events DLQ
+    (only SQS's redrive does): the role has no SendMessage or GetQueueUrl on them. Inbound mail, outbound
+    requests (sent, refused, dead-lettered) and SES events (delivered, malformed, unattributed)."""
     used: list[str] = []
     clients.client("sqs").meta.events.register(
         "before-parameter-build.sqs.*",
@@ -455,10 +467,20 @@ def test_the_events_path_writes_only_to_app_queues(aws_env: Env) -> None:
             f"{model.name} {params.get('QueueName') or params['QueueUrl']}"
         ),
     )
-    bodies = [sns(tagged(example(name))) for name in DOCUMENTED] + ["{bad", sns(example("bounce"))]
-    deliver(bodies)
-    assert used
-    assert all(QUEUES["app1"] in call for call in used), used
+    handler(
+        ses_event(ses_record(aws_env.put_raw(simple_mime()), ["_app1@example.com", "x@example.com"])), None
+    )
+    request = {
+        "correlationId": "c-1",
+        "source": "app1",
+        "email": {"from": "_app1@example.com", "to": "someone@example.net", "body": {"text": "t"}},
+    }
+    handler(
+        sqs_records([request, {**request, "correlationId": "c-2", "email": {}}, "{bad"], "outbound"), None
+    )
+    deliver([sns(tagged(example(name))) for name in DOCUMENTED] + ["{bad", sns(example("bounce"))])
+    written = {call.rpartition("/")[2].split()[-1] for call in used}
+    assert written == {QUEUES["app1"], QUEUES["default"], QUEUES["outboundDlq"]}, used
 
 
 def test_the_log_line_hashes_every_address_and_names_none(

@@ -95,3 +95,16 @@ def test_the_handler_refuses_feedback_keys_of_the_wrong_type(section: str, value
     document[section] = value
     with pytest.raises(HandlerConfigError, match=f"{section}.{next(iter(value))}"):
         parse_handler_config(document)
+
+
+@pytest.mark.parametrize("other", ["outbound", "default", "app1"])
+def test_the_events_queue_must_be_its_own_queue(other: str) -> None:
+    """Dispatch tells SES events from outbound requests by the queue's name alone."""
+    from mailflow_handler.config import ConfigError as HandlerConfigError
+
+    document, _ = handler_view(YAML)
+    document["queues"]["sesEvents"] = (
+        document["apps"]["app1"]["queue"] if other == "app1" else document["queues"][other]
+    )
+    with pytest.raises(HandlerConfigError, match=r"queues\.sesEvents"):
+        parse_handler_config(document)

@@ -96,8 +96,11 @@ def _details(event: SesEvent) -> dict[str, Any]:
 def _deliver(event: SesEvent, app: AppConfig, deps: Deps, result: FeedbackResult) -> None:
     store = store_for(deps)
     key = idempotency_key(event)
-    if store.completed(key) is not None:
+    done = store.completed(key)
+    if done is not None:
         result.outcome = DUPLICATE
+        first = done.get("sqsMessageId")
+        result.sqs_message_id = first if isinstance(first, str) else None
         return
     cid = result.correlation_id or ""
     message, body = serialised(event, app.name, cid, deps.config.sqs_max_message_bytes)

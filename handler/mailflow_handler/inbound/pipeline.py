@@ -13,20 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..addresses import log_hashes
 from ..clients import Deps
 from ..errors import PermanentError, error_code, is_aws_error, is_transient
 from ..idempotency import store_for
-from ..observability import Metrics, current_request_id, logger, redact
-from . import event, rawaccess
+from ..observability import Metrics, current_request_id
+from . import event, logline, rawaccess
 from . import message as msg
 from .builder import Builder
 from .mime import Readable
 from .parse import ParsedEmail
-from .route import Route, route, why
+from .route import Route, route
 from .verdicts import NOT_PARSED, Decision, decide
 
-_QUARANTINE = "@quarantine"  # in the record's done list; not a valid app name
+_QUARANTINE = logline.QUARANTINE
 FAILURE_VERSION = "2.0"
 
 
@@ -168,7 +167,7 @@ def run(
     except Exception as exc:
         if is_transient(exc):
             result.reason = f"transient: {error_code(exc)}"
-            _log(result, ses_record, deps, "retrying", time.perf_counter() - started)
+            logline.write(result, ses_record, deps, "retrying", time.perf_counter() - started)
             raise
         reason = (
             exc.reason
@@ -232,7 +231,7 @@ def _deliver(
             r.app for r in decision.deliver
         ]
         stored = (claim.data or {}).get("sqsMessageIds")
-        result.routes = _routes(
+        result.routes = logline.routes(
             decision,
             cfg,
             earlier=set(result.duplicates) | {_QUARANTINE},
@@ -295,7 +294,9 @@ def _deliver(
     finally:
         result.unsent = [r.app for r, _ in decision.quarantine] if quarantine_pending else []
         result.unsent += [r.app for r in pending if r.app not in result.unsent]
-        result.routes = _routes(decision, cfg, earlier=done, newly=newly, sqs_ids=sqs_ids, sent=result.sent)
+        result.routes = logline.routes(
+            decision, cfg, earlier=done, newly=newly, sqs_ids=sqs_ids, sent=result.sent
+        )
         result.quarantine_reasons = {r.app: reason for r, reason in decision.quarantine}
         record = {"done": sorted(done.union(newly)), "sqsMessageIds": sqs_ids}
         if finished:
@@ -303,50 +304,6 @@ def _deliver(
         else:
             # Never deleted, even with nothing done: the record holds the email's receipt for a redrive.
             store.release(key, record)
-
-
-def _routes(
-    decision: Decision,
-    config: Any,
-    *,
-    earlier: set[str],
-    newly: list[str],
-    sqs_ids: dict[str, Any],
-    sent: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
-    """The log line's `routes`: one entry per target, with where it went and how it ended. `earlier` is
-    what a previous attempt had done (`@quarantine` for the quarantine), `newly` what this one did."""
-    claimed = {s["app"]: s["claimCheck"] for s in sent}
-    entries: list[dict[str, Any]] = []
-    for r, _ in decision.quarantine:
-        if _QUARANTINE in newly:
-            outcome = "quarantined"
-        else:
-            outcome = "duplicate" if _QUARANTINE in earlier else "failed"
-        entries.append(_route(r, outcome, why="quarantine"))
-    for r in decision.deliver:
-        outcome = "delivered" if r.app in newly else "duplicate" if r.app in earlier else "failed"
-        sqs_id = sqs_ids.get(r.app) if outcome != "failed" else None
-        entries.append(
-            _route(
-                r, outcome, why=why(r, config), queue=r.queue, sqs_id=sqs_id, claim=claimed.get(r.app, False)
-            )
-        )
-    return entries
-
-
-def _route(
-    r: Route, outcome: str, *, why: str, queue: str | None = None, sqs_id: Any = None, claim: bool = False
-) -> dict[str, Any]:
-    return {
-        "app": r.app,
-        "queue": queue,
-        "why": why,
-        "tag": r.tag[:64] if r.tag else None,
-        "sqsMessageId": sqs_id if isinstance(sqs_id, str) else None,
-        "claimCheck": claim,
-        "outcome": outcome,
-    }
 
 
 def _judge_content(
@@ -379,61 +336,7 @@ def _observe(
     metrics.add("InboundAttachments", result.attachments)
     metrics.add("InboundBytes", result.size_bytes, "Bytes")
     metrics.add("InboundProcessingTime", round(elapsed * 1000, 3), "Milliseconds")
-    _log(result, ses_record, deps, result.outcome, elapsed)
-
-
-def _object(parent: Any, key: str) -> dict[str, Any]:
-    value = parent.get(key) if isinstance(parent, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-def _message_id(mail: dict[str, Any]) -> str | None:
-    """The RFC 5322 Message-ID SES read from the headers, without <>, at most 256 characters."""
-    common = mail.get("commonHeaders")
-    value = common.get("messageId") if isinstance(common, dict) else None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip()
-    if value.startswith("<") and value.endswith(">"):
-        value = value[1:-1]
-    return value[:256]
-
-
-def _log(result: InboundResult, ses_record: Any, deps: Deps, outcome: str, elapsed: float) -> None:
-    """The one log line per email (contract L). Addresses appear only redacted and as keyed hashes."""
-    ses = ses_record.get("ses") if isinstance(ses_record, dict) else None
-    mail = _object(ses, "mail")
-    receipt = _object(ses, "receipt")
-    source = mail.get("source") if isinstance(mail.get("source"), str) else None
-    recipients = event.recipients(receipt)
-    cfg = deps.config
-    extra: dict[str, Any] = {}
-    if result.quarantine_reasons:
-        extra["quarantineReasons"] = result.quarantine_reasons
-    if result.dead_lettered:
-        extra["deadLetter"] = {"reason": result.reason}
-    logger.info(
-        "inbound email",
-        sesMessageId=result.ses_message_id,
-        messageId=_message_id(mail),
-        receivedAt=receipt.get("timestamp") if isinstance(receipt.get("timestamp"), str) else None,
-        outcome=outcome,
-        apps=result.delivered,
-        quarantined=result.quarantined,
-        duplicates=result.duplicates,
-        reason=result.reason,
-        mailFrom=redact(source),
-        recipients=[redact(r) for r in recipients[:50]],
-        addressHashes=log_hashes(deps.dynamodb, cfg.idempotency_table, [source, *recipients]),
-        rawKey=f"{cfg.prefix_raw}{result.ses_message_id}" if result.ses_message_id else None,
-        routes=result.routes,
-        **extra,
-        sizeBytes=result.size_bytes,
-        messageBytes=[s["bytes"] for s in result.sent],
-        attachments=result.attachments,
-        claimCheck=result.claim_check,
-        durationMs=round(elapsed * 1000, 3),
-    )
+    logline.write(result, ses_record, deps, result.outcome, elapsed)
 
 
 def process(

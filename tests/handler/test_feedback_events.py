@@ -196,10 +196,9 @@ def test_an_sns_redelivery_yields_no_second_message(aws_env: Env, capsys: pytest
     deliver([body], receive_count=2)
     assert aws_env.drain("app1") == []
     assert calls == ["GetItem"]  # the done record, read; nothing written, nothing sent
-    assert [line["outcome"] for line in event_lines(capsys.readouterr().out)] == [
-        "delivered to app queue",
-        "duplicate",
-    ]
+    delivered, duplicate = event_lines(capsys.readouterr().out)
+    assert (delivered["outcome"], duplicate["outcome"]) == ("delivered to app queue", "duplicate")
+    assert duplicate["sqsMessageId"] == delivered["sqsMessageId"] is not None
     assert len(first) == 1
 
 

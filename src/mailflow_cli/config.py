@@ -250,7 +250,10 @@ class OutboundConfig(_Model):
         description="Extra s3://bucket/prefix/ locations apps may attach files from "
         "(the stack's own outbound/<app>/ prefix is always allowed).",
     )
-    feedback: FeedbackConfig = FeedbackConfig()
+    feedback: FeedbackConfig = Field(
+        default=FeedbackConfig(),
+        description="SES's events about sent mail, as outbound.event messages on the sending app's queue.",
+    )
 
 
 class ReputationConfig(_Model):

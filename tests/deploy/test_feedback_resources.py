@@ -61,18 +61,24 @@ def test_the_configuration_set_publishes_the_feedback_events_to_the_events_queue
     assert outputs.to_json()["deadLetterQueueUrls"]["events"].endswith("/mailflow-dev-ses-events-dlq")
 
 
-def test_send_events_changes_only_the_event_destination(
+def test_send_events_changes_only_the_event_destination_and_the_handlers_switch(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
+    """SES publishes Send events only when asked, and the handler forwards them only when its runtime
+    config says so (a second gate): the destination and the handler's code change, nothing else."""
     ctx, _ = open_recorded(write_config())
     deploy_stack(ctx)
     changed, recorder = open_recorded(write_config(outbound={"feedback": {"sendEvents": True}}))
     plan = plan_stack(changed)
-    assert [(c.kind, c.name, [d.attribute for d in c.diffs]) for c in plan.pending] == [
-        ("ses-event-destination", "mailflow-dev/mailflow-events", ["matchingEventTypes"])
+    assert sorted((c.kind, c.name, [d.attribute for d in c.diffs]) for c in plan.pending) == [
+        ("lambda-function", "mailflow-dev-handler", ["codeSha256"]),
+        ("ses-event-destination", "mailflow-dev/mailflow-events", ["matchingEventTypes"]),
     ]
     deploy_stack(changed)
-    assert recorder.mutating == [("sesv2", "UpdateConfigurationSetEventDestination")]
+    assert sorted(recorder.mutating) == [
+        ("lambda", "UpdateFunctionCode"),
+        ("sesv2", "UpdateConfigurationSetEventDestination"),
+    ]
     assert sorted(destinations()[0]["MatchingEventTypes"]) == sorted([*FEEDBACK, "SEND"])  # type: ignore[call-overload]
 
 

@@ -26,6 +26,7 @@ SCRIPTS = (
     ("bench_deploy_latency", "deploy_latency"),
     ("bench_trace", "trace"),
     ("bench_replay", "replay"),
+    ("bench_feedback_events", "feedback_events"),
     ("bench_cost", "cost"),  # last: it reads the results of benchmarks 1 and 3
 )
 

@@ -51,6 +51,7 @@ RUNTIME_CONFIG: dict[str, Any] = {
         "inboundDlq": "mailflow-dev-inbound-dlq",
         "appsDlq": "mailflow-dev-apps-dlq",
         "outboundDlq": "mailflow-dev-outbound-dlq",
+        "sesEvents": "mailflow-dev-ses-events",
     },
     "bucket": BUCKET,
     "prefixes": {
@@ -357,6 +358,8 @@ def test_the_overview_lists_every_queue_with_its_depth_and_highlights_a_dead_let
     page = inbox.get(inbox.client(), "/").text
     for queue in inbox.stack.queues:
         assert f'data-queue="{queue.name}"' in page
+    assert '<a href="/queues/mailflow-dev-ses-events">ses-events</a>' in page
+    assert '<a href="/queues/mailflow-dev-ses-events-dlq">dlq:events</a>' in page
     assert 'class="dlq alert" data-queue="mailflow-dev-apps-dlq"' in page
     assert 'class="dlq" data-queue="mailflow-dev-inbound-dlq"' in page
     row = page.split('data-queue="mailflow-dev-app-app1"')[1].split("</tr>")[0]

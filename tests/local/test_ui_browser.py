@@ -164,12 +164,15 @@ def test_the_overview_lists_every_queue_with_its_depth(page: Page, stack: Stack)
     outputs = stack.outputs
     expected = {url.rsplit("/", 1)[1] for url in outputs["appQueueUrls"].values()}
     expected |= {url.rsplit("/", 1)[1] for url in outputs["deadLetterQueueUrls"].values()}
-    expected |= {"mailflow-dev-default", "mailflow-dev-outbound"}
+    expected |= {url.rsplit("/", 1)[1] for url in (outputs["defaultQueueUrl"], outputs["outboundQueueUrl"])}
+    expected |= (
+        {outputs["sesEventsQueueUrl"].rsplit("/", 1)[1]} if outputs.get("sesEventsQueueUrl") else set()
+    )
     assert set(names) == expected
     for name in names:
         shown = page.locator(f'tr[data-queue="{name}"] td.depth').inner_text()
         assert int(shown) == depth(stack, name), name
-    assert page.locator("tr.dlq").count() == 3
+    assert page.locator("tr.dlq").count() == len(outputs["deadLetterQueueUrls"])
 
 
 def test_a_mail_sent_through_the_smtp_ingress_appears_without_a_reload(

@@ -2,7 +2,8 @@
 
 A stack is a function the emulator's runner would run (a Mailflow handler, see
 :mod:`mailflow_cli.local.trusted_code`); its ``mailflow_config.json`` (the runtime configuration the deploy
-wrote into the zip) names its queues, bucket and prefixes. Queue contents are read by
+wrote into the zip) gives its environment, apps, bucket and prefixes, and its queues are named as every
+stack's are (:class:`~mailflow_cli.naming.StackNames`). Queue contents are read by
 :mod:`mailflow_cli.local.ui.queue_contents`, without receiving anything.
 """
 
@@ -17,19 +18,13 @@ from typing import Any
 
 from mailflow_cli.local.lambda_runner import LambdaRunner
 from mailflow_cli.local.trusted_code import FunctionRefused
-from mailflow_cli.operate.stack import QueueKind
+from mailflow_cli.naming import StackNames
+from mailflow_cli.operate.stack import EVENTS_QUEUE_ALIAS, QueueKind
 
 log = logging.getLogger("mailflow.local.ui")
 
 HANDLER_NAME = re.compile(r"mailflow-[a-z0-9]{1,16}-handler")
 RUNTIME_CONFIG = "mailflow_config.json"
-_QUEUE_KINDS: tuple[tuple[str, QueueKind], ...] = (
-    ("default", "default"),
-    ("outbound", "outbound"),
-    ("appsDlq", "apps-dlq"),
-    ("outboundDlq", "outbound-dlq"),
-    ("inboundDlq", "inbound-dlq"),
-)
 
 
 @dataclass(frozen=True)
@@ -47,6 +42,8 @@ class StackQueue:
         """What ``mailflow tail``/``dlq`` call this queue: the app, default, outbound, dlq:<which>."""
         if self.kind == "app":
             return self.app or self.name
+        if self.kind == "events":
+            return EVENTS_QUEUE_ALIAS
         return f"dlq:{self.kind.removesuffix('-dlq')}" if self.is_dlq else self.kind
 
 
@@ -65,8 +62,17 @@ class Stack:
     @classmethod
     def from_runtime_config(cls, function: str, document: dict[str, Any]) -> Stack:
         apps = document["apps"]
+        names = StackNames(str(document["environment"]), str(document["region"]), str(document["accountId"]))
+        with_events = bool((document.get("queues") or {}).get("sesEvents"))
         queues = [StackQueue(str(spec["queue"]), "app", str(app)) for app, spec in sorted(apps.items())]
-        queues += [StackQueue(str(document["queues"][key]), kind) for key, kind in _QUEUE_KINDS]
+        queues += [StackQueue(names.default_queue, "default"), StackQueue(names.outbound_queue, "outbound")]
+        queues += [StackQueue(names.events_queue, "events")] if with_events else []
+        queues += [
+            StackQueue(names.apps_dlq, "apps-dlq"),
+            StackQueue(names.outbound_dlq, "outbound-dlq"),
+            StackQueue(names.inbound_dlq, "inbound-dlq"),
+        ]
+        queues += [StackQueue(names.events_dlq, "events-dlq")] if with_events else []
         return cls(
             environment=str(document["environment"]),
             function=function,

@@ -9,8 +9,8 @@ anything else is refused whole, before any record is processed. The marker only 
 still routes and decides each email itself, and delivers to a listed target only where its own routing
 gives that target.
 
-Imports nothing beyond the standard library and `errors`, so the CLI checks a DLQ entry with the same
-function.
+Imports nothing beyond the standard library and `errors`, so the CLI builds its replay events and checks
+a DLQ entry with these same functions.
 """
 
 from __future__ import annotations
@@ -86,6 +86,14 @@ def replay_targets(event: Any) -> dict[str, frozenset[str]] | None:
     if wrong is not None:
         raise UnsupportedEventError(f"unsupported replay event: {wrong}")
     return {ses_id: frozenset(apps) for ses_id, apps in event[MARKER]["targets"].items()}
+
+
+def event_for(emails: list[tuple[dict[str, Any], list[str]]]) -> dict[str, Any]:
+    """The replay event for `emails` (stored record, targets): what the CLI invokes the function with."""
+    return {
+        "Records": [record for record, _ in emails],
+        MARKER: {"version": VERSION, "targets": {_message_id(record): apps for record, apps in emails}},
+    }
 
 
 def targets_of(record: dict[str, Any], replay: dict[str, frozenset[str]] | None) -> frozenset[str] | None:

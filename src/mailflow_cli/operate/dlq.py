@@ -90,8 +90,8 @@ class DlqSummary:
 
 @dataclass(frozen=True)
 class LeftEntry:
-    """A DLQ entry the redrive left in place: its SQS message id, why, and the email it names (inbound,
-    only when the id was valid)."""
+    """A DLQ entry the redrive left in place (or, among `settled`, an email of a failed replay that needs
+    nothing more): its SQS message id, why, and the email it names (inbound, only when the id was valid)."""
 
     message_id: str
     why: str
@@ -108,6 +108,7 @@ class RedriveResult:
     method: str
     moved: Counter[str] = field(default_factory=Counter)
     left: list[LeftEntry] = field(default_factory=list)
+    settled: list[LeftEntry] = field(default_factory=list)
     task_handle: str | None = None
     fallback_reason: str | None = None
 
@@ -117,6 +118,7 @@ class RedriveResult:
             "method": self.method,
             "moved": dict(self.moved),
             "left": [entry.as_dict() for entry in self.left],
+            "settled": [entry.as_dict() for entry in self.settled],
             "taskHandle": self.task_handle,
             "fallbackReason": self.fallback_reason,
         }
@@ -345,16 +347,18 @@ def _reinvoke_inbound(ctx: StackContext, queue: QueueRef, clock: Clock) -> Redri
                 break
             for message in batch:
                 decision = inbound_replay.decide(ctx, parse_body(str(message.get("Body", ""))))
-                if isinstance(decision, inbound_replay.Refusal):
-                    result.left.append(LeftEntry(message["MessageId"], decision.why, decision.ses_id))
-                    continue
-                lambda_client.invoke(
-                    FunctionName=ctx.names.function,
-                    InvocationType="Event",
-                    Payload=json.dumps(decision.event).encode(),
-                )
-                peeker.consume([message])
-                result.moved[ctx.names.function] += 1
+                if decision.event is not None:
+                    lambda_client.invoke(
+                        FunctionName=ctx.names.function,
+                        InvocationType="Event",
+                        Payload=json.dumps(decision.event).encode(),
+                    )
+                    result.moved[ctx.names.function] += 1
+                entry = message["MessageId"]
+                result.left.extend(LeftEntry(entry, refusal.why, refusal.ses_id) for refusal in decision.left)
+                result.settled.extend(LeftEntry(entry, done.why, done.ses_id) for done in decision.settled)
+                if not decision.left:
+                    peeker.consume([message])
     finally:
         peeker.release()
     return result

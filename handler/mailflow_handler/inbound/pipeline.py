@@ -270,8 +270,8 @@ def _deliver(
     key = claim.key
     done = _done(claim)
     decision = decide(route(event.recipients(receipt), cfg), receipt, cfg)
-    # A replay that leaves a route it does not list unfinished keeps a record that was not COMPLETED
-    # PARTIAL, so a redelivery or redrive still finishes that route.
+    # A replay finishes COMPLETED, except that a record that was not COMPLETED before stays PARTIAL while
+    # a route the replay does not list is unfinished: a redelivery or redrive still finishes that route.
     replay = result.replay
     unfinished = False
     if replay is not None:

@@ -23,8 +23,9 @@ HOSTILE = "[link=https://evil.example/login]Invoice 42[/link] [bold]x[/bold] :wa
 
 @pytest.fixture
 def terminal() -> Iterator[dict[str, io.StringIO]]:
-    """Both consoles write to buffers, as to a colour terminal 200 columns wide."""
-    saved = [(c, c.file, c._force_terminal, c.width) for c in (console.out, console.err)]
+    """Both consoles write to buffers, as to a colour terminal 200 columns wide. Their own settings are
+    restored after (unset file and width: the stream and size of the moment, not the ones seen here)."""
+    saved = [(c, c._file, c._force_terminal, c._width) for c in (console.out, console.err)]
     buffers = {"out": io.StringIO(), "err": io.StringIO()}
     for c, name in ((console.out, "out"), (console.err, "err")):
         c.file = buffers[name]
@@ -32,7 +33,7 @@ def terminal() -> Iterator[dict[str, io.StringIO]]:
         c.width = 200
     yield buffers
     for c, file, force, width in saved:
-        c.file, c._force_terminal, c.width = file, force, width
+        c._file, c._force_terminal, c._width = file, force, width
 
 
 OSC8 = "\x1b]8;"  # the escape sequence that starts a terminal hyperlink

@@ -10,9 +10,10 @@ SQS sets, and only when it is one of this stack's queues that dead-letter into t
 (the handler's failure records, messages sent to the DLQ directly) stays, with the reason.
 
 The inbound DLQ holds SES events the handler could not process (Lambda's asynchronous failures, or the
-handler's own ``inbound.failure`` records). Redrive re-invokes the function with the handler's stored
-record of the email an entry names (:mod:`mailflow_cli.operate.inbound_replay`), then deletes the entry;
-entries it cannot replay stay, with the reason.
+handler's own ``inbound.failure`` records, or a failed ``mailflow replay`` event). Redrive re-invokes the
+function with the handler's stored record of each email an entry names
+(:mod:`mailflow_cli.operate.inbound_replay`), then deletes the entry; entries naming an email it cannot
+replay stay, with the reason.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Lambda entry point: routes each record by its `eventSource`, and SQS records by their queue."""
+"""Lambda entry point: routes each record by its `eventSource`, and SQS records by their queue.
+
+An SES event may carry the replay marker (`replay.MARKER`); it is checked whole before any record is
+processed."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 from .clients import Deps, default_deps
 from .errors import UnsupportedEventError
 from .observability import Metrics, logger, start_invocation
+from .replay import replay_targets, targets_of
 
 SES = "aws:ses"
 SQS = "aws:sqs"
@@ -56,6 +60,7 @@ def _sqs_batch(records: list[dict[str, Any]], deps: Deps, metrics: Metrics) -> d
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     start_invocation(context)
     records, source = _sources(event)
+    replay = replay_targets(event)
     deps = default_deps()
     metrics = Metrics(enabled=deps.config.metrics)
     try:
@@ -63,7 +68,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
             from .inbound.pipeline import handle_record
 
             for record in records:
-                handle_record(record, deps, metrics)
+                handle_record(record, deps, metrics, replay=targets_of(record, replay))
             return {"disposition": "CONTINUE"}
         return _sqs_batch(records, deps, metrics)
     finally:

@@ -7,7 +7,8 @@ data_expiration (N, the expiration the data was written with), and for an inboun
 
 A record covers one unit of work with several side effects (an email's targets; an outbound send and
 its status message): `acquire` takes it with one conditional UpdateItem and hands back what a previous
-attempt recorded as done (`PARTIAL`), `complete` records the outcome with one UpdateItem. Two writes per
+attempt recorded as done (`PARTIAL`), `complete` records the outcome with one UpdateItem. A replay
+(`reopen`) may take a COMPLETED record too; it gets the done list the same way. Two writes per
 unit of work, whatever the number of side effects. A unit of work with one side effect whose repetition
 is harmless (an SES event's message, whose id is deterministic) uses one read (`completed`) before and
 one write (`record_completed`) after it instead.
@@ -39,6 +40,14 @@ class Claim:
     data: dict[str, Any] | None = None
     # No earlier item existed: nothing of this unit of work can have been done before.
     fresh: bool = True
+    # The earlier item's status (COMPLETED, PARTIAL, INPROGRESS) and stored `receipt`; None without one.
+    status: str | None = None
+    receipt: str | None = None
+
+
+def _text(item: dict[str, Any] | None, name: str) -> str | None:
+    value = (item or {}).get(name, {}).get("S")
+    return value if isinstance(value, str) else None
 
 
 def _data(item: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
@@ -85,13 +94,16 @@ class IdempotencyStore:
         remaining = self._remaining() if self._remaining is not None else None
         return remaining if remaining else self._in_progress * 1000
 
-    def acquire(self, key: str, *, receipt: str | None = None, ttl: int | None = None) -> Claim:
+    def acquire(
+        self, key: str, *, receipt: str | None = None, ttl: int | None = None, reopen: bool = False
+    ) -> Claim:
         """Take the INPROGRESS lock for `key` (one conditional UpdateItem), or report it COMPLETED.
 
-        Free to take: no record, an expired one, a PARTIAL one, or an INPROGRESS one whose lock expired.
-        Raises InProgressError while another attempt holds an unexpired lock. `receipt` is stored in the
-        same UpdateItem unless the item already has one (the first record of the email is kept);
-        `ttl` (seconds) replaces `ttl_seconds` for this key's writes.
+        Free to take: no record, an expired one, a PARTIAL one, or an INPROGRESS one whose lock expired;
+        with `reopen` (a replay) a COMPLETED one too. Raises InProgressError while another attempt holds
+        an unexpired lock. `receipt` is stored in the same UpdateItem unless the item already has one
+        (the first record of the email is kept); `ttl` (seconds) replaces `ttl_seconds` for this key's
+        writes. The claim hands back the earlier item's data, status and receipt (ALL_OLD).
         """
         if ttl is not None:
             self._ttls[key] = ttl
@@ -111,6 +123,7 @@ class IdempotencyStore:
                     ConditionExpression=(
                         "attribute_not_exists(id) OR expiration < :now OR #status = :partial OR "
                         "(#status = :inprogress AND in_progress_expiration < :now_ms)"
+                        + (" OR #status = :completed" if reopen else "")
                     ),
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues={
@@ -118,6 +131,7 @@ class IdempotencyStore:
                         ":now_ms": {"N": str(int(now * 1000))},
                         ":inprogress": {"S": INPROGRESS},
                         ":partial": {"S": PARTIAL},
+                        **({":completed": {"S": COMPLETED}} if reopen else {}),
                         ":exp": {"N": str(int(now) + self._ttl_for(key))},
                         ":ipe": {"N": ipe},
                         **extra,
@@ -126,7 +140,14 @@ class IdempotencyStore:
                 )
                 self._mine[key] = ipe
                 old = response.get("Attributes")
-                return Claim(key=key, acquired=True, data=_data(old, now), fresh=not old)
+                return Claim(
+                    key=key,
+                    acquired=True,
+                    data=_data(old, now),
+                    fresh=not old,
+                    status=_text(old, "status"),
+                    receipt=_text(old, "receipt"),
+                )
             except Exception as exc:
                 if not conditional_failure(exc):
                     raise
@@ -135,9 +156,16 @@ class IdempotencyStore:
             ).get("Item")
             if existing is None:
                 continue
-            status = existing.get("status", {}).get("S")
-            if status == COMPLETED:
-                return Claim(key=key, acquired=False, data=_data(existing, now), fresh=False)
+            status = _text(existing, "status")
+            if status == COMPLETED and not reopen:
+                return Claim(
+                    key=key,
+                    acquired=False,
+                    data=_data(existing, now),
+                    fresh=False,
+                    status=status,
+                    receipt=_text(existing, "receipt"),
+                )
             if status == INPROGRESS:
                 raise InProgressError(f"idempotency record {key} is in progress")
         raise InProgressError(f"idempotency record {key} keeps changing")
@@ -246,7 +274,9 @@ class IdempotencyStore:
 class NoIdempotency:
     """Stand-in that never deduplicates (benchmarks, or a deployment without a table)."""
 
-    def acquire(self, key: str, *, receipt: str | None = None, ttl: int | None = None) -> Claim:
+    def acquire(
+        self, key: str, *, receipt: str | None = None, ttl: int | None = None, reopen: bool = False
+    ) -> Claim:
         return Claim(key=key, acquired=True)
 
     def complete(self, key: str, data: dict[str, Any] | None = None, *, partial: bool = False) -> None:

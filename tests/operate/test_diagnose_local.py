@@ -7,13 +7,16 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_local_emulator import CONFIG, Emulated
 
+from mailflow_cli.aws import AwsClients, AwsTarget
 from mailflow_cli.local.control import process_running
 from mailflow_cli.local.ports import free_port
 from mailflow_cli.local.state import read_state
+from mailflow_handler.inbound.message import message_id_for
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +120,79 @@ def test_replay_plans_the_emulators_raw_mail(emulated: Emulated) -> None:
     assert report["counts"]["deliver"] == 0  # every email in the window reached all of its current targets
     assert report["perApp"] == {}
     assert result.returncode == (1 if report["counts"]["cannot replay"] else 0)
+
+
+def _aws(emulated: Emulated, service: str) -> Any:
+    """A client of the emulator's AWS endpoint."""
+    state = read_state(emulated.home / "local" / "state.json")
+    assert state is not None
+    target = AwsTarget(
+        "eu-west-1", endpoint_url=state.endpoint, access_key=state.access_key, secret_key=state.secret_key
+    )
+    return AwsClients(target).client(service)
+
+
+def _take(sqs: Any, url: str, *, expect: int) -> list[dict[str, Any]]:
+    """The messages on the queue (deleted as read): waits for `expect` of them, then returns once a
+    receive finds nothing more."""
+    taken: list[dict[str, Any]] = []
+    for _ in range(30):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get(
+            "Messages", []
+        )
+        for message in messages:
+            taken.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if len(taken) >= expect and not messages:
+            break
+    return taken
+
+
+def test_replay_delivers_to_an_app_added_later_exactly_once(emulated: Emulated) -> None:
+    """Mail to an app that did not exist yet went to the default queue; the app is added and deployed;
+    replay delivers the stored email to it once, with the deterministic message id, and never again:
+    not on a second replay, and not when the function is invoked with the same replay event again."""
+    ses_id = _send(emulated, "_reports@example.com")
+    before = _traced(emulated, ses_id)
+    assert before["apps"] == ["default"]
+    config = emulated.workdir / "mailflow.yaml"
+    config.write_text(CONFIG + "  - reports\n", encoding="utf-8")
+    deployed = emulated.mailflow("deploy", "--local", "--yes")
+    assert deployed.returncode == 0, deployed.stderr
+    sqs = _aws(emulated, "sqs")
+    url = sqs.get_queue_url(QueueName="mailflow-dev-app-reports")["QueueUrl"]
+
+    first = emulated.mailflow("replay", "--since", "1h", "--yes", "--local", "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["perApp"] == {"reports": 1}
+    assert report["delivered"]["perApp"] == {"reports": 1}
+    (message,) = _take(sqs, url, expect=1)
+    assert (message["app"], message["metadata"]["sesMessageId"]) == ("reports", ses_id)
+    assert message["id"] == message_id_for(ses_id, "reports")  # the handler's deterministic id
+
+    second = emulated.mailflow("replay", "--since", "1h", "--yes", "--local", "--json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["counts"]["deliver"] == 0
+    item = _aws(emulated, "dynamodb").get_item(
+        TableName="mailflow-dev-idempotency", Key={"id": {"S": f"inbound#{ses_id}"}}, ConsistentRead=True
+    )["Item"]
+    assert json.loads(item["data"]["S"])["done"] == ["default", "reports"]
+    stale = {
+        "Records": [json.loads(item["receipt"]["S"])],
+        "mailflowReplay": {"version": 1, "targets": {ses_id: ["reports"]}},
+    }
+    invoked = _aws(emulated, "lambda").invoke(
+        FunctionName="mailflow-dev-handler", InvocationType="RequestResponse", Payload=json.dumps(stale)
+    )
+    assert "FunctionError" not in invoked
+    assert _take(sqs, url, expect=0) == []
+
+    for _ in range(40):  # the emulator writes an invocation's log lines once it has finished
+        events = _traced(emulated, ses_id)["events"]
+        assert isinstance(events, list)
+        replayed = [e for e in events if e["step"] == "delivered" and e["app"] == "reports"]
+        if replayed:
+            break
+        time.sleep(0.5)
+    assert [e.get("detail", {}).get("replay") for e in replayed] == [True]

@@ -452,3 +452,126 @@ def test_named_email_reads_only_the_id() -> None:
     assert inbound_replay.named_email(["Records"]) == inbound_replay.Refusal(
         inbound_replay.NOT_AN_INBOUND_ENTRY
     )
+
+
+# A replay that failed past Lambda's retries -----------------------------------------------------------------
+def replayed(
+    ctx: StackContext,
+    *,
+    done: tuple[str, ...] = ("default",),
+    status: str = "COMPLETED",
+    recipients: tuple[str, ...] = ("_app2@example.com",),
+    raw: bool = True,
+) -> dict[str, Any]:
+    """An email `mailflow replay` sent: the stored record, its item (``status``, targets ``done``), its
+    raw mail unless ``raw=False``."""
+    record = ses_record(fresh_id(), recipients=recipients)
+    remember(ctx, record, status=status)
+    ctx.clients.client("dynamodb").update_item(
+        TableName=ctx.names.table,
+        Key={"id": {"S": f"inbound#{record['ses']['mail']['messageId']}"}},
+        UpdateExpression="SET #d = :d",
+        ExpressionAttributeNames={"#d": "data"},
+        ExpressionAttributeValues={":d": {"S": json.dumps({"done": list(done), "sqsMessageIds": {}})}},
+    )
+    if raw:
+        store_raw(ctx, record["ses"]["mail"]["messageId"])
+    return record
+
+
+def failed_replay(*emails: tuple[dict[str, Any], list[str]]) -> dict[str, Any]:
+    """The entry Lambda writes for a replay event that failed past its retries: the event itself."""
+    return {
+        "Records": [record for record, _ in emails],
+        "mailflowReplay": {"version": 1, "targets": {r["ses"]["mail"]["messageId"]: t for r, t in emails}},
+    }
+
+
+def ids(*records: dict[str, Any]) -> list[str]:
+    return [record["ses"]["mail"]["messageId"] for record in records]
+
+
+def test_a_failed_replay_is_replayed_again_from_the_stored_records(
+    stack: StackContext, cli: Cli, aws_calls: AwsCalls
+) -> None:
+    """Completed emails may be re-opened (the replay's point); each gets only its targets not yet done."""
+    completed = replayed(stack)  # the replay's attempt never reached it
+    partial = replayed(stack, done=("app1",), status="PARTIAL", recipients=("_app1@example.com", "_app2@x"))
+    put(stack, INBOUND_DLQ, failed_replay((completed, ["app2"]), (partial, ["app1", "app2"])))
+    report = redrive_json(cli, "inbound")
+    assert (report["moved"], report["left"], report["settled"]) == ({FUNCTION: 1}, [], [])
+    assert invocations(aws_calls) == [failed_replay((completed, ["app2"]), (partial, ["app2"]))]
+    assert depth(stack, INBOUND_DLQ) == (0, 0)
+
+
+def test_the_emails_of_a_failed_replay_that_cannot_be_replayed_are_left_with_the_entry(
+    stack: StackContext, cli: Cli, aws_calls: AwsCalls
+) -> None:
+    good = replayed(stack)
+    gone = replayed(stack, raw=False)
+    unknown = ses_record(fresh_id(), recipients=("_app2@example.com",))  # no item: no trusted record
+    forged = ses_record(ids(replayed(stack))[0], recipients=("_app1@example.com",))
+    busy = replayed(stack, status="INPROGRESS")
+    invalid = ses_record("../../etc/passwd")
+    entry = failed_replay(*((r, ["app2"]) for r in (good, gone, unknown, forged, busy, invalid)))
+    put(stack, INBOUND_DLQ, entry)
+    report = redrive_json(cli, "inbound")
+    assert report["moved"] == {FUNCTION: 1}
+    assert invocations(aws_calls) == [failed_replay((good, ["app2"]))]
+    left = {entry.get("sesMessageId"): entry["why"] for entry in report["left"]}
+    assert list(left) == [*ids(gone, unknown, forged, busy), None]
+    assert left[ids(gone)[0]].endswith("is gone (expired or deleted): there is nothing to replay")
+    assert left[ids(unknown)[0]].startswith("no trusted record of this email")
+    assert (
+        "differs from the handler's stored record of this email in ses.receipt.recipients"
+        in left[ids(forged)[0]]
+    )
+    assert left[ids(busy)[0]] == inbound_replay.BUSY
+    assert left[None] == inbound_replay.INVALID_ID
+    assert {e["messageId"] for e in report["left"]} == {report["left"][0]["messageId"]}  # one entry
+    assert depth(stack, INBOUND_DLQ) == (1, 0)  # it stays, for the emails it still names
+
+
+def test_a_failed_replay_whose_emails_need_nothing_more_is_deleted(
+    stack: StackContext, cli: Cli, aws_calls: AwsCalls
+) -> None:
+    delivered = replayed(stack, done=("app2", "default"))  # the replay's first attempt got this far
+    quarantined = replayed(stack, done=("@quarantine",))
+    put(stack, INBOUND_DLQ, failed_replay((delivered, ["app2"]), (quarantined, ["app2"])))
+    result = cli("dlq", "redrive", "inbound")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert f"(SES message {ids(delivered)[0]}): {inbound_replay.ALL_DONE}" in said
+    assert f"(SES message {ids(quarantined)[0]}): {inbound_replay.STAYS_QUARANTINED}" in said
+    assert "left in" not in said
+    assert invocations(aws_calls) == []
+    assert depth(stack, INBOUND_DLQ) == (0, 0)
+
+
+def _marker_changed(**changes: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda entry: {**entry, "mailflowReplay": {**entry["mailflowReplay"], **changes}}
+
+
+@pytest.mark.parametrize(
+    ("forge", "why"),
+    [
+        (_marker_changed(version=2), "mailflowReplay.version must be 1, got 2"),
+        (_marker_changed(targets={"someone-else": ["app2"]}), "is not listed in mailflowReplay.targets"),
+        (_marker_changed(extra=True), "mailflowReplay must be"),
+        (lambda e: {**e, "Records": [*e["Records"], {"eventSource": "aws:sqs"}]}, "is not an aws:ses record"),
+        (lambda e: {**e, "mailflowReplay": None}, "mailflowReplay must be"),
+    ],
+    ids=["version", "id not listed", "extra key", "an sqs record", "null"],
+)
+def test_a_forged_replay_entry_is_left_and_nothing_is_looked_up(
+    stack: StackContext, cli: Cli, aws_calls: AwsCalls, forge: Any, why: str
+) -> None:
+    put(stack, INBOUND_DLQ, forge(failed_replay((replayed(stack), ["app2"]))))
+    setup = len(aws_calls)
+    report = redrive_json(cli, "inbound")
+    [left] = report["left"]
+    assert left["why"].startswith("a replay event the handler would refuse: ")
+    assert why in left["why"]
+    assert "sesMessageId" not in left
+    assert {name for name, _ in aws_calls[setup:]} & {"GetItem", "HeadObject", "Invoke"} == set()
+    assert depth(stack, INBOUND_DLQ) == (1, 0)

@@ -156,6 +156,23 @@ def test_an_address_without_a_hash_key_cannot_be_searched(stack: StackContext, c
     assert "No email matches 'erin@example.net'" in result.stderr
 
 
+@pytest.mark.parametrize("stored", [{}, {"key": {"S": "not base64!"}}, {"key": {"S": ""}}])
+def test_an_unusable_hash_key_item_is_reported_not_used(
+    stack: StackContext, cli: Cli, stored: dict[str, Any]
+) -> None:
+    """The item without its key (or with one that is not base64 bytes) is the handler's decode_key's
+    call, as in the handler: never a key made of whatever text the attribute holds."""
+    stack.clients.client("dynamodb").put_item(
+        TableName=stack.names.table, Item={"id": {"S": "config#address-hash-key"}, **stored}
+    )
+    try:
+        result = cli("trace", "erin@example.net")
+    finally:
+        store_hash_key(stack)
+    assert result.exit_code != 0
+    assert "(item config#address-hash-key) is not base64 bytes" in " ".join(result.stderr.split())
+
+
 def test_an_outbound_request_with_its_feedback_events(stack: StackContext, cli: Cli, now: float) -> None:
     correlation, sent = f"order-{new_id()}", new_id()
     write_lines(
@@ -412,6 +429,16 @@ def test_insights_refused_falls_back_to_filter_log_events(
 
 
 def test_the_address_hash_is_contract_l() -> None:
-    """A fixed vector (key bytes 0..31), so the handler's implementation can assert the same value."""
+    """trace hashes with the handler's own function (one implementation); the contract's vector, key
+    bytes 0..31, holds for it."""
     assert address_hash(bytes(range(32)), " Alice@Example.COM ") == contract_hash("alice@example.com")
     assert address_hash(bytes(range(32)), "alice@example.com") == "a59fc578d4cb46faab1d6eb348e7c74b"
+
+
+def test_an_address_the_terminal_could_not_decode_hashes_as_the_handler_hashes_it() -> None:
+    """Python decodes argv with surrogateescape, so a QUERY with bytes that are not UTF-8 holds lone
+    surrogates; the handler hashes them (surrogatepass) and so must trace, instead of failing."""
+    from mailflow_handler.addresses import address_hash as handlers_hash
+
+    address = "al\udcffce@example.com"
+    assert address_hash(bytes(range(32)), address) == handlers_hash(bytes(range(32)), address)

@@ -60,3 +60,19 @@ def trimmed(ses_record: dict[str, Any], mail: dict[str, Any], receipt: dict[str,
         "ses": {"mail": kept_mail, "receipt": {k: receipt[k] for k in _RECEIPT_KEYS if k in receipt}},
     }
     return json.dumps(record, separators=(",", ":"), default=str)
+
+
+def stored(text: str | None, ses_id: str) -> dict[str, Any] | None:
+    """The record the handler stored for `ses_id` (the `receipt` of its idempotency item), when `text` is
+    one: an aws:ses record of that email with `ses.mail` and `ses.receipt`."""
+    try:
+        record = json.loads(text) if text else None
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("eventSource") != SOURCE:
+        return None
+    try:
+        _, _, stored_id = parts(record)
+    except PermanentError:
+        return None
+    return record if stored_id == ses_id else None

@@ -91,6 +91,10 @@ def write(result: InboundResult, ses_record: Any, deps: Deps, outcome: str, elap
         extra["quarantineReasons"] = result.quarantine_reasons
     if result.dead_lettered:
         extra["deadLetter"] = {"reason": result.reason}
+    if result.replay is not None:
+        # The targets the replay marker listed (operator input: bounded like `routes`' tags).
+        extra["replay"] = True
+        extra["replayTargets"] = [app[:64] for app in sorted(result.replay)[:50]]
     logger.info(
         "inbound email",
         sesMessageId=result.ses_message_id,

@@ -2,6 +2,10 @@
 
 `process(raw, ses_record, deps)` runs it on bytes already in memory (benchmarks, tests);
 `handle_record(ses_record, deps)` reads the raw MIME that the receipt rule's S3 action stored.
+
+A replay (`replay`: the targets the event's replay marker lists for the email, spec R) re-opens a
+COMPLETED record and delivers only to the listed targets the routing gives and the record does not list
+as done; an email the handler quarantined stays in quarantine.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from typing import Any
 
 from ..clients import Deps
 from ..errors import PermanentError, error_code, is_aws_error, is_transient
-from ..idempotency import store_for
-from ..observability import Metrics, current_request_id
+from ..idempotency import COMPLETED, Claim, store_for
+from ..observability import Metrics, current_request_id, logger
 from . import event, logline, rawaccess
 from . import message as msg
 from .builder import Builder
@@ -45,6 +49,7 @@ class InboundResult:
     # One entry per target, as the log line's `routes` (contract L).
     routes: list[dict[str, Any]] = field(default_factory=list)
     quarantine_reasons: dict[str, str] = field(default_factory=dict)
+    replay: frozenset[str] | None = None  # the targets of a replay (spec R); None for SES's own events
 
     @property
     def outcome(self) -> str:
@@ -143,25 +148,40 @@ def run(
     deps: Deps,
     load: Callable[[], Readable] | None = None,
     metrics: Metrics | None = None,
+    *,
+    replay: frozenset[str] | None = None,
 ) -> InboundResult:
-    """Process one SES record. Transient AWS errors propagate; everything else ends in a queue,
-    quarantine or the inbound DLQ."""
+    """Process one SES record (of a replay, with its `replay` targets). Transient AWS errors propagate;
+    everything else ends in a queue, quarantine or the inbound DLQ."""
     started = time.perf_counter()
     metrics = metrics or Metrics()
     store = store_for(deps)
+    cfg = deps.config
     ses_id = ""
-    result = InboundResult(ses_message_id="")
+    result = InboundResult(ses_message_id="", replay=replay)
     try:
         mail, receipt, ses_id = event.parts(ses_record)
         result.ses_message_id = ses_id
+        # One idempotency record per email covers every side effect (quarantine and each target app):
+        # two writes per email. A PARTIAL record from an earlier attempt lists what is already done. The
+        # record keeps the trimmed SES record (`receipt`) as long as the raw mail, for a redrive to replay.
+        trimmed = event.trimmed(ses_record, mail, receipt)
+        claim = store.acquire(
+            f"inbound#{ses_id}",
+            receipt=trimmed,
+            ttl=max(cfg.idempotency_ttl_seconds, cfg.idempotency_receipt_ttl_seconds),
+            reopen=replay is not None,
+        )
+        ses_record = _trusted_record(ses_record, trimmed, claim, ses_id)
+        mail, receipt, _ = event.parts(ses_record)
         _deliver(
-            ses_record=ses_record,
             mail=mail,
             receipt=receipt,
             ses_id=ses_id,
             deps=deps,
             load=load,
             store=store,
+            claim=claim,
             result=result,
         )
     except Exception as exc:
@@ -198,48 +218,75 @@ def run(
     return result
 
 
+def _trusted_record(ses_record: dict[str, Any], trimmed: str, claim: Claim, ses_id: str) -> dict[str, Any]:
+    """The record that decides: the one the handler stored when it first took the email (the invoking
+    event's record then only names the email), else the event's own."""
+    stored = event.stored(claim.receipt, ses_id)
+    if stored is None:
+        return ses_record
+    if claim.receipt != trimmed and stored != json.loads(trimmed):
+        logger.warning(
+            "the event's SES record differs from the one stored for this email: the stored one decides",
+            sesMessageId=ses_id,
+        )
+    return stored
+
+
+def _done(claim: Claim) -> set[str]:
+    done = claim.data.get("done") if claim.data else None
+    return {t for t in done if isinstance(t, str)} if isinstance(done, list) else set()
+
+
+def _nothing_new(result: InboundResult, decision: Decision, config: Any, claim: Claim) -> None:
+    """A record whose work stands as it is (COMPLETED; or, in a replay, quarantined): every target is a
+    duplicate."""
+    result.duplicates = (["quarantine"] if decision.quarantine else []) + [r.app for r in decision.deliver]
+    stored = (claim.data or {}).get("sqsMessageIds")
+    result.routes = logline.routes(
+        decision,
+        config,
+        earlier=set(result.duplicates) | {_QUARANTINE},
+        newly=[],
+        sqs_ids=stored if isinstance(stored, dict) else {},
+        sent=[],
+    )
+    result.quarantine_reasons = {r.app: reason for r, reason in decision.quarantine}
+
+
 def _deliver(
     *,
-    ses_record: dict[str, Any],
     mail: dict[str, Any],
     receipt: dict[str, Any],
     ses_id: str,
     deps: Deps,
     load: Callable[[], Readable] | None,
     store: Any,
+    claim: Claim,
     result: InboundResult,
 ) -> None:
     cfg = deps.config
     raw_key = f"{cfg.prefix_raw}{ses_id}"
     mail_from = str(mail.get("source") or "")
+    key = claim.key
+    done = _done(claim)
     decision = decide(route(event.recipients(receipt), cfg), receipt, cfg)
+    # A replay finishes COMPLETED, except that a record that was not COMPLETED before stays PARTIAL while
+    # a route the replay does not list is unfinished: a redelivery or redrive still finishes that route.
+    replay = result.replay
+    unfinished = False
+    if replay is not None:
+        unfinished = claim.status != COMPLETED and decision.unfinished_beyond(replay, done, _QUARANTINE)
+        decision.narrow(replay)
     decision.check_senders(list(decision.deliver), cfg, mail_from, NOT_PARSED)
-    # One idempotency record per email covers every side effect (quarantine and each target app): two
-    # writes per email. A PARTIAL record from an earlier attempt lists what is already done. The record
-    # keeps the trimmed SES record (`receipt`) as long as the raw mail, for a DLQ redrive to replay.
-    key = f"inbound#{ses_id}"
-    claim = store.acquire(
-        key,
-        receipt=event.trimmed(ses_record, mail, receipt),
-        ttl=max(cfg.idempotency_ttl_seconds, cfg.idempotency_receipt_ttl_seconds),
-    )
-    done: set[str] = set()
-    if claim.data and isinstance(claim.data.get("done"), list):
-        done = {t for t in claim.data["done"] if isinstance(t, str)}
     if not claim.acquired:
-        result.duplicates = (["quarantine"] if decision.quarantine else []) + [
-            r.app for r in decision.deliver
-        ]
-        stored = (claim.data or {}).get("sqsMessageIds")
-        result.routes = logline.routes(
-            decision,
-            cfg,
-            earlier=set(result.duplicates) | {_QUARANTINE},
-            newly=[],
-            sqs_ids=stored if isinstance(stored, dict) else {},
-            sent=[],
-        )
-        result.quarantine_reasons = {r.app: reason for r, reason in decision.quarantine}
+        _nothing_new(result, decision, cfg, claim)
+        return
+    if replay is not None and _QUARANTINE in done:
+        # Quarantine decisions stay: a replay delivers nothing of a quarantined email and leaves its record
+        # (data and status) as it was.
+        _nothing_new(result, decision, cfg, claim)
+        result.reason = "quarantined_stays"
+        store.complete(key, claim.data, partial=claim.status != COMPLETED)
         return
     newly: list[str] = []
     sqs_ids: dict[str, Any] = dict(claim.data.get("sqsMessageIds") or {}) if claim.data else {}
@@ -300,7 +347,7 @@ def _deliver(
         result.quarantine_reasons = {r.app: reason for r, reason in decision.quarantine}
         record = {"done": sorted(done.union(newly)), "sqsMessageIds": sqs_ids}
         if finished:
-            store.complete(key, record)
+            store.complete(key, record, partial=unfinished)
         else:
             # Never deleted, even with nothing done: the record holds the email's receipt for a redrive.
             store.release(key, record)
@@ -346,6 +393,13 @@ def process(
     return run(ses_record, deps, load=lambda: io.BytesIO(raw), metrics=metrics)
 
 
-def handle_record(ses_record: dict[str, Any], deps: Deps, metrics: Metrics | None = None) -> InboundResult:
-    """Lambda path: the raw MIME is read from `s3://<bucket>/<prefixes.raw><mail.messageId>` when needed."""
-    return run(ses_record, deps, metrics=metrics)
+def handle_record(
+    ses_record: dict[str, Any],
+    deps: Deps,
+    metrics: Metrics | None = None,
+    *,
+    replay: frozenset[str] | None = None,
+) -> InboundResult:
+    """Lambda path: the raw MIME is read from `s3://<bucket>/<prefixes.raw><mail.messageId>` when needed.
+    `replay`: the targets a replay event lists for this email (spec R)."""
+    return run(ses_record, deps, metrics=metrics, replay=replay)

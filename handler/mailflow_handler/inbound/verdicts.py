@@ -71,6 +71,18 @@ class Decision:
         self.deliver = [r for r in self.deliver if id(r) not in moved]
         self.quarantine.extend((r, reason) for r in routes)
 
+    def narrow(self, apps: frozenset[str]) -> None:
+        """Keep only the routes to `apps` (a replay's targets); the others are not this attempt's work."""
+        self.deliver = [r for r in self.deliver if r.app in apps]
+        self.quarantine = [(r, reason) for r, reason in self.quarantine if r.app in apps]
+
+    def unfinished_beyond(self, apps: frozenset[str], done: set[str], quarantine_done: str) -> bool:
+        """True when a route to an app outside `apps` is still to be delivered or quarantined, given the
+        targets `done` (`quarantine_done` stands for the quarantine)."""
+        return any(r.app not in apps and r.app not in done for r in self.deliver) or (
+            quarantine_done not in done and any(r.app not in apps for r, _ in self.quarantine)
+        )
+
     def check_senders(
         self, routes: list[Route], config: Config, mail_from: str, header_from: str | _NotParsed | None
     ) -> None:

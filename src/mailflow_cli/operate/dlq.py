@@ -10,9 +10,10 @@ SQS sets, and only when it is one of this stack's queues that dead-letter into t
 (the handler's failure records, messages sent to the DLQ directly) stays, with the reason.
 
 The inbound DLQ holds SES events the handler could not process (Lambda's asynchronous failures, or the
-handler's own ``inbound.failure`` records). Redrive re-invokes the function with the handler's stored
-record of the email an entry names (:mod:`mailflow_cli.operate.inbound_replay`), then deletes the entry;
-entries it cannot replay stay, with the reason.
+handler's own ``inbound.failure`` records, or a failed ``mailflow replay`` event). Redrive re-invokes the
+function with the handler's stored record of each email an entry names
+(:mod:`mailflow_cli.operate.inbound_replay`), then deletes the entry; entries naming an email it cannot
+replay stay, with the reason.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ class DlqSummary:
 
 @dataclass(frozen=True)
 class LeftEntry:
-    """A DLQ entry the redrive left in place: its SQS message id, why, and the email it names (inbound,
-    only when the id was valid)."""
+    """A DLQ entry the redrive left in place (or, among `settled`, an email of a failed replay that needs
+    nothing more): its SQS message id, why, and the email it names (inbound, only when the id was valid)."""
 
     message_id: str
     why: str
@@ -108,6 +109,7 @@ class RedriveResult:
     method: str
     moved: Counter[str] = field(default_factory=Counter)
     left: list[LeftEntry] = field(default_factory=list)
+    settled: list[LeftEntry] = field(default_factory=list)
     task_handle: str | None = None
     fallback_reason: str | None = None
 
@@ -117,6 +119,7 @@ class RedriveResult:
             "method": self.method,
             "moved": dict(self.moved),
             "left": [entry.as_dict() for entry in self.left],
+            "settled": [entry.as_dict() for entry in self.settled],
             "taskHandle": self.task_handle,
             "fallbackReason": self.fallback_reason,
         }
@@ -345,16 +348,18 @@ def _reinvoke_inbound(ctx: StackContext, queue: QueueRef, clock: Clock) -> Redri
                 break
             for message in batch:
                 decision = inbound_replay.decide(ctx, parse_body(str(message.get("Body", ""))))
-                if isinstance(decision, inbound_replay.Refusal):
-                    result.left.append(LeftEntry(message["MessageId"], decision.why, decision.ses_id))
-                    continue
-                lambda_client.invoke(
-                    FunctionName=ctx.names.function,
-                    InvocationType="Event",
-                    Payload=json.dumps(decision.event).encode(),
-                )
-                peeker.consume([message])
-                result.moved[ctx.names.function] += 1
+                if decision.event is not None:
+                    lambda_client.invoke(
+                        FunctionName=ctx.names.function,
+                        InvocationType="Event",
+                        Payload=json.dumps(decision.event).encode(),
+                    )
+                    result.moved[ctx.names.function] += 1
+                entry = message["MessageId"]
+                result.left.extend(LeftEntry(entry, refusal.why, refusal.ses_id) for refusal in decision.left)
+                result.settled.extend(LeftEntry(entry, done.why, done.ses_id) for done in decision.settled)
+                if not decision.left:
+                    peeker.consume([message])
     finally:
         peeker.release()
     return result

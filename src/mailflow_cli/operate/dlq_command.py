@@ -112,10 +112,13 @@ def redrive(ctx: StackContext, queue: str, *, json_output: bool) -> None:
     verb = "re-invoked" if result.method == "reinvoke" else "moved to"
     for destination, count in result.moved.items():
         out.print(f"{count} message(s) {verb} {destination}")
+    for entry in result.settled:
+        email = f" (SES message {entry.ses_message_id})" if entry.ses_message_id else ""
+        out.print(styled(("nothing to redeliver", "dim"), f": {entry.message_id}{email}: {entry.why}"))
     for entry in result.left:
         email = f" (SES message {entry.ses_message_id})" if entry.ses_message_id else ""
         out.print(styled((f"left in {ref.name}", "yellow"), f": {entry.message_id}{email}: {entry.why}"))
-    if not result.moved and not result.left and not result.task_handle:
+    if not result.moved and not result.left and not result.settled and not result.task_handle:
         out.print(f"{ref.name} is empty: nothing to redrive.")
 
 

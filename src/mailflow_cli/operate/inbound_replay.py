@@ -12,6 +12,14 @@ Two further refusals are the CLI's own second gate, beyond the contract's checks
 a record whose routing or security fields differ from the stored record is a forgery (or describes
 another email) and is left alone; and an email whose item is COMPLETED was delivered already, so a
 replay would do nothing and the entry is left for the operator to look at.
+
+A replay that failed past Lambda's retries (``mailflow replay``'s event: several records and the replay
+marker ``mailflowReplay``) lands as one entry. Its marker must be one the handler accepts (the handler's
+own check); then each email is checked as above, except that a COMPLETED one may be re-opened (the
+replay's point), and the function is invoked with the stored records of the emails that pass and a
+marker restricted to them and to their targets not yet done. Emails that cannot be replayed are listed
+and keep the entry in the DLQ; emails that need nothing more (every target the entry names is done, or
+the handler quarantined them) do not.
 """
 
 from __future__ import annotations
@@ -25,13 +33,15 @@ from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.aws import error_code, translate_client_error
 from mailflow_cli.context import StackContext
 from mailflow_cli.naming import RAW_PREFIX
+from mailflow_cli.operate.handler_code import handler_module
 from mailflow_cli.operate.stack import MISSING_RESOURCE_CODES, stack_not_deployed
 
 SES_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
 SES_EVENT_SOURCE = "aws:ses"
 FAILURE_TYPE = "inbound.failure"
 RECORD_KEY_PREFIX = "inbound#"
-COMPLETED = "COMPLETED"
+COMPLETED, INPROGRESS = "COMPLETED", "INPROGRESS"
+QUARANTINE_TARGET = "@quarantine"  # the handler's name for the quarantine in an email's done list
 
 # What routing and the security decision read from an SES record; the stored record keeps all of them.
 DECISION_FIELDS: tuple[tuple[str, ...], ...] = (
@@ -53,6 +63,9 @@ NOT_AN_INBOUND_ENTRY = (
 )
 NOT_SES = "its record is not an aws:ses record: only SES events are replayed"
 INVALID_ID = "it names no valid SES message id (1-200 characters: A-Z a-z 0-9 . _ -)"
+BUSY = "the handler is processing it right now: redrive again later"
+STAYS_QUARANTINED = "the handler quarantined it: it stays in quarantine"
+ALL_DONE = "the handler delivered it to every target the entry names already"
 
 
 def permissions(scopes: Scopes) -> tuple[Grant, ...]:
@@ -66,19 +79,29 @@ def permissions(scopes: Scopes) -> tuple[Grant, ...]:
 
 
 @dataclass(frozen=True)
-class Replay:
-    """Invoke the function with ``event`` (the stored record of ``ses_id``)."""
-
-    ses_id: str
-    event: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Refusal:
     """Leave the entry in the DLQ, because of ``why``. ``ses_id`` only when it was valid."""
 
     why: str
     ses_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """An email of a failed replay that needs nothing more, because of ``why``: it does not keep the entry."""
+
+    why: str
+    ses_id: str
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """What to do with one DLQ entry: invoke the function with ``event`` (None: nothing to invoke). The
+    entry is deleted unless an email of it is ``left`` (each with why); ``settled`` emails need nothing."""
+
+    event: dict[str, Any] | None
+    left: tuple[Refusal, ...] = ()
+    settled: tuple[Settled, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,10 @@ def _field(record: Any, path: tuple[str, ...]) -> Any:
             return None
         record = record.get(key)
     return record
+
+
+def valid_id(value: Any) -> bool:
+    return isinstance(value, str) and SES_ID.fullmatch(value) is not None and bool(value.strip("."))
 
 
 def named_email(body: Any) -> NamedEmail | Refusal:
@@ -116,9 +143,9 @@ def named_email(body: Any) -> NamedEmail | Refusal:
         claimed = _field(carried, ("ses", "mail", "messageId"))
     else:
         return Refusal(NOT_AN_INBOUND_ENTRY)
-    if not isinstance(claimed, str) or not SES_ID.fullmatch(claimed) or not claimed.strip("."):
+    if not valid_id(claimed):
         return Refusal(INVALID_ID)
-    return NamedEmail(ses_id=claimed, carried=carried)
+    return NamedEmail(ses_id=str(claimed), carried=carried)
 
 
 def stored_record(item: dict[str, Any] | None, ses_id: str) -> dict[str, Any] | Refusal:
@@ -149,20 +176,80 @@ def stored_record(item: dict[str, Any] | None, ses_id: str) -> dict[str, Any] | 
     return record
 
 
+def done_targets(item: dict[str, Any]) -> tuple[str, ...]:
+    """The targets an email's table item lists as done (``@quarantine`` for the quarantine)."""
+    try:
+        data = json.loads(str(item.get("data", {}).get("S", "{}")))
+    except ValueError:
+        return ()
+    done = data.get("done") if isinstance(data, dict) else None
+    return tuple(t for t in done if isinstance(t, str)) if isinstance(done, list) else ()
+
+
 def differing_fields(carried: dict[str, Any], stored: dict[str, Any]) -> list[str]:
     return [".".join(path) for path in DECISION_FIELDS if _field(carried, path) != _field(stored, path)]
 
 
-def decide(ctx: StackContext, body: Any) -> Replay | Refusal:
-    """Replay the stored record of the email ``body`` names, or say why the entry stays."""
+def decide(ctx: StackContext, body: Any) -> Redrive:
+    """Replay the stored record of the email ``body`` names (of each email, for a failed replay), or say
+    why the entry stays."""
+    if isinstance(body, dict) and handler_module("replay").MARKER in body:
+        return _decide_replay(ctx, body)
     named = named_email(body)
     if isinstance(named, Refusal):
-        return named
+        return Redrive(None, left=(named,))
+    checked = _checked(ctx, named, reopen=False)
+    if isinstance(checked, Refusal):
+        return Redrive(None, left=(checked,))
+    record, _ = checked
+    return Redrive({"Records": [record]})
+
+
+def _decide_replay(ctx: StackContext, body: dict[str, Any]) -> Redrive:
+    """A failed replay: each email checked, the function invoked for those that pass, with a marker
+    restricted to them and to their targets not yet done."""
+    replay = handler_module("replay")
+    wrong = replay.problem(body)
+    if wrong is not None:
+        return Redrive(None, left=(Refusal(f"a replay event the handler would refuse: {wrong}"),))
+    targets: dict[str, list[str]] = body[replay.MARKER]["targets"]
+    ready: list[tuple[dict[str, Any], list[str]]] = []
+    left: list[Refusal] = []
+    settled: list[Settled] = []
+    for record in body["Records"]:
+        ses_id = _field(record, ("ses", "mail", "messageId"))
+        if not valid_id(ses_id):
+            left.append(Refusal(INVALID_ID))
+            continue
+        checked = _checked(ctx, NamedEmail(ses_id=ses_id, carried=record), reopen=True)
+        if isinstance(checked, Refusal):
+            left.append(checked)
+            continue
+        stored, item = checked
+        done = done_targets(item)
+        due = [app for app in dict.fromkeys(targets[ses_id]) if app not in done]
+        if QUARANTINE_TARGET in done:
+            settled.append(Settled(STAYS_QUARANTINED, ses_id))
+        elif not due:
+            settled.append(Settled(ALL_DONE, ses_id))
+        else:
+            ready.append((stored, due))
+    event = replay.event_for(ready) if ready else None
+    return Redrive(event, tuple(left), tuple(settled))
+
+
+def _checked(
+    ctx: StackContext, named: NamedEmail, *, reopen: bool
+) -> tuple[dict[str, Any], dict[str, Any]] | Refusal:
+    """The stored record and table item of the email ``named``, if it may be replayed: the record is
+    there, the record the entry carries (if any) matches it, the email is not COMPLETED (unless a replay
+    re-opens it) nor held by an attempt of the handler (a replay waits for it), and its raw mail exists."""
     ses_id = named.ses_id
     item = _table_item(ctx, RECORD_KEY_PREFIX + ses_id)
     record = stored_record(item, ses_id)
     if isinstance(record, Refusal):
         return record
+    assert item is not None  # stored_record refuses a missing item
     if named.carried is not None:
         differs = differing_fields(named.carried, record)
         if differs:
@@ -171,16 +258,19 @@ def decide(ctx: StackContext, body: Any) -> Replay | Refusal:
                 f"{', '.join(differs)}: it is not replayed",
                 ses_id,
             )
-    if (item or {}).get("status", {}).get("S") == COMPLETED:
+    status = item.get("status", {}).get("S")
+    if status == COMPLETED and not reopen:
         return Refusal(
             "the handler completed this email already (its table item is COMPLETED): a replay would "
             "do nothing",
             ses_id,
         )
+    if status == INPROGRESS and reopen:
+        return Refusal(BUSY, ses_id)
     missing = _raw_missing(ctx, RAW_PREFIX + ses_id)
     if missing:
         return Refusal(missing, ses_id)
-    return Replay(ses_id=ses_id, event={"Records": [record]})
+    return record, item
 
 
 def _table_item(ctx: StackContext, key: str) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from mailflow_cli.deploy.handlers.base import fan_out
 from mailflow_cli.errors import AwsError, UsageError
 from mailflow_cli.naming import RAW_PREFIX
 from mailflow_cli.operate.durations import parse_duration
+from mailflow_cli.operate.handler_code import handler_module
 from mailflow_cli.operate.inbound_replay import RECORD_KEY_PREFIX, stored_record
 from mailflow_cli.operate.replay_plan import DELIVER, EmailPlan, Router, plan_email
 from mailflow_cli.operate.stack import MISSING_RESOURCE_CODES, stack_not_deployed
@@ -40,8 +41,6 @@ BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
 MAX_INVOKE_BYTES = 240 * 1024  # under Lambda's 256 KB for asynchronous invocations, with room to spare
 MAX_RECORDS_PER_INVOKE = 25  # one invocation processes its records in turn, within the function's timeout
 BATCH_GET_ATTEMPTS = 8
-REPLAY_MARKER = "mailflowReplay"
-REPLAY_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -207,12 +206,8 @@ def _payloads(ready: list[tuple[dict[str, Any], list[str]]]) -> Iterator[bytes]:
 
 
 def _event(batch: list[tuple[dict[str, Any], list[str]]]) -> bytes:
-    """The replay event: the stored records and, per SES id, the targets they may go to."""
-    marker = {
-        "version": REPLAY_VERSION,
-        "targets": {record["ses"]["mail"]["messageId"]: apps for record, apps in batch},
-    }
-    event = {"Records": [record for record, _ in batch], REPLAY_MARKER: marker}
+    """The replay event (the handler's own shape): the stored records and, per SES id, their targets."""
+    event = handler_module("replay").event_for(batch)
     return json.dumps(event, separators=(",", ":")).encode()
 
 

@@ -10,15 +10,18 @@ replayed, and a target the current policy would quarantine is not replayed to.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from mailflow_cli.operate.handler_code import handler_module
-from mailflow_cli.operate.inbound_replay import SES_ID, Refusal, stored_record
-
-QUARANTINE_TARGET = "@quarantine"
-COMPLETED, INPROGRESS = "COMPLETED", "INPROGRESS"
+from mailflow_cli.operate.inbound_replay import (
+    INPROGRESS,
+    QUARANTINE_TARGET,
+    SES_ID,
+    Refusal,
+    done_targets,
+    stored_record,
+)
 
 # Categories: what happens to the email.
 DELIVER = "deliver"
@@ -68,15 +71,6 @@ class Router:
         return [r.app for r in decided.deliver], {r.app: reason for r, reason in decided.quarantine}
 
 
-def _done(item: dict[str, Any]) -> tuple[str, ...]:
-    try:
-        data = json.loads(str(item.get("data", {}).get("S", "{}")))
-    except ValueError:
-        return ()
-    done = data.get("done") if isinstance(data, dict) else None
-    return tuple(t for t in done if isinstance(t, str)) if isinstance(done, list) else ()
-
-
 def plan_email(ses_id: str, item: dict[str, Any] | None, router: Router, only_app: str | None) -> EmailPlan:
     if not SES_ID.fullmatch(ses_id) or not ses_id.strip("."):
         return EmailPlan(ses_id, CANNOT, reason="not an SES message id: not a raw mail SES stored")
@@ -88,7 +82,7 @@ def plan_email(ses_id: str, item: dict[str, Any] | None, router: Router, only_ap
         return EmailPlan(
             ses_id, CANNOT, reason="the handler is processing it right now: run replay again later"
         )
-    done = _done(item)
+    done = done_targets(item)
     if QUARANTINE_TARGET in done:
         return EmailPlan(
             ses_id, QUARANTINED, done=done, reason="the handler quarantined it: it stays in quarantine"

@@ -192,3 +192,44 @@ def test_only_mappings_of_trusted_functions_are_polled(aws: dict[str, Any]) -> N
     finally:
         supervisor.stop()
     assert polled == ["q-mailflow-dev-handler"]
+
+
+class SettlingRecorder(Recorder):
+    """A function whose worker was killed: the retry must wait until its deadline has passed."""
+
+    def __call__(self, function: str, event: Any) -> InvokeResult:
+        self.events.append(event)
+        return InvokeResult(request_id="r", error={"errorType": "Runtime.ExitError"}, settle_seconds=2.2)
+
+
+class VisibilityLog:
+    """The SQS client, recording the visibility timeouts the poller sets."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+        self.timeouts: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+    def change_message_visibility(self, **kwargs: Any) -> Any:
+        self.timeouts.append(kwargs["VisibilityTimeout"])
+        return self.sqs.change_message_visibility(**kwargs)
+
+
+def test_after_a_crash_the_batch_is_visible_again_only_once_the_invocation_settled(
+    aws: dict[str, Any],
+) -> None:
+    made, url, _ = make_poller(aws, SettlingRecorder(set()))
+    recorded = VisibilityLog(aws["sqs"])
+    poller = MappingPoller(
+        made.mapping,
+        sqs_client=recorded,
+        invoke=SettlingRecorder(set()),
+        region="eu-west-1",
+        failure_visibility_seconds=0,
+    )
+    for body in ("one", "two"):
+        aws["sqs"].send_message(QueueUrl=url, MessageBody=body)
+    poller.process(poller.collect_batch())
+    assert recorded.timeouts == [3, 3], "failure_visibility_seconds is 0, but the crash settles after 2.2 s"

@@ -11,12 +11,15 @@ Only mappings whose function the runner would run (Mailflow's handler, see
 :mod:`mailflow_cli.local.trusted_code`) are polled: the queue of any other mapping is left alone.
 
 Relaxation (documented in docs/local.md): a message that is left after a failure is made visible again
-after ``failure_visibility_seconds`` (ChangeMessageVisibility) instead of the queue's visibility timeout.
+after ``failure_visibility_seconds`` (ChangeMessageVisibility) instead of the queue's visibility timeout,
+but not before the failed invocation's ``settle_seconds`` (after a timeout or a crash: once its deadline
+has passed, so the lock it took has expired, as it has on AWS when the visibility timeout ends).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -183,12 +186,13 @@ class MappingPoller:
         result = self._invoke(self.mapping.function_arn, event)
         by_id = {m["MessageId"]: m for m in batch}
         leave = failed_ids(result, set(by_id), self.mapping.report_failures)
+        visibility = max(self._failure_visibility, math.ceil(result.settle_seconds))
         for message_id, message in by_id.items():
             if message_id in leave:
                 self._sqs.change_message_visibility(
                     QueueUrl=self.queue_url(),
                     ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self._failure_visibility,
+                    VisibilityTimeout=visibility,
                 )
             else:
                 self._sqs.delete_message(QueueUrl=self.queue_url(), ReceiptHandle=message["ReceiptHandle"])

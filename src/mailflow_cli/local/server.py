@@ -21,11 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailflow_cli.local.ports import HOST, port_is_free
 from mailflow_cli.local.private_files import make_private
 from mailflow_cli.local.state import Credentials, EmulatorState, state_file
+
+if TYPE_CHECKING:
+    from mailflow_cli.local.faults.control import FaultControl
 
 log = logging.getLogger("mailflow.local")
 
@@ -103,6 +106,8 @@ class Emulator:
     def __init__(self, options: EmulatorOptions, credentials: Credentials) -> None:
         self.options = options
         self.credentials = credentials
+        self.faults: FaultControl | None = None
+        """The fault rules (``mailflow local faults``), once started."""
         self._parts: list[Any] = []
 
     def _client(self, session: Any, service: str, region: str | None = None) -> Any:
@@ -126,6 +131,7 @@ class Emulator:
         from mailflow_cli.local import moto_patches
         from mailflow_cli.local.async_invoke import AsyncInvoker, invoke_api
         from mailflow_cli.local.esm_poller import EsmSupervisor
+        from mailflow_cli.local.faults.control import FaultControl
         from mailflow_cli.local.lambda_runner import LambdaRunner
         from mailflow_cli.local.moto_ses_send import sent_mail
         from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher
@@ -137,7 +143,11 @@ class Emulator:
 
         options = self.options
         moto_patches.apply()
-        endpoint = aws_endpoint.AwsEndpoint(options.port, self.credentials.access_key)
+        functions = Credentials.generate()  # the functions' own key: faults hit only their calls
+        self.faults = FaultControl(functions.access_key)
+        endpoint = aws_endpoint.AwsEndpoint(
+            options.port, self.credentials.access_key, functions_key=functions.access_key, faults=self.faults
+        )
         endpoint.start()
         self._parts.append(endpoint)
 
@@ -161,8 +171,9 @@ class Emulator:
             cache_dir=options.home / "code",
             endpoint=options.endpoint,
             region=options.region,
-            credentials=self.credentials,
+            credentials=functions,
             shipped=ShippedHandler.from_directory(),
+            faults=self.faults.lambda_faults,
         )
         self._parts.append(runner)
         invoker = AsyncInvoker(runner, clients["sqs"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -233,3 +236,42 @@ def test_after_a_crash_the_batch_is_visible_again_only_once_the_invocation_settl
         aws["sqs"].send_message(QueueUrl=url, MessageBody=body)
     poller.process(poller.collect_batch())
     assert recorded.timeouts == [3, 3], "failure_visibility_seconds is 0, but the crash settles after 2.2 s"
+
+
+def test_a_mapping_runs_as_many_batches_at_once_as_its_maximum_concurrency(aws: dict[str, Any]) -> None:
+    """Lambda runs several batches of one SQS mapping at once (five to begin with, at most the mapping's
+    ScalingConfig.MaximumConcurrency); here two, each waiting for the other to have started."""
+    both_running = threading.Barrier(2, timeout=20)
+
+    def invoke(function: str, event: Any) -> InvokeResult:
+        both_running.wait()
+        return InvokeResult(request_id="r", payload={"batchItemFailures": []})
+
+    made, url, _ = make_poller(aws, Recorder(set()))
+    for body in ("one", "two"):
+        aws["sqs"].send_message(QueueUrl=url, MessageBody=body)
+    mapping = dataclasses.replace(made.mapping, batch_size=1, concurrency=2)
+    poller = MappingPoller(
+        mapping, sqs_client=aws["sqs"], invoke=invoke, region="eu-west-1", failure_visibility_seconds=0
+    )
+    poller.start()
+    try:
+        for _ in range(200):
+            if depth(aws["sqs"], url) == 0:
+                break
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+        poller.join(10)
+    assert not both_running.broken, "the two batches ran at the same time"
+    assert depth(aws["sqs"], url) == 0
+
+
+@pytest.mark.parametrize(
+    ("scaling", "concurrency"), [({}, 5), ({"MaximumConcurrency": 2}, 2), ({"MaximumConcurrency": 1000}, 5)]
+)
+def test_the_concurrency_comes_from_the_mappings_scaling_config(
+    scaling: dict[str, int], concurrency: int
+) -> None:
+    item = {"UUID": "u", "FunctionArn": "f", "EventSourceArn": "q", "ScalingConfig": scaling}
+    assert Mapping.from_api(item).concurrency == concurrency

@@ -1,8 +1,9 @@
 """SQS event source mappings, run the way Lambda runs them.
 
-One poller thread per enabled mapping: it long-polls the queue for up to ``BatchSize`` messages, keeps
-collecting until the batch is full or ``MaximumBatchingWindowInSeconds`` has passed, and invokes the
-function synchronously with an SQS event. On success it deletes the batch; with
+Each enabled mapping gets poller threads, as many as the batches Lambda runs at once for it
+(``ScalingConfig.MaximumConcurrency``, at most :data:`MAX_CONCURRENT_BATCHES`): each long-polls the queue
+for up to ``BatchSize`` messages, keeps collecting until the batch is full or
+``MaximumBatchingWindowInSeconds`` has passed, and invokes the function synchronously with an SQS event. On success it deletes the batch; with
 ``ReportBatchItemFailures`` it deletes all but the reported failures (an invalid report fails the whole
 batch); on a function error it deletes nothing. Messages left in the queue become visible again and are
 received again, so the queue's redrive policy moves a poison message to its dead-letter queue.
@@ -31,6 +32,10 @@ from mailflow_cli.local.trusted_code import FunctionRefused
 
 log = logging.getLogger("mailflow.local.esm")
 
+MAX_CONCURRENT_BATCHES = 5
+"""Lambda polls an SQS queue with five concurrent batches to begin with and scales up from there (to the
+mapping's MaximumConcurrency); the emulator stays at five at most: one warm worker process each."""
+
 Invoke = Callable[[str, Any], InvokeResult]
 Trust = Callable[[str], object]
 """Raises FunctionRefused for a function the emulator does not run (given its ARN)."""
@@ -44,9 +49,12 @@ class Mapping:
     batch_size: int
     window_seconds: float
     report_failures: bool
+    concurrency: int = 1
+    """Batches run at once."""
 
     @classmethod
     def from_api(cls, item: dict[str, Any]) -> Mapping:
+        maximum = (item.get("ScalingConfig") or {}).get("MaximumConcurrency")
         return cls(
             uuid=str(item["UUID"]),
             function_arn=str(item["FunctionArn"]),
@@ -54,6 +62,7 @@ class Mapping:
             batch_size=int(item.get("BatchSize") or 10),
             window_seconds=float(item.get("MaximumBatchingWindowInSeconds") or 0),
             report_failures="ReportBatchItemFailures" in (item.get("FunctionResponseTypes") or []),
+            concurrency=min(int(maximum or MAX_CONCURRENT_BATCHES), MAX_CONCURRENT_BATCHES),
         )
 
 
@@ -115,7 +124,7 @@ def failed_ids(result: InvokeResult, batch_ids: set[str], report_failures: bool)
 
 
 class MappingPoller:
-    """Polls one mapping until stopped."""
+    """Polls one mapping until stopped, with ``mapping.concurrency`` threads (one batch each at a time)."""
 
     def __init__(
         self,
@@ -135,16 +144,24 @@ class MappingPoller:
         self._wait = wait_seconds
         self._stop = threading.Event()
         self._url: str | None = None
-        self.thread = threading.Thread(target=self._loop, name=f"esm-{mapping.uuid[:8]}", daemon=True)
+        self.threads = [
+            threading.Thread(target=self._loop, name=f"esm-{mapping.uuid[:8]}-{number}", daemon=True)
+            for number in range(max(1, mapping.concurrency))
+        ]
 
     def start(self) -> None:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float) -> None:
-        self.thread.join(timeout)
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
 
     def queue_url(self) -> str:
         if self._url is None:
@@ -221,7 +238,7 @@ class MappingPoller:
 
 
 class EsmSupervisor:
-    """Keeps one poller per enabled SQS mapping, following create/update/delete of mappings."""
+    """Keeps a poller per enabled SQS mapping, following create/update/delete of mappings."""
 
     def __init__(
         self,
@@ -282,7 +299,7 @@ class EsmSupervisor:
                 poller.stop()
                 self._retired.append(poller)
                 del self._pollers[uuid]
-        self._retired = [poller for poller in self._retired if poller.thread.is_alive()]
+        self._retired = [poller for poller in self._retired if poller.alive()]
         for uuid, mapping in wanted.items():
             if uuid not in self._pollers:
                 poller = MappingPoller(

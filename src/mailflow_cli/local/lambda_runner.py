@@ -220,10 +220,11 @@ class Worker:
             self.process.kill()
         self.process.wait(timeout=5)
 
-    def signal(self, signum: int) -> None:
-        """Stop (SIGSTOP) or kill (SIGKILL) the process without waiting for it: a Lambda fault."""
+    def inject(self, effect: str) -> None:
+        """A Lambda fault, without waiting: ``timeout`` stops the process (SIGSTOP; the function's timeout
+        then ends the invocation), ``crash`` kills it (SIGKILL)."""
         if self.process.poll() is None:
-            self.process.send_signal(signum)
+            self.process.send_signal(signal.SIGSTOP if effect == "timeout" else signal.SIGKILL)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -438,7 +439,7 @@ class LambdaRunner:
                 call.service,
                 call.operation,
             )
-            worker.signal(signal.SIGSTOP if drawn.fault.effect == "timeout" else signal.SIGKILL)
+            worker.inject(drawn.fault.effect)
 
         return self._faults.watching(worker.token, drawn, trigger)
 

@@ -45,9 +45,9 @@ class FaultLayer:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         services = self.engine.services
-        observed = self.observer is not None and self.observer.wants(environ)
-        if observed and self.observer is not None:
-            services = services | self.observer.services
+        observer = self.observer
+        if observer is not None and observer.wants(environ):
+            services = services | observer.services
         call = identify(environ, services) if services else None
         if call is None:
             return self.app(environ, start_response)

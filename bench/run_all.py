@@ -26,7 +26,8 @@ SCRIPTS = (
     ("bench_deploy_latency", "deploy_latency"),
     ("bench_trace", "trace"),
     ("bench_replay", "replay"),
-    ("bench_cost", "cost"),  # last: it reads the results of benchmarks 1 and 3
+    ("bench_cost", "cost"),  # after benchmarks 1 and 3: it reads their results
+    ("bench_chaos", "chaos"),  # the longest: a private emulator, several minutes
 )
 
 

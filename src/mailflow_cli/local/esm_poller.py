@@ -3,10 +3,11 @@
 Each enabled mapping gets poller threads, as many as the batches Lambda runs at once for it
 (``ScalingConfig.MaximumConcurrency``, at most :data:`MAX_CONCURRENT_BATCHES`): each long-polls the queue
 for up to ``BatchSize`` messages, keeps collecting until the batch is full or
-``MaximumBatchingWindowInSeconds`` has passed, and invokes the function synchronously with an SQS event. On success it deletes the batch; with
-``ReportBatchItemFailures`` it deletes all but the reported failures (an invalid report fails the whole
-batch); on a function error it deletes nothing. Messages left in the queue become visible again and are
-received again, so the queue's redrive policy moves a poison message to its dead-letter queue.
+``MaximumBatchingWindowInSeconds`` has passed, and invokes the function synchronously with an SQS event.
+On success it deletes the batch; with ``ReportBatchItemFailures`` it deletes all but the reported
+failures (an invalid report fails the whole batch); on a function error it deletes nothing. Messages left
+in the queue become visible again and are received again, so the queue's redrive policy moves a poison
+message to its dead-letter queue.
 
 Only mappings whose function the runner would run (Mailflow's handler, see
 :mod:`mailflow_cli.local.trusted_code`) are polled: the queue of any other mapping is left alone.

@@ -132,6 +132,10 @@ def test_every_scenario_rule_prints_to_text_that_parses_back_to_it() -> None:
             "sqs:SendMessage=always:X;message=" + "m" * MAX_RULE_LENGTH,
             f"longer than {MAX_RULE_LENGTH} characters",
         ),
+        ("sqs:SendMessage=always:X;message=fine\x1b[2Jgone", "it holds a control character"),
+        ("sqs:SendMessage=always:X;message=line\nbreak", "it holds a control character"),
+        ("sqs:SendMessage=always:X;message=\u202eevil", "it holds a control character"),
+        ("lambda:crash=0.1\x07", "it holds a control character"),
     ],
 )
 def test_a_malformed_rule_is_one_clear_error(text: str, problem: str) -> None:

@@ -61,6 +61,7 @@ _OPERATION = re.compile(r"[A-Za-z0-9*?]{1,128}")
 _FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*")
 _WINDOW = re.compile(r"(?P<amount>\d+(\.\d+)?)(?P<unit>[sx])")
 _RATE = re.compile(r"\d*\.?\d+")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _OPTIONS = ("status", "resource", "caller", "message")
 LAMBDA_EFFECTS = ("timeout", "crash")
 LAMBDA_GRAMMAR = "lambda:timeout=<when>[;write=N] or lambda:crash=<when>[;write=N]"
@@ -228,9 +229,15 @@ class _Parser:
             f"fault rule {shown!r}: {problem}", hint=hint or f"write {GRAMMAR}, for example {EXAMPLE}"
         )
 
-    def rule(self) -> FaultRule:
+    def check_text(self) -> None:
+        """Rules are shown (``faults show``), logged and answered in error bodies: short, printable text."""
         if len(self.text) > MAX_RULE_LENGTH:
             raise self.fail(f"longer than {MAX_RULE_LENGTH} characters")
+        if _CONTROL.search(self.text):
+            raise self.fail("it holds a control character", hint="write the rule in printable characters")
+
+    def rule(self) -> FaultRule:
+        self.check_text()
         target, equals, rest = self.text.strip().partition("=")
         if not equals:
             raise self.fail("there is no '=' between the call and when it fails")
@@ -245,8 +252,7 @@ class _Parser:
         )
 
     def lambda_fault(self) -> LambdaFault:
-        if len(self.text) > MAX_RULE_LENGTH:
-            raise self.fail(f"longer than {MAX_RULE_LENGTH} characters")
+        self.check_text()
         target, _, rest = self.text.strip().partition("=")
         spec, _, option_text = rest.partition(";")
         hint = f"write {LAMBDA_GRAMMAR}, for example lambda:crash=0.05"

@@ -28,8 +28,9 @@ lint: $(STAMP) ## ruff check and ruff format --check
 typecheck: $(STAMP) ## mypy --strict on the CLI and the handler
 	$(BIN)/mypy
 
-unit: $(STAMP) ## The pytest suite only
-	$(BIN)/pytest -q
+PYTEST_WORKERS ?= 2
+unit: $(STAMP) ## The pytest suite only, in $(PYTEST_WORKERS) processes (each test file in one of them)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck unit ## Everything CI runs: lint, type check, the whole test suite
 

@@ -5,7 +5,9 @@ Inbound goes through ``handle_record`` (the Lambda path: the raw MIME is read fr
 are not counted. Maxima (issue 6): inbound <= 1 S3 read of the raw mail, <= 1 idempotency write,
 <= 1 SQS send per target app, <= 1 S3 write per attachment and target app (plus a claim check per
 target), <= 1 tagging call per email on first delivery (contract C1: PutObjectTagging of the raw mail);
-outbound <= 1 idempotency write, <= 1 SES send, <= 1 status message, <= 1 S3 read per attachment.
+outbound <= 1 idempotency write, <= 1 SES send, <= 1 status message, <= 1 S3 read per attachment. The
+address hash key of the log lines (one GetItem per container; one PutItem per table, ever) is read in
+the set-up.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def make_world(counter: CallCounter) -> Any:
         BillingMode="PAY_PER_REQUEST",
     )
     clients["ses"].verify_domain_identity(Domain=DOMAIN)
+    from mailflow_handler.addresses import container_key
+
+    # The log lines' address hash key: made once per table and read once per container (contract L).
+    container_key(clients["dynamodb"], TABLE)
     for name in ("s3", "sqs", "sesv2", "dynamodb"):
         clients[name].meta.events.register("before-call.*.*", counter)
     return Deps(

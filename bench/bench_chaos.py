@@ -1,4 +1,4 @@
-"""Benchmark 11: chaos. The whole mail path on a private emulator (``bench/chaos_run.py``) with faults on
+"""Benchmark 12: chaos. The whole mail path on a private emulator (``bench/chaos_run.py``) with faults on
 every AWS call the handler makes and Lambda timeouts and crashes, then where everything ended.
 
 ``python bench/bench_chaos.py [EMAILS] [LATENCY_EMAILS]`` (default 1,000 and 200). Three phases on one

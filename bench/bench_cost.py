@@ -1,10 +1,16 @@
-"""Benchmark 8: monthly cost at 10 K, 100 K and 1 M emails from measured usage, beside the seed guide's table.
+"""Benchmark 8: monthly cost at 10 K, 100 K and 1 M emails from measured usage, beside the seed guide's
+table, and the fixed cost before and after issue 11 (target: mailflow.yaml.example at 10 K received
+emails, at most 3.50 USD a month).
 
 Usage comes from this run's results: benchmark 1 (mean CPU per inbound email), benchmark 3 (calls per
 email); outbound CPU is measured here (the outbound pipeline with in-memory fakes). Prices are those of
 ``mailflow_cli.cost`` (us-east-1 list prices, as the seed guide's table is). The stack's shape is
-mailflow.yaml.example (2 apps, 512 MB arm64). Lambda duration = measured CPU scaled to the 512 MB
-vCPU share plus waiting on AWS calls (see ``Workload``).
+mailflow.yaml.example (2 apps, 512 MB arm64), as ``mailflow cost`` derives it from the config. Lambda
+duration = measured CPU scaled to the 512 MB vCPU share plus waiting on AWS calls (see ``Workload``).
+
+"Before" is the stack as it was until issue 11, priced by the same model: the handler's 16 EMF metrics
+always on, one alarm per app, per DLQ, for errors and for throttles (7 for the example), one event source
+mapping, no feedback events.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from _common import EXAMPLE_CONFIG, RESULTS, finish, print_table, spread, use_project_paths
+from _common import EXAMPLE_CONFIG, RESULTS, Target, finish, print_table, spread, use_project_paths
 from _fakes import FakeDynamoDB, FakeS3, FakeSES, FakeSQS, fresh_id, runtime_document
 
 VOLUMES = (10_000, 100_000, 1_000_000)
+TARGET_10K_USD = 3.50
+PREVIOUS_EMF_METRICS = 16
 # The seed guide's "Cost Estimation" (the seed user guide, 000_c198143adbc15252.txt): 10 K emails by service,
 # and its "Cost Scaling" totals.
 SEED_10K = {"Lambda": 0.10, "S3": 0.30, "SQS": 0.02, "DynamoDB": 1.25, "SES": 1.00, "CloudWatch": 0.50}
@@ -93,6 +101,22 @@ def measured_workload() -> tuple[Any, list[str]]:
     return work, sources
 
 
+def previous_stack(shape: Any, work: Any) -> tuple[Any, Any]:
+    """The shape and workload of the stack before issue 11 (see the module docstring)."""
+    before = replace(
+        shape, alarm_metrics=shape.apps + 3 + 2, custom_metrics=PREVIOUS_EMF_METRICS, event_source_mappings=1
+    )
+    return before, replace(work, events_per_sent_email=0.0)
+
+
+def by_service_rows(estimates: dict[str, Any], services: list[str]) -> list[list[str]]:
+    rows = [
+        [service] + [f"{e.by_service()[service]:.2f}" for e in estimates.values()] for service in services
+    ]
+    rows.append(["Total"] + [f"{e.total:.2f}" for e in estimates.values()])
+    return rows
+
+
 def main() -> None:
     use_project_paths()
     from mailflow_cli.commands.cost import shape_of
@@ -110,7 +134,7 @@ def main() -> None:
             [service]
             + [f"{inbound_estimates[n].by_service()[service]:.2f}" for n in VOLUMES]
             + [f"{estimates[n].by_service()[service]:.2f}" for n in VOLUMES]
-            + [f"{SEED_10K[service]:.2f}"]
+            + [f"{SEED_10K.get(service, 0.0):.2f}"]
         )
     rows.append(
         ["Total"]
@@ -124,25 +148,54 @@ def main() -> None:
         ["service", "10K in", "100K in", "1M in", "10K +reply", "100K +reply", "1M +reply", "seed 10K"],
         rows,
     )
+    before_shape, before_work = previous_stack(shape, work)
+    compared = {
+        "before, 10K in": estimate(10_000, US_EAST_1, before_shape, replace(before_work, outbound_ratio=0.0)),
+        "after, 10K in": inbound_estimates[10_000],
+        "before, 10K +reply": estimate(10_000, US_EAST_1, before_shape, before_work),
+        "after, 10K +reply": estimates[10_000],
+    }
+    print_table(
+        "the fixed cost before and after issue 11: monthly USD at 10 K emails, us-east-1, no free tier",
+        ["service", *compared],
+        by_service_rows(compared, services),
+    )
     lambda_line = next(line for line in estimates[VOLUMES[0]].lines if line.service == "Lambda")
     print(f"  Lambda usage: {lambda_line.usage}  (seed guide: {SEED_LAMBDA_ASSUMPTION})")
     for assumption in estimates[VOLUMES[0]].assumptions:
         print(f"  assumes: {assumption}")
     for source in sources:
         print(f"  measured: {source}")
+    after_10k = inbound_estimates[10_000].total
     finish(
         "cost",
         {
             "workload": work.as_dict(),
-            "shape": {"apps": shape.apps, "memory_mb": shape.memory_mb, "architecture": shape.architecture},
+            "shape": {
+                "apps": shape.apps,
+                "memory_mb": shape.memory_mb,
+                "architecture": shape.architecture,
+                "alarm_metrics": shape.alarm_metrics,
+                "custom_metrics": shape.custom_metrics,
+                "event_source_mappings": shape.event_source_mappings,
+            },
             "inbound_only": {str(n): e.as_dict() for n, e in inbound_estimates.items()},
             "with_one_reply_per_email": {str(n): e.as_dict() for n, e in estimates.items()},
+            "before_and_after_10k": {name: e.as_dict() for name, e in compared.items()},
             "seed_10k_by_service": SEED_10K,
             "seed_totals": {str(k): v for k, v in SEED_TOTALS.items()},
             "sources": sources,
         },
-        [],
-        notes=["no target: the seed guide's figures are shown for comparison only"],
+        [
+            Target(
+                "mailflow.yaml.example at 10 K received emails, a month",
+                round(after_10k, 2),
+                TARGET_10K_USD,
+                "USD",
+                note=f"was {compared['before, 10K in'].total:.2f} USD",
+            )
+        ],
+        notes=["the seed guide's figures are shown for comparison only"],
     )
 
 

@@ -57,7 +57,7 @@ outbound:
 """
 """The function's timeout is short, so that a crash or a timeout is retried soon (once it has passed),
 and long enough, with batches of 5, that botocore's backoff on throttled calls does not make invocations
-time out by themselves: with 5 s and batches of 10, 1.5% did (docs/benchmarks.md, benchmark 11)."""
+time out by themselves: with 5 s and batches of 10, 1.5% did (docs/benchmarks.md, benchmark 12)."""
 
 AWS_FAULTS = (
     "s3:*=0.15:SlowDown",

@@ -26,6 +26,7 @@ SCRIPTS = (
     ("bench_deploy_latency", "deploy_latency"),
     ("bench_trace", "trace"),
     ("bench_replay", "replay"),
+    ("bench_feedback_events", "feedback_events"),
     ("bench_cost", "cost"),  # after benchmarks 1 and 3: it reads their results
     ("bench_chaos", "chaos"),  # the longest: a private emulator, several minutes
 )

@@ -36,6 +36,10 @@ DAY_TWO: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("trace", ("trace", "someone@example.net")),
     ("replay", ("replay", "--since", "1h", "--yes")),
     ("doctor", ("doctor", "--no-dns")),
+    ("suppression add", ("suppression", "add", "bounced@example.net", "--reason", "BOUNCE")),
+    ("suppression list", ("suppression", "list")),
+    ("suppression check", ("suppression", "check", "bounced@example.net")),
+    ("suppression remove", ("suppression", "remove", "bounced@example.net", "--yes")),
     ("app-policy", ("app-policy", "app1")),
     ("permissions", ("permissions",)),
 )

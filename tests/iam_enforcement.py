@@ -230,6 +230,10 @@ def _resource_values(placeholder: str, request: Request, world: World) -> list[s
         given = p.get("HostedZoneId") or p.get("Id")
         if given:
             return [str(given).rsplit("/", 1)[-1]]
+    if placeholder == "ConfigurationSetName":
+        given = p.get("ConfigurationSetName") or p.get("ResourceArn")
+        if given:
+            return [str(given).rsplit("configuration-set/", 1)[-1]]
     if placeholder == "IdentityName":
         sender = p.get("Source") or p.get("FromEmailAddress")
         if sender:

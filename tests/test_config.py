@@ -196,3 +196,49 @@ def test_operator_principals_and_rule_position() -> None:
     found = problems(VALID + "security:\n  operatorPrincipals: [mail-operators]\n")
     assert any("security.operatorPrincipals" in p and "not an IAM role or user ARN" in p for p in found)
     assert any("ses.rulePosition" in p for p in problems(VALID + "ses:\n  rulePosition: middle\n"))
+
+
+def test_the_feedback_and_cost_switches_default_to_off() -> None:
+    """Issue 11: the Send event, per-app queue-age alarms and the handler's EMF metrics cost money and say
+    little that nothing else says: off unless asked for; the reputation thresholds are SES's review
+    thresholds with a margin."""
+    config = parse_config(VALID)
+    assert config.outbound.feedback.send_events is False
+    assert config.alarms.app_queue_age is False
+    assert config.observability.metrics is False
+    reputation = config.alarms.reputation
+    assert (reputation.bounce_warn, reputation.bounce_alarm) == (2.0, 4.0)
+    assert (reputation.complaint_warn, reputation.complaint_alarm) == (0.05, 0.08)
+    switched = parse_config(
+        VALID
+        + "outbound:\n  feedback:\n    sendEvents: true\nobservability:\n  metrics: true\n"
+        + "alarms:\n  appQueueAge: true\n  reputation:\n    bounceWarn: 1\n    bounceAlarm: 1\n"
+    )
+    assert switched.outbound.feedback.send_events
+    assert switched.observability.metrics
+    assert switched.alarms.app_queue_age
+    assert switched.alarms.reputation.bounce_alarm == 1.0
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        (
+            "alarms:\n  reputation:\n    bounceWarn: 5\n",
+            "alarms.reputation: bounceWarn (5 %) is above bounceAlarm (4 %)",
+        ),
+        (
+            "alarms:\n  reputation:\n    complaintWarn: 0.1\n    complaintAlarm: 0.09\n",
+            "complaintWarn (0.1 %) is above complaintAlarm (0.09 %)",
+        ),
+        ("alarms:\n  reputation:\n    bounceAlarm: 0\n", "alarms.reputation.bounceAlarm"),
+        ("alarms:\n  reputation:\n    complaintAlarm: 101\n", "alarms.reputation.complaintAlarm"),
+        ("observability:\n  metric: true\n", "observability.metric: unknown key"),
+        ("outbound:\n  feedback:\n    sendEvent: true\n", "outbound.feedback.sendEvent: unknown key"),
+        ("apps:\n  - ses-events\n", "app name 'ses-events' is reserved"),
+    ],
+)
+def test_bad_feedback_and_alarm_settings(snippet: str, expected: str) -> None:
+    text = VALID.replace("apps:\n  - app1\n", "") if snippet.startswith("apps:") else VALID
+    found = problems(text + snippet)
+    assert any(expected in p for p in found), found

@@ -20,7 +20,7 @@ from mailflow_cli.cost import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-SERVICES = {"Lambda", "SQS", "S3", "DynamoDB", "SES", "CloudWatch"}
+SERVICES = {"Lambda", "SQS", "S3", "DynamoDB", "SNS", "SES", "CloudWatch"}
 
 
 def _variable(emails: int, **kwargs: object) -> dict[str, float]:
@@ -50,7 +50,8 @@ def test_zero_emails_costs_only_the_fixed_part() -> None:
     assert fixed["Lambda"] == 0
     assert fixed["SES"] == 0
     assert fixed["DynamoDB"] == 0
-    assert fixed["CloudWatch"] > 0  # alarms and metrics are billed per month
+    assert fixed["SNS"] == 0
+    assert fixed["CloudWatch"] > 0  # alarms are billed per month
     assert fixed["SQS"] > 0  # idle long polls
 
 
@@ -74,12 +75,47 @@ def test_x86_costs_more_than_arm() -> None:
     assert 1 < x86 / arm <= 0.0000166667 / 0.0000133334  # duration is 25 % dearer, requests cost the same
 
 
-def test_apps_add_alarms_and_polls() -> None:
+def test_apps_add_polls_and_alarm_metrics_add_alarm_cost() -> None:
     two = estimate(0, shape=StackShape(apps=2)).by_service()
     ten = estimate(0, shape=StackShape(apps=10)).by_service()
-    assert ten["CloudWatch"] - two["CloudWatch"] == pytest.approx(8 * US_EAST_1.alarm_month)
-    assert ten["SQS"] > two["SQS"]
-    assert estimate(0, shape=StackShape(alarms_enabled=False)).by_service()["CloudWatch"] < two["CloudWatch"]
+    assert ten["CloudWatch"] == two["CloudWatch"]  # no alarm per app unless alarms.appQueueAge
+    assert ten["SQS"] - two["SQS"] == pytest.approx(8 * 30 * 24 * 3600 / 20 * US_EAST_1.sqs_per_request)
+    more = estimate(0, shape=StackShape(alarm_metrics=15)).by_service()
+    assert more["CloudWatch"] - two["CloudWatch"] == pytest.approx(8 * US_EAST_1.alarm_metric_month)
+    assert estimate(0, shape=StackShape(alarm_metrics=0)).by_service()["CloudWatch"] < two["CloudWatch"]
+
+
+def test_custom_metrics_are_priced_only_when_the_config_asks_for_them() -> None:
+    off = estimate(0, shape=StackShape()).by_service()["CloudWatch"]
+    on = estimate(0, shape=StackShape(custom_metrics=16)).by_service()["CloudWatch"]
+    assert on - off == pytest.approx(16 * US_EAST_1.custom_metric_month)
+
+
+def test_each_sent_email_costs_its_ses_event() -> None:
+    """One SES event per sent email: one SNS publish, the events queue and the app queue's requests, one
+    Lambda invocation at low volume and one idempotency write; the Send event doubles them."""
+    quiet = estimate(10_000, work=replace(Workload(), outbound_ratio=0.0))
+    replying = estimate(10_000)
+    sends = estimate(10_000, shape=StackShape(send_events=True))
+    sns = {e.by_service()["SNS"] for e in (quiet, replying, sends)}
+    assert sorted(sns) == pytest.approx(
+        [0.0, 10_000 * US_EAST_1.sns_per_publish, 20_000 * US_EAST_1.sns_per_publish]
+    )
+    lambda_line = next(line.usage for line in replying.lines if line.service == "Lambda")
+    assert lambda_line.startswith("30,000 invocations")  # 10 K inbound, 10 K outbound, 10 K events
+    assert sends.by_service()["DynamoDB"] > replying.by_service()["DynamoDB"]
+
+
+def test_the_example_stays_under_three_dollars_fifty_at_ten_thousand_emails() -> None:
+    """Issue 11.8: mailflow.yaml.example at 10,000 received emails, list prices, no free tier, with the
+    events queue and this round's alarms: at most 3.50 USD a month (it was 8.05)."""
+    from mailflow_cli.commands.cost import shape_of
+
+    _, shape = shape_of(REPO / "mailflow.yaml.example")
+    assert (shape.alarm_metrics, shape.custom_metrics, shape.event_source_mappings) == (7, 0, 2)
+    for prices in (US_EAST_1, EU_WEST_1):
+        total = estimate(10_000, prices, shape, replace(Workload(), outbound_ratio=0.0)).total
+        assert total <= 3.50, prices.region
 
 
 def test_ses_receiving_counts_256k_chunks() -> None:
@@ -122,3 +158,28 @@ def test_cost_command_json(tmp_path: Path) -> None:
     assert set(doc["byService"]) == SERVICES
     assert doc["totalUsd"] == pytest.approx(sum(doc["byService"].values()), abs=0.01)
     assert "1024 MB" in doc["lines"][0]["usage"]
+    # every option: the handler's 16 EMF metrics and one queue-age alarm per app (2)
+    options = doc["withEveryOption"]["byService"]
+    assert options["CloudWatch"] - doc["byService"]["CloudWatch"] == pytest.approx(
+        16 * 0.30 + 2 * 0.10, abs=0.001
+    )
+    assert {k: v for k, v in options.items() if k != "CloudWatch"} == {
+        k: v for k, v in doc["byService"].items() if k != "CloudWatch"
+    }
+
+
+def test_the_config_switches_change_the_estimate(tmp_path: Path) -> None:
+    from mailflow_cli.cli import _register_commands, app
+
+    _register_commands()
+    example = (REPO / "mailflow.yaml.example").read_text()
+    switched = tmp_path / "mailflow.yaml"
+    switched.write_text(
+        example.replace("metrics: false", "metrics: true").replace("appQueueAge: false", "appQueueAge: true")
+    )
+    totals = []
+    for path in (REPO / "mailflow.yaml.example", switched):
+        result = CliRunner().invoke(app, ["cost", "-c", str(path), "-n", "10000", "--json"])
+        assert result.exit_code == 0, result.output
+        totals.append(json.loads(result.stdout)["byService"]["CloudWatch"])
+    assert totals[1] - totals[0] == pytest.approx(16 * 0.30 + 2 * 0.10, abs=0.001)

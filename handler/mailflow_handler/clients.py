@@ -1,6 +1,7 @@
 """boto3 clients and queue URLs, created lazily once per container.
 
-`reset()` forgets everything (clients, queue URLs, configuration); tests call it between cases.
+`reset()` forgets everything (clients, queue URLs, configuration, the address hash key); tests call it
+between cases.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import addresses
 from . import config as config_module
 from .config import Config
 
@@ -55,13 +57,14 @@ def client(service: str) -> Any:
 
 
 def reset() -> None:
-    """Drop cached clients, queue URLs, deps and configuration (for tests)."""
+    """Drop cached clients, queue URLs, deps, configuration and the address hash key (for tests)."""
     global _deps  # noqa: PLW0603
     _deps = None
     with _lock:
         _clients.clear()
         _queue_urls.clear()
     config_module.reset()
+    addresses.reset()
 
 
 @dataclass(eq=False, repr=False)  # fewer generated methods: cheaper cold start

@@ -83,6 +83,12 @@ class Config:
     max_attachment_bytes: int
     sqs_max_message_bytes: int
     limits: InboundLimits
+    # SES feedback (contract E); empty names: the stack has no feedback path (an older deploy).
+    ses_events_queue: str = ""
+    configuration_set: str = ""
+    send_events: bool = False
+    # EMF metrics are printed only when the stack asks for them (observability.metrics).
+    metrics: bool = False
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -125,6 +131,20 @@ def _attachment_sources(value: Any) -> tuple[AttachmentSource, ...]:
     return tuple(sources)
 
 
+def _switch(doc: dict[str, Any], *path: str) -> bool:
+    value = _get(doc, *path, default=False, required=False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{'.'.join(path)} must be true or false, got {value!r}")
+    return value
+
+
+def _name(doc: dict[str, Any], *path: str) -> str:
+    value = _get(doc, *path, default="", required=False)
+    if not isinstance(value, str):
+        raise ConfigError(f"{'.'.join(path)} must be a string, got {value!r}")
+    return value
+
+
 def _limit(doc: dict[str, Any], key: str, default: int, ceiling: int | None = None) -> int:
     value = _get(doc, "limits", key, default=default, required=False)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -145,6 +165,17 @@ def _limits(doc: dict[str, Any]) -> InboundLimits:
         max_depth=_limit(doc, "maxDepth", defaults.max_depth, MAX_DEPTH_CEILING),
         max_embedded_header_bytes=_limit(doc, "maxEmbeddedHeaderBytes", defaults.max_embedded_header_bytes),
     )
+
+
+def _check_events_queue(doc: dict[str, Any], apps: dict[str, AppConfig]) -> None:
+    """The SES events queue is told apart from the outbound queue by name alone (dispatch), so it must
+    be none of the stack's other queues."""
+    events = _name(doc, "queues", "sesEvents")
+    queues = doc.get("queues")
+    listed = queues.items() if isinstance(queues, dict) else ()
+    others = {str(v) for k, v in listed if k != "sesEvents"} | {a.queue for a in apps.values()}
+    if events and events in others:
+        raise ConfigError(f"queues.sesEvents ({events}) must not be another of the stack's queues")
 
 
 def parse_config(doc: dict[str, Any]) -> Config:
@@ -172,6 +203,7 @@ def parse_config(doc: dict[str, Any]) -> Config:
             ),
             sender_ids=tuple(sender_ids),
         )
+    _check_events_queue(doc, apps)
     virus = _get(doc, "security", "virusFail", default="quarantine", required=False)
     if virus != "quarantine":
         raise ConfigError("security.virusFail must be 'quarantine'")
@@ -218,6 +250,10 @@ def parse_config(doc: dict[str, Any]) -> Config:
         ),
         sqs_max_message_bytes=int(_get(doc, "limits", "sqsMaxMessageBytes", default=1048576, required=False)),
         limits=_limits(doc),
+        ses_events_queue=_name(doc, "queues", "sesEvents"),
+        configuration_set=_name(doc, "feedback", "configurationSet"),
+        send_events=_switch(doc, "feedback", "sendEvents"),
+        metrics=_switch(doc, "observability", "metrics"),
         raw=doc,
     )
 

@@ -68,6 +68,11 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def conditional_failure(exc: BaseException) -> bool:
+    """True for DynamoDB's ConditionalCheckFailedException (a condition expression did not hold)."""
+    return is_aws_error(exc) and error_code(exc) == "ConditionalCheckFailedException"
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for errors worth retrying: AWS throttling/5xx, network failures, our own TransientError."""
     if isinstance(exc, TransientError):

@@ -8,7 +8,9 @@ data_expiration (N, the expiration the data was written with), and for an inboun
 A record covers one unit of work with several side effects (an email's targets; an outbound send and
 its status message): `acquire` takes it with one conditional UpdateItem and hands back what a previous
 attempt recorded as done (`PARTIAL`), `complete` records the outcome with one UpdateItem. Two writes per
-unit of work, whatever the number of side effects.
+unit of work, whatever the number of side effects. A unit of work with one side effect whose repetition
+is harmless (an SES event's message, whose id is deterministic) uses one read (`completed`) before and
+one write (`record_completed`) after it instead.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InProgressError, is_transient
+from .errors import InProgressError, conditional_failure, is_transient
 
 INPROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
@@ -55,13 +57,6 @@ def _data(item: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
-
-
-def _conditional_failure(exc: BaseException) -> bool:
-    response: Any = getattr(exc, "response", None)
-    return isinstance(response, dict) and (
-        response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-    )
 
 
 class IdempotencyStore:
@@ -133,7 +128,7 @@ class IdempotencyStore:
                 old = response.get("Attributes")
                 return Claim(key=key, acquired=True, data=_data(old, now), fresh=not old)
             except Exception as exc:
-                if not _conditional_failure(exc):
+                if not conditional_failure(exc):
                     raise
             existing = self._ddb.get_item(
                 TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True
@@ -185,7 +180,7 @@ class IdempotencyStore:
                 )
                 return
             except Exception as exc:
-                if mine is not None and _conditional_failure(exc):
+                if mine is not None and conditional_failure(exc):
                     return  # our lock expired and another attempt holds the record now: leave it alone
                 if attempt == 2 or not is_transient(exc):
                     raise
@@ -193,6 +188,37 @@ class IdempotencyStore:
 
     def _ttl_for(self, key: str) -> int:
         return self._ttls.get(key, self._ttl)
+
+    def completed(self, key: str) -> dict[str, Any] | None:
+        """The data of `key`'s COMPLETED, unexpired record (one consistent GetItem: a read, no write);
+        None when there is none. For a unit of work with one side effect that may be repeated harmlessly
+        (its message carries a deterministic id), which `record_completed` marks done afterwards."""
+        item = self._ddb.get_item(TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True).get(
+            "Item"
+        )
+        now = self._clock()
+        if not item or item.get("status", {}).get("S") != COMPLETED:
+            return None
+        try:
+            if int(item.get("expiration", {}).get("N", "0")) < int(now):
+                return None
+        except (TypeError, ValueError):
+            return None
+        return _data(item, now) or {}
+
+    def record_completed(self, key: str, data: dict[str, Any] | None = None) -> None:
+        """One PutItem recording `key` as COMPLETED with `data`, after its side effect (see `completed`)."""
+        expiration = str(int(self._clock()) + self._ttl_for(key))
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                "id": {"S": key},
+                "status": {"S": COMPLETED},
+                "expiration": {"N": expiration},
+                "data": {"S": json.dumps(data or {}, separators=(",", ":"))},
+                "data_expiration": {"N": expiration},
+            },
+        )
 
     def release(self, key: str, done: dict[str, Any] | None = None) -> None:
         """After a failed attempt: delete the INPROGRESS record so a retry can start at once, or, when
@@ -227,6 +253,12 @@ class NoIdempotency:
         return None
 
     def release(self, key: str, done: dict[str, Any] | None = None) -> None:
+        return None
+
+    def completed(self, key: str) -> dict[str, Any] | None:
+        return None
+
+    def record_completed(self, key: str, data: dict[str, Any] | None = None) -> None:
         return None
 
 

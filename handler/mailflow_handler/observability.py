@@ -103,9 +103,12 @@ logger = Logger()
 
 
 class Metrics:
-    """Accumulates metrics during an invocation and prints one EMF document on flush."""
+    """Accumulates metrics during an invocation and prints one EMF document on flush, only when the stack
+    asks for custom metrics (`observability.metrics`): each one costs money a month, and the log lines
+    carry the same counts for Logs Insights."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = False) -> None:
+        self.enabled = enabled
         self._values: dict[str, float] = {}
         self._units: dict[str, str] = {}
 
@@ -133,7 +136,7 @@ class Metrics:
         return doc
 
     def flush(self, stream: TextIO | None = None) -> None:
-        doc = self.document()
+        doc = self.document() if self.enabled else None
         if doc is not None:
             print(json.dumps(doc), file=stream or sys.stdout)
         self._values.clear()

@@ -170,8 +170,13 @@ class Scopes:
         return Scope("EventSourceMappings", (self._regional("lambda", "event-source-mapping:*"),))
 
     @property
-    def alarm_topic(self) -> Scope:
-        return Scope("AlarmTopic", (self.names.topic_arn,))
+    def topics(self) -> Scope:
+        """The alarm topic and the topic SES publishes the stack's sending events to."""
+        return Scope("StackTopics", (self.names.topic_arn, self.names.events_topic_arn))
+
+    @property
+    def configuration_set(self) -> Scope:
+        return Scope("ConfigurationSet", (self.names.configuration_set_arn,))
 
     @property
     def alarms(self) -> Scope:

@@ -21,7 +21,16 @@ from mailflow_cli import __version__
 from mailflow_cli.console import err, styled
 from mailflow_cli.errors import MailflowError
 
-COMMAND_MODULES = ("stack", "app_policy", "permissions", "local", "operate", "diagnose", "cost")
+COMMAND_MODULES = (
+    "stack",
+    "app_policy",
+    "permissions",
+    "local",
+    "operate",
+    "diagnose",
+    "suppression",
+    "cost",
+)
 PROG_NAME = "mailflow"  # also under `python -m mailflow_cli`: usage lines and completion scripts name it
 
 app = typer.Typer(

@@ -47,6 +47,7 @@ RESERVED_APP_NAMES = frozenset(
         "inbound-dlq",
         "outbound-dlq",
         "quarantine",
+        "ses-events",
         "mailflow",
         "postmaster",
         "abuse",
@@ -228,6 +229,16 @@ class QueuesConfig(_Model):
     app_visibility_timeout_seconds: int = Field(default=300, ge=0, le=43200)
 
 
+class FeedbackConfig(_Model):
+    """What SES tells the sending app about its mail (issue 11): events on the app's queue."""
+
+    send_events: bool = Field(
+        default=False,
+        description="Also publish SES's Send event (SES accepted the message): one more outbound.event "
+        "per email on the app's queue, after outbound.status already said so.",
+    )
+
+
 class OutboundConfig(_Model):
     batch_size: int = Field(default=10, ge=1, le=10)
     maximum_batching_window_seconds: int = Field(default=1, ge=0, le=300)
@@ -239,6 +250,31 @@ class OutboundConfig(_Model):
         description="Extra s3://bucket/prefix/ locations apps may attach files from "
         "(the stack's own outbound/<app>/ prefix is always allowed).",
     )
+    feedback: FeedbackConfig = Field(
+        default=FeedbackConfig(),
+        description="SES's events about sent mail, as outbound.event messages on the sending app's queue.",
+    )
+
+
+class ReputationConfig(_Model):
+    """The account's bounce and complaint rates, in percent. SES reviews an account at a 5 % bounce or
+    0.1 % complaint rate and may pause its sending at 10 % or 0.5 %."""
+
+    bounce_warn: float = Field(default=2.0, gt=0, le=100)
+    bounce_alarm: float = Field(default=4.0, gt=0, le=100)
+    complaint_warn: float = Field(default=0.05, gt=0, le=100)
+    complaint_alarm: float = Field(default=0.08, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _warn_before_alarm(self) -> ReputationConfig:
+        for rate in ("bounce", "complaint"):
+            warn, alarm = getattr(self, f"{rate}_warn"), getattr(self, f"{rate}_alarm")
+            if warn > alarm:
+                raise ValueError(
+                    f"{rate}Warn ({warn:g} %) is above {rate}Alarm ({alarm:g} %): the warning comes first, "
+                    f"so choose {rate}Warn <= {rate}Alarm"
+                )
+        return self
 
 
 class AlarmsConfig(_Model):
@@ -246,6 +282,8 @@ class AlarmsConfig(_Model):
     email: str | None = Field(default=None, description="Where alarm notifications go (SNS e-mail).")
     oldest_message_age_seconds: int = Field(default=3600, ge=60)
     error_threshold: int = Field(default=1, ge=1)
+    app_queue_age: bool = False
+    reputation: ReputationConfig = ReputationConfig()
 
     @field_validator("email")
     @classmethod
@@ -324,6 +362,14 @@ class InboundConfig(_Model):
     )
 
 
+class ObservabilityConfig(_Model):
+    metrics: bool = Field(
+        default=False,
+        description="Publish the handler's custom CloudWatch metrics (EMF; 0.30 USD per metric a month). "
+        "Off: Lambda's, SQS's and SES's own metrics and the structured logs answer the same questions.",
+    )
+
+
 class MailflowConfig(_Model):
     """The whole file. Required: environment, region, domains, apps."""
 
@@ -341,6 +387,7 @@ class MailflowConfig(_Model):
     ses: SesConfig = SesConfig()
     idempotency: IdempotencyConfig = IdempotencyConfig()
     inbound: InboundConfig = InboundConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -538,6 +585,8 @@ _KNOWN_KEYS = {
     "security",
     "ses",
     "idempotency",
+    "inbound",
+    "observability",
 }
 
 

@@ -17,8 +17,11 @@ were not fetched live from this machine: check them against the pages before quo
 - SES: https://aws.amazon.com/ses/pricing/ - receiving $0.10 per 1,000 mails plus $0.09 per 1,000
   incoming mail chunks of 256 KB; sending $0.10 per 1,000 mails plus $0.12 per GB of attachments.
 - CloudWatch: https://aws.amazon.com/cloudwatch/pricing/ - log ingestion $0.50 per GB (us-east-1),
-  $0.57 per GB (eu-west-1); log storage $0.03 per GB-month; standard alarms $0.10 per alarm-month;
-  custom metrics (the handler's EMF metrics) $0.30 per metric-month (first 10,000).
+  $0.57 per GB (eu-west-1); log storage $0.03 per GB-month; standard alarms $0.10 per alarm metric a
+  month (an alarm over a metric math expression pays for every metric in it); custom metrics (the
+  handler's EMF metrics, only with ``observability.metrics``) $0.30 per metric-month (first 10,000).
+- SNS: https://aws.amazon.com/sns/pricing/ - $0.50 per 1 M publishes (64 KB chunks); deliveries to SQS
+  are free (SQS bills the messages it receives).
 
 The usage side (calls per email, CPU per email) comes from ``bench/`` (benchmarks 1 and 3); the defaults
 below are those measured figures, and the assumptions are spelled out in :class:`Workload`.
@@ -36,6 +39,7 @@ GB = 1024 * MB
 SES_CHUNK_BYTES = 256 * KB
 SECONDS_PER_MONTH = 30 * 24 * 3600
 FULL_VCPU_MEMORY_MB = 1769  # Lambda gives one full vCPU at 1,769 MB; CPU share scales with memory
+HANDLER_EMF_METRICS = 16  # EMF metric names the handler emits with observability.metrics (one dimension)
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,9 @@ class Prices:
     ses_send_attachment_per_gb: float
     logs_ingest_per_gb: float
     logs_storage_gb_month: float
-    alarm_month: float
+    alarm_metric_month: float
     custom_metric_month: float
+    sns_per_publish: float
 
 
 US_EAST_1 = Prices(
@@ -79,8 +84,9 @@ US_EAST_1 = Prices(
     ses_send_attachment_per_gb=0.12,
     logs_ingest_per_gb=0.50,
     logs_storage_gb_month=0.03,
-    alarm_month=0.10,
+    alarm_metric_month=0.10,
     custom_metric_month=0.30,
+    sns_per_publish=0.50 / 1_000_000,
 )
 
 EU_WEST_1 = replace(
@@ -125,6 +131,13 @@ class Workload:
     outbound_status_messages: float = 1.0
     outbound_attachments: float = 0.0
     outbound_batch_size: float = 1.0  # emails per outbound invocation (1 at low volume, up to 10)
+    # SES's feedback events, per sent email: Delivery, or Bounce/Complaint/Reject/... (Send only with
+    # outbound.feedback.sendEvents: StackShape.send_events), each published to SNS, delivered to the events
+    # queue and turned by the handler into one outbound.event on the app's queue
+    events_per_sent_email: float = 1.0
+    event_cpu_s: float = 0.0004  # assumed until bench_feedback_events measures it (parse, route, serialise)
+    event_idempotency_writes: float = 1.0  # the handler's target per event (docs/benchmarks.md)
+    events_per_invocation: float = 1.0  # events per invocation of the events mapping (1 at low volume)
     # AWS-side costs per call
     botocore_cpu_per_call_s: float = 0.0015
     s3_latency_s: float = 0.020
@@ -134,9 +147,10 @@ class Workload:
     # logs: Lambda START/END/REPORT lines plus the handler's JSON log line and EMF document
     log_bytes_per_invocation: int = 1_400
     # fixed per month
-    custom_metrics: int = 16  # EMF metric names the handler emits (one "service" dimension)
     long_poll_seconds: int = 20
-    outbound_pollers: int = 5  # Lambda's SQS event source polls with at least 5 long-polling connections
+    pollers_per_mapping: int = (
+        5  # Lambda polls each SQS event source with at least 5 long-polling connections
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,7 +158,8 @@ class Workload:
 
 @dataclass(frozen=True)
 class StackShape:
-    """The parts of ``mailflow.yaml`` that change the bill."""
+    """The parts of ``mailflow.yaml`` that change the bill. ``alarm_metrics`` is what the deploy engine's
+    alarms read (``commands.cost.shape_of`` counts them from the config; 7 for the example)."""
 
     apps: int = 2
     memory_mb: int = 512
@@ -152,14 +167,10 @@ class StackShape:
     raw_retention_days: int = 7
     attachment_retention_days: int = 30
     log_retention_days: int = 30
-    alarms_enabled: bool = True
-
-    @property
-    def alarms(self) -> int:
-        """As deploy/resources/alarms.py creates them: one oldest-message-age alarm per app (``apps``
-        counts every configured app, ``default`` included), three DLQ depth alarms, and the handler's
-        errors and throttles alarms."""
-        return (self.apps + 3 + 2) if self.alarms_enabled else 0
+    alarm_metrics: int = 7
+    custom_metrics: int = 0
+    send_events: bool = False
+    event_source_mappings: int = 2  # the outbound queue's and the SES events queue's
 
 
 @dataclass(frozen=True)
@@ -246,28 +257,43 @@ def estimate(
         + work.outbound_attachments * work.s3_latency_s
     )
     out_s = lambda_seconds(work.outbound_cpu_s, shape.memory_mb, out_calls, out_wait, work)
-    gb_s = n * in_s * memory_gb + out_n * out_s * memory_gb
+    # events Lambda: one invocation per batch of SES events
+    events = out_n * (work.events_per_sent_email + (1.0 if shape.send_events else 0.0))
+    event_invocations = events / max(1.0, work.events_per_invocation)
+    event_calls = work.event_idempotency_writes + 1
+    event_wait = work.event_idempotency_writes * work.dynamodb_latency_s + work.sqs_latency_s
+    event_s = lambda_seconds(work.event_cpu_s, shape.memory_mb, event_calls, event_wait, work)
+    invocations = n + out_invocations + event_invocations
+    gb_s = (n * in_s + out_n * out_s + events * event_s) * memory_gb
     add(
         CostLine(
             "Lambda",
-            f"{n + out_invocations:,.0f} invocations, {shape.memory_mb} MB {shape.architecture}, "
-            f"{in_s * 1000:.0f} ms inbound / {out_s * 1000:.0f} ms per outbound email",
-            gb_s * gb_s_price + (n + out_invocations) * prices.lambda_per_request,
+            f"{invocations:,.0f} invocations, {shape.memory_mb} MB {shape.architecture}, "
+            f"{in_s * 1000:.0f} ms inbound / {out_s * 1000:.0f} ms per outbound email / "
+            f"{event_s * 1000:.0f} ms per SES event",
+            gb_s * gb_s_price + invocations * prices.lambda_per_request,
         )
     )
 
     # SQS: deliveries + the apps' receive/delete; outbound send by app, poll/delete, status messages;
-    # plus the fixed cost of long polling (apps' consumers and Lambda's outbound pollers)
+    # each event: SNS's send to the events queue, the mapping's poll/delete, the outbound.event message
+    # and the app's receive/delete; plus the fixed cost of long polling (the apps' consumers and Lambda's
+    # pollers of each event source mapping)
     polls_per_consumer = SECONDS_PER_MONTH / work.long_poll_seconds
-    fixed_polls = polls_per_consumer * (shape.apps + 1 + work.outbound_pollers)
+    pollers = work.pollers_per_mapping * shape.event_source_mappings
+    fixed_polls = polls_per_consumer * (shape.apps + 1 + pollers)
     per_email_sqs = (
-        n * work.target_apps * 3 + out_n * (1 + work.outbound_status_messages * 3) + out_invocations * 2
+        n * work.target_apps * 3
+        + out_n * (1 + work.outbound_status_messages * 3)
+        + out_invocations * 2
+        + events * 4
+        + event_invocations * 2
     )
     add(
         CostLine(
             "SQS",
             f"{per_email_sqs:,.0f} message requests + {fixed_polls:,.0f} idle long polls "
-            f"({shape.apps + 1} app consumers, {work.outbound_pollers} Lambda pollers)",
+            f"({shape.apps + 1} app consumers, {pollers} Lambda pollers)",
             (per_email_sqs + fixed_polls) * prices.sqs_per_request,
         )
     )
@@ -289,7 +315,7 @@ def estimate(
         )
     )
 
-    writes = n * in_writes + out_n * work.outbound_idempotency_writes
+    writes = n * in_writes + out_n * work.outbound_idempotency_writes + events * work.event_idempotency_writes
     add(
         CostLine(
             "DynamoDB",
@@ -297,6 +323,8 @@ def estimate(
             writes * prices.dynamodb_per_write_unit,
         )
     )
+
+    add(CostLine("SNS", f"{events:,.0f} SES events published", events * prices.sns_per_publish))
 
     chunks = max(1, math.ceil(work.avg_email_bytes / SES_CHUNK_BYTES))
     sent_attachment_gb = out_n * work.outbound_attachments * work.avg_attachment_bytes / GB
@@ -310,16 +338,16 @@ def estimate(
         )
     )
 
-    log_gb = (n + out_invocations) * work.log_bytes_per_invocation / GB
+    log_gb = invocations * work.log_bytes_per_invocation / GB
     retained_gb = log_gb * shape.log_retention_days / 30  # steady state: each month's logs kept that long
     add(
         CostLine(
             "CloudWatch",
-            f"{log_gb:.3f} GB logs, {work.custom_metrics} EMF metrics, {shape.alarms} alarms",
+            f"{log_gb:.3f} GB logs, {shape.custom_metrics} EMF metrics, {shape.alarm_metrics} alarm metrics",
             log_gb * prices.logs_ingest_per_gb
             + retained_gb * prices.logs_storage_gb_month
-            + work.custom_metrics * prices.custom_metric_month
-            + shape.alarms * prices.alarm_month,
+            + shape.custom_metrics * prices.custom_metric_month
+            + shape.alarm_metrics * prices.alarm_metric_month,
         )
     )
     est.assumptions = [
@@ -329,5 +357,7 @@ def estimate(
         f"1769/{shape.memory_mb} MB, plus {in_wait * 1000:.0f} ms waiting on AWS calls",
         f"{work.attachments:g} attachments and {work.avg_email_bytes // KB} KB per email (corpus means)",
         f"idle long polling every {work.long_poll_seconds} s by one consumer per app queue",
+        f"{work.events_per_sent_email:g} SES event per sent email"
+        + (" plus its Send event" if shape.send_events else ""),
     ]
     return est

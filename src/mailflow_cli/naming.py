@@ -75,8 +75,23 @@ class StackNames:
         return f"{self.prefix}-inbound-dlq"
 
     @property
-    def dead_letter_queues(self) -> tuple[str, ...]:
+    def events_queue(self) -> str:
+        """SES's feedback events for sent mail, from the events topic (contract E)."""
+        return f"{self.prefix}-ses-events"
+
+    @property
+    def events_dlq(self) -> str:
+        return f"{self.prefix}-ses-events-dlq"
+
+    @property
+    def handler_dead_letter_queues(self) -> tuple[str, ...]:
+        """The dead-letter queues the handler writes to itself (besides SQS's redrive)."""
         return (self.apps_dlq, self.outbound_dlq, self.inbound_dlq)
+
+    @property
+    def dead_letter_queues(self) -> tuple[str, ...]:
+        """Every dead-letter queue; only SQS's redrive writes the events DLQ."""
+        return (*self.handler_dead_letter_queues, self.events_dlq)
 
     @property
     def table(self) -> str:
@@ -105,6 +120,15 @@ class StackNames:
     @property
     def topic(self) -> str:
         return f"{self.prefix}-alarms"
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.prefix}-ses-events"
+
+    @property
+    def configuration_set(self) -> str:
+        """Every SES send of the handler names it; it publishes the feedback events (contract E)."""
+        return self.prefix
 
     @property
     def receipt_rule(self) -> str:
@@ -149,6 +173,14 @@ class StackNames:
     @property
     def topic_arn(self) -> str:
         return f"arn:aws:sns:{self.region}:{self.account_id}:{self.topic}"
+
+    @property
+    def events_topic_arn(self) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{self.events_topic}"
+
+    @property
+    def configuration_set_arn(self) -> str:
+        return f"arn:aws:ses:{self.region}:{self.account_id}:configuration-set/{self.configuration_set}"
 
     def receipt_rule_arn(self, rule_set: str) -> str:
         return (

@@ -104,6 +104,7 @@ def runtime_config(
             "inboundDlq": names.inbound_dlq,
             "appsDlq": names.apps_dlq,
             "outboundDlq": names.outbound_dlq,
+            "sesEvents": names.events_queue,
         },
         "bucket": names.bucket,
         "prefixes": {
@@ -141,6 +142,11 @@ def runtime_config(
             "maxDepth": config.inbound.max_depth,
             "maxEmbeddedHeaderBytes": config.inbound.max_embedded_header_bytes,
         },
+        "feedback": {
+            "configurationSet": names.configuration_set,
+            "sendEvents": config.outbound.feedback.send_events,
+        },
+        "observability": {"metrics": config.observability.metrics},
     }
 
 

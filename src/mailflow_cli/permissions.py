@@ -44,6 +44,7 @@ def _commands() -> dict[str, CommandGrants]:
         replay_command,
         send_test_command,
         status_command,
+        suppression,
         tail_command,
         trace_command,
         verify_domain_command,
@@ -69,6 +70,10 @@ def _commands() -> dict[str, CommandGrants]:
         "trace": trace_command.permissions,
         "replay": replay_command.permissions,
         "doctor": doctor_command.permissions,
+        "suppression list": suppression.list_permissions,
+        "suppression check": suppression.check_permissions,
+        "suppression add": suppression.add_permissions,
+        "suppression remove": suppression.remove_permissions,
         "app-policy": _account_only,
         "permissions": _account_only,
     }
@@ -78,7 +83,10 @@ COMMANDS = _commands()
 """Every command that calls AWS, as typed (``dlq redrive``; ``verify-domain --route53`` for the option
 that writes DNS records), and the grants of the code it runs."""
 
-GROUPS = {"dlq": ("dlq list", "dlq show", "dlq redrive", "dlq purge")}
+GROUPS = {
+    "dlq": ("dlq list", "dlq show", "dlq redrive", "dlq purge"),
+    "suppression": ("suppression list", "suppression check", "suppression add", "suppression remove"),
+}
 """Names that stand for several commands in ``--commands``."""
 
 WITHOUT_AWS = ("init", "cost", "local", "demo")

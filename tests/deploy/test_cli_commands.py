@@ -33,7 +33,7 @@ def test_plan_exit_code_deploy_and_outputs(
     assert json.loads(deployed.out)["rawEmailsBucketName"].startswith("mailflow-dev-")
 
     assert mailflow("plan", "-c", path, "--exit-code") == 0
-    assert "No changes: all 24 resources match the configuration." in capsys.readouterr().out
+    assert "No changes: all 27 resources match the configuration." in capsys.readouterr().out
 
     assert mailflow("outputs", "-c", path) == 0
     assert "appQueueUrls.app1" in capsys.readouterr().out

@@ -8,6 +8,8 @@ from deploy_helpers import ConfigWriter, StackOpener, aws_client
 from mailflow_cli.deploy import deploy_stack, plan_stack
 from mailflow_cli.errors import MailflowError, UsageError
 
+ALARM_TOPIC = "arn:aws:sns:eu-west-1:123456789012:mailflow-dev-alarms"
+
 
 def test_redeploy_makes_no_mutating_call(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
@@ -29,7 +31,7 @@ def _pending(plan: object) -> set[tuple[str, str, str]]:
     return {(change.action.value, change.kind, change.name) for change in plan.pending}
 
 
-def test_adding_an_app_creates_its_queue_and_alarm_and_updates_the_code(
+def test_adding_an_app_creates_its_queue_and_updates_the_code(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
     ctx, _ = open_recorded(write_config())
@@ -38,7 +40,6 @@ def test_adding_an_app_creates_its_queue_and_alarm_and_updates_the_code(
     plan = plan_stack(grown)
     assert _pending(plan) == {
         ("create", "sqs-queue", "mailflow-dev-app-billing"),
-        ("create", "cloudwatch-alarm", "mailflow-dev-app-billing-oldest-message"),
         ("update", "lambda-function", "mailflow-dev-handler"),
     }
     function_change = next(c for c in plan.pending if c.kind == "lambda-function")
@@ -67,12 +68,12 @@ def test_changing_retention_updates_only_the_bucket_lifecycle_and_the_receipt_tt
     }
 
 
-def test_removing_an_app_deletes_its_empty_queue_and_alarm(
+def test_removing_an_app_deletes_its_empty_queue_and_its_queue_age_alarm(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
-    ctx, _ = open_recorded(write_config())
+    ctx, _ = open_recorded(write_config(alarms={"appQueueAge": True}))
     deploy_stack(ctx)
-    shrunk, _ = open_recorded(write_config(apps=["app1"]))
+    shrunk, _ = open_recorded(write_config(apps=["app1"], alarms={"appQueueAge": True}))
     plan = plan_stack(shrunk)
     assert _pending(plan) == {
         ("delete", "sqs-queue", "mailflow-dev-app-app2"),
@@ -163,9 +164,12 @@ def test_ttl_that_is_still_disabling_stops_the_deploy() -> None:
 
 
 def _listed_subscriptions(subscriptions: list[dict[str, str]]) -> object:
+    """Answer ListSubscriptionsByTopic for the alarm topic (other topics are read from moto)."""
     from unittest import mock
 
-    def answer(**_: object) -> tuple[object, dict[str, object]]:
+    def answer(params: dict[str, object], **_: object) -> tuple[object, dict[str, object]] | None:
+        if params.get("TopicArn") != ALARM_TOPIC:
+            return None
         return mock.Mock(status_code=200), {"Subscriptions": subscriptions}
 
     return answer
@@ -178,7 +182,7 @@ def test_a_pending_subscription_of_an_old_address_is_not_drift(
     path = write_config(alarms={"email": "ops@example.com"})
     first, _ = open_recorded(path)
     deploy_stack(first)
-    topic = "arn:aws:sns:eu-west-1:123456789012:mailflow-dev-alarms"
+    topic = ALARM_TOPIC
     listed = [
         {
             "Endpoint": "ops@example.com",

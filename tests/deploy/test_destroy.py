@@ -37,6 +37,7 @@ def leftovers(prefix: str = "mailflow-dev") -> dict[str, list[str]]:
         "topics": client("sns").list_topics()["Topics"],
         "mappings": client("lambda").list_event_source_mappings()["EventSourceMappings"],
         "rule_sets": [s["Name"] for s in client("ses").list_receipt_rule_sets().get("RuleSets", [])],
+        "configuration_sets": client("sesv2").list_configuration_sets()["ConfigurationSets"],
     }
     return {kind: items for kind, items in found.items() if items}
 

@@ -54,15 +54,15 @@ def test_discovery_of_a_deployed_stack_reads_each_queue_and_alarm_once_without_l
     ctx, recorder = open_recorded(path)
     plan = plan_stack(ctx)
     assert not plan.has_changes
-    queues = len(APPS_MANY) + 5  # default, outbound and the three dead-letter queues
-    alarms = len(APPS_MANY) + 5  # errors, throttles and one per dead-letter queue
+    queues = len(APPS_MANY) + 7  # default, outbound, SES events and the four dead-letter queues
+    alarms = 4  # errors, dead letters, bounce rate, complaint rate: none per app by default
     seen = counts(recorder)
     assert seen["ListQueues"] == 1
     assert seen["GetQueueUrl"] == 0
     assert seen["GetQueueAttributes"] == queues
     assert seen["ListQueueTags"] == queues
     assert seen["DescribeAlarms"] == 1
-    assert seen["ListTagsForResource"] == alarms + 1  # + the log group's tags
+    assert seen["ListTagsForResource"] == alarms + 2  # + the log group's and the events topic's tags
     assert recorder.mutating == []
 
 

@@ -38,7 +38,9 @@ def test_outputs_name_every_queue_function_bucket_and_table(
     assert outputs["appQueueUrls"]["app1"].endswith("/mailflow-dev-app-app1")
     assert outputs["defaultQueueUrl"].endswith("/mailflow-dev-default")
     assert outputs["outboundQueueUrl"].endswith("/mailflow-dev-outbound")
-    assert set(outputs["deadLetterQueueUrls"]) == {"apps", "outbound", "inbound"}
+    assert set(outputs["deadLetterQueueUrls"]) == {"apps", "outbound", "inbound", "events"}
+    assert outputs["sesEventsQueueUrl"].endswith("/mailflow-dev-ses-events")
+    assert outputs["sesEventsTopicArn"].endswith(":mailflow-dev-ses-events")
     assert outputs["lambdaFunctionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"
     assert outputs["rawEmailsBucketName"] == BUCKET
     assert outputs["idempotencyTableName"] == "mailflow-dev-idempotency"
@@ -141,7 +143,11 @@ def test_role_policy_is_least_privilege(
     # the SES sandbox also checks the recipient's identity: any identity, but only From the senders
     send = by_sid["SendMailAsConfiguredSenders"]
     assert send["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
-    assert send["Resource"] == f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/*"
+    # a send that names the configuration set is authorised against it too (contract E)
+    assert send["Resource"] == [
+        f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/*",
+        f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/mailflow-dev",
+    ]
     assert send["Condition"] == {"StringLike": {"ses:FromAddress": ["_*@example.com"]}}
     read = by_sid["ReadMail"]["Resource"]
     assert not any("/claims/" in arn for arn in read), read
@@ -152,7 +158,7 @@ def test_role_policy_is_least_privilege(
         "Resource": f"arn:aws:s3:::{BUCKET}",
         "Condition": {"StringLike": {"s3:prefix": ["raw/*", "outbound/*"]}},
     }
-    assert sorted(by_sid["ConsumeOutboundQueue"]["Action"]) == [
+    assert sorted(by_sid["ConsumeOwnQueues"]["Action"]) == [
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
         "sqs:ReceiveMessage",
@@ -162,8 +168,9 @@ def test_role_policy_is_least_privilege(
         == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{FUNCTION}:*"
     )
     queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailflow-dev-"
-    assert by_sid["ConsumeOutboundQueue"]["Resource"] == f"{queue}outbound"
-    # contract C1 and finding 18: the app queues, the default queue and the DLQs; not its own input
+    assert sorted(by_sid["ConsumeOwnQueues"]["Resource"]) == [f"{queue}outbound", f"{queue}ses-events"]
+    # contract C1 and finding 18: the app queues, the default queue and the DLQs it writes; not its own
+    # input, nor the events DLQ (only SQS's redrive writes it)
     assert sorted(by_sid["DeliverToStackQueues"]["Resource"]) == [
         f"{queue}app-*",
         f"{queue}apps-dlq",
@@ -210,18 +217,23 @@ def test_function_configuration_environment_and_code(
     ]
 
 
-def test_event_source_mapping_and_ses_permission(
+def test_event_source_mappings_and_ses_permission(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
     deploy_example(write_config, open_recorded, outbound={"batchSize": 5, "maxConcurrency": 3})
     lambda_ = client("lambda")
-    mappings = lambda_.list_event_source_mappings(FunctionName=FUNCTION)["EventSourceMappings"]
-    assert len(mappings) == 1
-    mapping = mappings[0]
-    assert mapping["EventSourceArn"].endswith(":mailflow-dev-outbound")
+    mappings = {
+        m["EventSourceArn"].rsplit(":", 1)[-1]: m
+        for m in lambda_.list_event_source_mappings(FunctionName=FUNCTION)["EventSourceMappings"]
+    }
+    assert sorted(mappings) == ["mailflow-dev-outbound", "mailflow-dev-ses-events"]
+    mapping = mappings["mailflow-dev-outbound"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 5
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 3}
+    events = mappings["mailflow-dev-ses-events"]  # contract E: ReportBatchItemFailures, its own settings
+    assert events["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (events["BatchSize"], events["ScalingConfig"]) == (10, {"MaximumConcurrency": 2})
     statement = json.loads(lambda_.get_policy(FunctionName=FUNCTION)["Policy"])["Statement"]
     assert [s["Sid"] for s in statement] == [SES_PERMISSION_SID]
     condition = statement[0]["Condition"]
@@ -264,7 +276,10 @@ def test_alarms_notify_the_topic_when_an_email_is_set(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
     deploy_example(
-        write_config, open_recorded, alarms={"email": "ops@example.com", "oldestMessageAgeSeconds": 600}
+        write_config,
+        open_recorded,
+        alarms={"email": "ops@example.com", "oldestMessageAgeSeconds": 600, "appQueueAge": True},
+        **{"lambda": {"reservedConcurrency": 3}},
     )
     topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:mailflow-dev-alarms"
     subscriptions = client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
@@ -276,9 +291,9 @@ def test_alarms_notify_the_topic_when_an_email_is_set(
     assert set(alarms) == {
         "mailflow-dev-handler-errors",
         "mailflow-dev-handler-throttles",
-        "mailflow-dev-apps-dlq-not-empty",
-        "mailflow-dev-outbound-dlq-not-empty",
-        "mailflow-dev-inbound-dlq-not-empty",
+        "mailflow-dev-dead-letters",
+        "mailflow-dev-ses-bounce-rate",
+        "mailflow-dev-ses-complaint-rate",
         "mailflow-dev-app-app1-oldest-message",
         "mailflow-dev-app-app2-oldest-message",
     }
@@ -286,19 +301,66 @@ def test_alarms_notify_the_topic_when_an_email_is_set(
     oldest = alarms["mailflow-dev-app-app1-oldest-message"]
     assert (oldest["MetricName"], oldest["Threshold"]) == ("ApproximateAgeOfOldestMessage", 600.0)
     assert oldest["Dimensions"] == [{"Name": "QueueName", "Value": "mailflow-dev-app-app1"}]
-    dlq = alarms["mailflow-dev-inbound-dlq-not-empty"]
-    assert (dlq["MetricName"], dlq["Threshold"], dlq["ComparisonOperator"]) == (
-        "ApproximateNumberOfMessagesVisible",
+
+
+def test_one_alarm_watches_every_dead_letter_queue(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    """CloudWatch bills an alarm per metric it reads: one alarm over the four DLQs costs what four alarms
+    would, and fires on any of them."""
+    deploy_example(write_config, open_recorded)
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=["mailflow-dev-dead-letters"])["MetricAlarms"]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
         0.0,
         "GreaterThanThreshold",
+        "notBreaching",
     )
+    [watched] = [m for m in alarm["Metrics"] if m["ReturnData"]]
+    assert watched["Expression"] == "MAX([apps, outbound, inbound, ses_events])"
+    read = {
+        m["Id"]: (m["MetricStat"]["Metric"]["MetricName"], m["MetricStat"]["Metric"]["Dimensions"])
+        for m in alarm["Metrics"]
+        if not m["ReturnData"]
+    }
+    assert read == {
+        name.replace("-", "_"): (
+            "ApproximateNumberOfMessagesVisible",
+            [{"Name": "QueueName", "Value": f"mailflow-dev-{name}-dlq"}],
+        )
+        for name in ("apps", "outbound", "inbound", "ses-events")
+    }
 
 
-def test_without_alarm_email_there_is_no_topic(
+def test_reputation_alarms_fire_at_the_alarm_thresholds(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    deploy_example(
+        write_config, open_recorded, alarms={"reputation": {"bounceAlarm": 3, "complaintAlarm": 0.07}}
+    )
+    alarms = {
+        a["AlarmName"]: a
+        for a in client("cloudwatch").describe_alarms(AlarmNamePrefix="mailflow-dev-ses-")["MetricAlarms"]
+    }
+    bounce, complaint = alarms["mailflow-dev-ses-bounce-rate"], alarms["mailflow-dev-ses-complaint-rate"]
+    # AWS/SES publishes the account's rates as fractions, without dimensions, only once it has data
+    assert (bounce["Namespace"], bounce["MetricName"], bounce["Dimensions"]) == (
+        "AWS/SES",
+        "Reputation.BounceRate",
+        [],
+    )
+    assert (bounce["Threshold"], complaint["Threshold"]) == (0.03, 0.0007)
+    assert complaint["MetricName"] == "Reputation.ComplaintRate"
+    for alarm in (bounce, complaint):
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_without_alarm_email_there_is_no_alarm_topic(
     aws: None, write_config: ConfigWriter, open_recorded: StackOpener
 ) -> None:
     deploy_example(write_config, open_recorded)
-    assert client("sns").list_topics()["Topics"] == []
+    topics = [topic["TopicArn"] for topic in client("sns").list_topics()["Topics"]]
+    assert topics == [f"arn:aws:sns:{REGION}:{ACCOUNT}:mailflow-dev-ses-events"]
     alarms = client("cloudwatch").describe_alarms(AlarmNamePrefix="mailflow-dev-")["MetricAlarms"]
     assert alarms
     assert all(alarm["AlarmActions"] == [] for alarm in alarms)

@@ -7,6 +7,8 @@ import json
 import zipfile
 from pathlib import Path
 
+from deploy_helpers import ConfigWriter, StackOpener, aws_client
+
 from mailflow_cli.config import MailflowConfig, parse_config
 from mailflow_cli.deploy.resources.function import environment
 from mailflow_cli.deploy.resources.role import handler_policy
@@ -83,13 +85,25 @@ def test_policy_and_environment_are_the_same_for_two_and_a_thousand_apps() -> No
     assert len(json.dumps(environment(large))) < 4096
 
 
-def test_the_cost_estimate_counts_the_alarms_deploy_creates() -> None:
-    from mailflow_cli.cost import StackShape
-    from mailflow_cli.deploy.resources.alarms import alarms
+def test_the_cost_estimate_counts_the_alarm_metrics_of_the_alarms_deploy_creates(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    """CloudWatch bills an alarm per metric it reads: the deployed alarms' metrics are what is priced."""
+    from mailflow_cli.commands.cost import shape_for
+    from mailflow_cli.deploy import deploy_stack
 
-    config = config_with_apps(7)
-    shape = StackShape(apps=len(config.apps))
-    assert shape.alarms == len(alarms(config, stack_names(config, ACCOUNT), None))
+    ctx, _ = open_recorded(
+        write_config(
+            apps=[f"app{i}" for i in range(7)],
+            alarms={"appQueueAge": True},
+            **{"lambda": {"reservedConcurrency": 3}},
+        )
+    )
+    deploy_stack(ctx)
+    deployed = aws_client("cloudwatch").describe_alarms(AlarmNamePrefix="mailflow-dev-")["MetricAlarms"]
+    metrics = sum(len([m for m in alarm.get("Metrics", []) if "MetricStat" in m]) or 1 for alarm in deployed)
+    # errors, the four DLQs, the two reputation rates, throttles, one queue age per app
+    assert metrics == shape_for(ctx.config).alarm_metrics == 1 + 4 + 2 + 1 + 7
 
 
 def test_stored_logs_grow_with_the_retention() -> None:

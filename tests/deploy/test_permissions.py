@@ -133,7 +133,7 @@ def test_the_generated_policies_have_no_finding_at_all() -> None:
         ("bucket", bucket_policy(names, SHARED_RULE_SET)),
         *((queue.name, dict(queue.policy or {})) for queue in queues(locked, names)),
     ]
-    assert len(documents) == 12
+    assert len(documents) == 14
     for name, document in documents:
         assert findings(document) == [], name
 

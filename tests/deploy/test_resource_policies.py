@@ -1,6 +1,7 @@
-"""Resource policies (contracts C1 and C3, security review 7 and 18): only the handler writes what
-authorises apps; queues are TLS-only; dead-letter queues take messages from the handler only; the queue
-of an app that names its principals is read by them alone."""
+"""Resource policies (contracts C1, C3 and E, security review 7 and 18): only the handler writes what
+authorises apps; queues are TLS-only; dead-letter queues take messages from the handler only (the events
+DLQ from SQS's redrive only); the queue of an app that names its principals is read by them alone; only
+SES publishes to the events topic, and only that topic writes the events queue."""
 
 from __future__ import annotations
 
@@ -85,6 +86,9 @@ def test_every_queue_is_tls_only_and_dead_letter_queues_take_the_handlers_messag
     ctx, _ = open_recorded(write_config())
     deploy_stack(ctx)
     names = ["app-app1", "app-app2", "default", "outbound", "apps-dlq", "outbound-dlq", "inbound-dlq"]
+    for name in [*names, "ses-events", "ses-events-dlq"]:
+        tls = by_sid(queue_policy(f"mailflow-dev-{name}"))["DenyInsecureTransport"]
+        assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     for name in names:
         policy = by_sid(queue_policy(f"mailflow-dev-{name}"))
         tls = policy["DenyInsecureTransport"]
@@ -100,6 +104,61 @@ def test_every_queue_is_tls_only_and_dead_letter_queues_take_the_handlers_messag
             assert denied_except(policy["OnlyTheHandlerSends"]) == [ROLE_ARN]
         else:
             assert set(policy) == {"DenyInsecureTransport"}, "no principals named: nothing more to say"
+
+
+EVENTS_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:mailflow-dev-ses-events"
+CONFIGURATION_SET = f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/mailflow-dev"
+
+
+def test_only_ses_publishes_to_the_events_topic_and_only_the_topic_writes_the_events_queue(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    """A forged event would reach an app as SES's word about its mail: SES may publish the configuration
+    set's events to the topic (and nothing else may publish), SNS may deliver that topic to the queue (and
+    nobody else may send to it), and nobody at all sends to the events DLQ (SQS's redrive is no send)."""
+    ctx, _ = open_recorded(write_config())
+    deploy_stack(ctx)
+    attributes = aws_client("sns").get_topic_attributes(TopicArn=EVENTS_TOPIC)["Attributes"]
+    topic = by_sid(json.loads(attributes["Policy"]))
+    assert topic["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    allow = topic["AllowSesToPublishEvents"]
+    assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
+        "Allow",
+        {"Service": "ses.amazonaws.com"},
+        "sns:Publish",
+    )
+    assert allow["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnEquals": {"aws:SourceArn": CONFIGURATION_SET},
+    }
+    others = topic["OnlyTheConfigurationSetPublishes"]
+    assert (others["Effect"], others["Principal"], others["Action"]) == ("Deny", "*", "sns:Publish")
+    assert others["Condition"] == {"ArnNotEquals": {"aws:SourceArn": CONFIGURATION_SET}}
+
+    queue = by_sid(queue_policy("mailflow-dev-ses-events"))
+    assert set(queue) == {"DenyInsecureTransport", "AllowTheEventsTopic", "OnlyTheEventsTopicSends"}
+    assert queue["AllowTheEventsTopic"]["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert queue["AllowTheEventsTopic"]["Condition"] == {"ArnEquals": {"aws:SourceArn": EVENTS_TOPIC}}
+    assert queue["OnlyTheEventsTopicSends"]["Condition"] == {"ArnNotEquals": {"aws:SourceArn": EVENTS_TOPIC}}
+    dlq = by_sid(queue_policy("mailflow-dev-ses-events-dlq"))
+    assert set(dlq) == {"DenyInsecureTransport", "OnlyRedriveWrites"}
+    assert "Condition" not in dlq["OnlyRedriveWrites"]
+    assert (dlq["OnlyRedriveWrites"]["Principal"], dlq["OnlyRedriveWrites"]["Action"]) == (
+        "*",
+        "sqs:SendMessage",
+    )
+
+
+def test_the_operators_may_redrive_into_the_events_queue(
+    aws: None, write_config: ConfigWriter, open_recorded: StackOpener
+) -> None:
+    ctx, _ = open_recorded(write_config(security={"operatorPrincipals": [OPERATORS]}))
+    deploy_stack(ctx)
+    sends = by_sid(queue_policy("mailflow-dev-ses-events"))["OnlyTheEventsTopicSends"]
+    # denied unless it comes from the topic, or from an operator (both conditions must hold to deny)
+    assert sends["Condition"] == {
+        "ArnNotEquals": {"aws:SourceArn": EVENTS_TOPIC, "aws:PrincipalArn": [OPERATORS]}
+    }
 
 
 def test_an_app_naming_its_principals_owns_its_queue_and_the_operators_may_redrive(
@@ -159,10 +218,11 @@ def test_a_new_operator_changes_only_the_policies_that_name_operators(
     changed, recorder = open_recorded(write_config(apps=apps, security={"operatorPrincipals": [OPERATORS]}))
     plan = plan_stack(changed)
     assert [(c.name, [d.attribute for d in c.diffs]) for c in plan.pending] == [
-        ("mailflow-dev-app-app1", ["Policy"])
+        ("mailflow-dev-ses-events", ["Policy"]),
+        ("mailflow-dev-app-app1", ["Policy"]),
     ]
     deploy_stack(changed)
-    assert recorder.mutating == [("sqs", "SetQueueAttributes")]
+    assert recorder.mutating == [("sqs", "SetQueueAttributes")] * 2
 
 
 def test_the_stack_bucket_outside_outbound_is_refused_at_deploy_time_too(

@@ -33,7 +33,9 @@ QUEUES = {
     "inboundDlq": "mf-inbound-dlq",
     "appsDlq": "mf-apps-dlq",
     "outboundDlq": "mf-outbound-dlq",
+    "sesEvents": "mf-ses-events",
 }
+CONFIGURATION_SET = "mailflow-test"
 
 
 def make_config(**overrides: Any) -> dict[str, Any]:
@@ -52,7 +54,9 @@ def make_config(**overrides: Any) -> dict[str, Any]:
                 "allowedSenderDomains": ["trusted.org"],
             },
         },
-        "queues": {k: QUEUES[k] for k in ("default", "outbound", "inboundDlq", "appsDlq", "outboundDlq")},
+        "queues": {
+            k: QUEUES[k] for k in ("default", "outbound", "inboundDlq", "appsDlq", "outboundDlq", "sesEvents")
+        },
         "bucket": BUCKET,
         "prefixes": {
             "raw": "raw/",
@@ -69,6 +73,7 @@ def make_config(**overrides: Any) -> dict[str, Any]:
             "maxAttachmentBytes": 1048576,
         },
         "limits": {"sqsMaxMessageBytes": 262144, "maxHeaderBytes": 262144, "maxHeaderFieldBytes": 65536},
+        "feedback": {"configurationSet": CONFIGURATION_SET, "sendEvents": False},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(doc.get(key), dict):
@@ -239,6 +244,14 @@ def sqs_event(bodies: list[Any], *, receive_count: int = 1) -> dict[str, Any]:
     return {"Records": records}
 
 
+def sqs_records(bodies: list[Any], queue: str, *, receive_count: int = 1) -> dict[str, Any]:
+    """An SQS event from `queue` (a key of QUEUES), as Lambda's event source mapping delivers it."""
+    event = sqs_event(bodies, receive_count=receive_count)
+    for record in event["Records"]:
+        record["eventSourceARN"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUES[queue]}"
+    return event
+
+
 def simple_mime(
     *,
     subject: str = "Hello",
@@ -284,6 +297,11 @@ def outbound_validator() -> Any:
 @pytest.fixture(scope="session")
 def failure_validator() -> Any:
     return validator("inbound-failure.schema.json")
+
+
+@pytest.fixture(scope="session")
+def event_validator() -> Any:
+    return validator("outbound-event.schema.json")
 
 
 def sent_emails() -> list[Any]:

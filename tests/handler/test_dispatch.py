@@ -38,6 +38,7 @@ def test_ses_response_and_logs(aws_env: Env, capsys: pytest.CaptureFixture[str])
         aws_request_id = "req-1"
         function_name = "mailflow-test"
 
+    aws_env.write_config(observability={"metrics": True})
     ses_id = aws_env.put_raw(simple_mime())
     assert handler(ses_event(ses_record(ses_id, ["_app1@example.com"])), Context()) == {
         "disposition": "CONTINUE"
@@ -56,6 +57,15 @@ def test_ses_response_and_logs(aws_env: Env, capsys: pytest.CaptureFixture[str])
     assert directive["Dimensions"] == [["service"]]
     assert emf["InboundEmails"] == 1
     assert {m["Name"] for m in directive["Metrics"]} >= {"InboundEmails", "InboundDelivered"}
+
+
+def test_no_metrics_unless_the_stack_asks(aws_env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """Custom metrics cost money each month (issue 11.8): without `observability.metrics: true` the handler
+    prints no EMF document; the log line carries the same counts."""
+    handler(ses_event(ses_record(aws_env.put_raw(simple_mime()), ["_app1@example.com"])), None)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line for line in lines if "_aws" in line] == []
+    assert [line["outcome"] for line in lines if line.get("message") == "inbound email"] == ["delivered"]
 
 
 def test_cold_start_flag(aws_env: Env, capsys: pytest.CaptureFixture[str]) -> None:

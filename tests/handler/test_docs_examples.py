@@ -15,7 +15,16 @@ from typing import Any
 
 from mailflow_handler import handler
 
-from .conftest import BUCKET, Env, ses_event, ses_record, sqs_event, validator
+from .conftest import (
+    BUCKET,
+    CONFIGURATION_SET,
+    Env,
+    ses_event,
+    ses_record,
+    sqs_event,
+    sqs_records,
+    validator,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "messages.md"
 BLOCK = re.compile(
@@ -26,7 +35,10 @@ SCHEMAS = {
     "outbound": "outbound-email.schema.json",
     "status": "outbound-status.schema.json",
     "failure": "inbound-failure.schema.json",
+    "event": "outbound-event.schema.json",
 }
+# AWS's documented Bounce event (tests/handler/ses_events/bounce.json) for the email sent above.
+BOUNCE = Path(__file__).resolve().parent / "ses_events" / "bounce.json"
 
 RAW = (
     "From: =?utf-8?q?Ana_G=C3=B3mez?= <ana@customer.example.net>\r\n"
@@ -89,9 +101,19 @@ def generate(env: Env) -> dict[str, Any]:
     env.s3.put_object(Bucket=BUCKET, Key="outbound/app1/invoice-march.pdf", Body=b"%PDF-1.4 example")
     handler(sqs_event([OUTBOUND]), None)
     status = env.drain("app1")[0]
+    bounce = json.loads(BOUNCE.read_text())
+    bounce["mail"]["messageId"] = status["sesMessageId"]
+    bounce["mail"]["source"] = "_app1@example.com"
+    bounce["mail"]["destination"] = ["ana@customer.example.net", "billing@example.com", "audit@example.com"]
+    bounce["mail"]["tags"].update(
+        {"ses:configuration-set": [CONFIGURATION_SET], "mailflow-app": ["app1"], "mailflow-cid": ["reply-42"]}
+    )
+    bounce["bounce"]["bouncedRecipients"][0]["emailAddress"] = "ana@customer.example.net"
+    handler(sqs_records([json.dumps(bounce)], "sesEvents"), None)
+    event = env.drain("app1")[0]
     handler(ses_event(ses_record("missing-raw-object", ["_app2@example.com"])), None)
     failure = env.drain("inboundDlq")[0]
-    return {"inbound": inbound, "outbound": OUTBOUND, "status": status, "failure": failure}
+    return {"inbound": inbound, "outbound": OUTBOUND, "status": status, "failure": failure, "event": event}
 
 
 def shape(value: Any) -> Any:

@@ -65,3 +65,46 @@ def test_the_handler_tags_with_the_names_the_app_policies_use() -> None:
 
     assert rawaccess.TAG_PREFIX == APP_TAG_PREFIX
     assert route.DEFAULT_APP == DEFAULT_TARGET
+
+
+def test_the_feedback_keys_come_from_mailflow_yaml() -> None:
+    """Contract E: the events queue, the configuration set every send names, and the two switches."""
+    document, config = handler_view(YAML)
+    assert document["queues"]["sesEvents"] == config.ses_events_queue == "mailflow-dev-ses-events"
+    assert document["feedback"] == {"configurationSet": "mailflow-dev", "sendEvents": False}
+    assert document["observability"] == {"metrics": False}
+    assert (config.configuration_set, config.send_events, config.metrics) == ("mailflow-dev", False, False)
+    _, config = handler_view(
+        YAML + "outbound: {feedback: {sendEvents: true}}\nobservability: {metrics: true}\n"
+    )
+    assert (config.send_events, config.metrics) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("section", "value"),
+    [
+        ("feedback", {"sendEvents": "yes"}),
+        ("observability", {"metrics": 1}),
+        ("feedback", {"configurationSet": 3}),
+    ],
+)
+def test_the_handler_refuses_feedback_keys_of_the_wrong_type(section: str, value: dict[str, Any]) -> None:
+    from mailflow_handler.config import ConfigError as HandlerConfigError
+
+    document, _ = handler_view(YAML)
+    document[section] = value
+    with pytest.raises(HandlerConfigError, match=f"{section}.{next(iter(value))}"):
+        parse_handler_config(document)
+
+
+@pytest.mark.parametrize("other", ["outbound", "default", "app1"])
+def test_the_events_queue_must_be_its_own_queue(other: str) -> None:
+    """Dispatch tells SES events from outbound requests by the queue's name alone."""
+    from mailflow_handler.config import ConfigError as HandlerConfigError
+
+    document, _ = handler_view(YAML)
+    document["queues"]["sesEvents"] = (
+        document["apps"]["app1"]["queue"] if other == "app1" else document["queues"][other]
+    )
+    with pytest.raises(HandlerConfigError, match=r"queues\.sesEvents"):
+        parse_handler_config(document)

@@ -172,3 +172,73 @@ def test_get_account_describes_a_sandbox_account(sesv2: Any) -> None:
     assert account["SendingEnabled"] is True
     assert account["EnforcementStatus"] == "HEALTHY"
     assert account["SendQuota"]["Max24HourSend"] == 200.0
+
+
+def test_a_configuration_sets_tags_are_the_same_whichever_api_reads_or_writes_them(sesv2: Any) -> None:
+    """AWS: GetConfigurationSet returns the set's tags as Tag/UntagResource left them, and a deleted set
+    takes its tags with it (a new set of that name starts with none)."""
+    arn = "arn:aws:ses:eu-west-1:123456789012:configuration-set/mailflow-dev"
+    sesv2.create_configuration_set(ConfigurationSetName="mailflow-dev", Tags=[{"Key": "a", "Value": "1"}])
+    sesv2.tag_resource(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}])
+    sesv2.untag_resource(ResourceArn=arn, TagKeys=["a"])
+    found = sesv2.get_configuration_set(ConfigurationSetName="mailflow-dev")
+    assert found["Tags"] == [{"Key": "b", "Value": "2"}]
+    assert sesv2.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+
+    sesv2.delete_configuration_set(ConfigurationSetName="mailflow-dev")
+    sesv2.create_configuration_set(ConfigurationSetName="mailflow-dev")
+    assert sesv2.get_configuration_set(ConfigurationSetName="mailflow-dev")["Tags"] == []
+    assert sesv2.list_tags_for_resource(ResourceArn=arn)["Tags"] == []
+
+
+def test_a_moto_server_answers_every_added_api() -> None:
+    """The emulator and the end-to-end tests reach moto as a server (AWS_ENDPOINT_URL): there, each of
+    these operations must reach the same handlers as in process, not the server's HTML 404."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    undo = moto_patches.install_moto_compat()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = boto3.client(
+            "sesv2",
+            region_name=REGION,
+            endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_configuration_set(ConfigurationSetName="mailflow-dev")
+        client.create_configuration_set_event_destination(
+            ConfigurationSetName="mailflow-dev", EventDestinationName="to-sns", EventDestination=DESTINATION
+        )
+        client.update_configuration_set_event_destination(
+            ConfigurationSetName="mailflow-dev", EventDestinationName="to-sns", EventDestination=DESTINATION
+        )
+        found = client.get_configuration_set_event_destinations(ConfigurationSetName="mailflow-dev")
+        assert [d["Name"] for d in found["EventDestinations"]] == ["to-sns"]
+        client.put_configuration_set_suppression_options(
+            ConfigurationSetName="mailflow-dev", SuppressedReasons=["BOUNCE"]
+        )
+        client.put_suppressed_destination(EmailAddress="Bounced+x@Example.com", Reason="BOUNCE")
+        entry = client.get_suppressed_destination(EmailAddress="bounced+x@example.com")[
+            "SuppressedDestination"
+        ]
+        assert (entry["EmailAddress"], entry["Reason"]) == ("bounced+x@example.com", "BOUNCE")
+        listed = client.list_suppressed_destinations()["SuppressedDestinationSummaries"]
+        assert [e["EmailAddress"] for e in listed] == ["bounced+x@example.com"]
+        client.delete_suppressed_destination(EmailAddress="bounced+x@example.com")
+        client.put_account_suppression_attributes(SuppressedReasons=["COMPLAINT"])
+        assert client.get_account()["SuppressionAttributes"] == {"SuppressedReasons": ["COMPLAINT"]}
+        client.delete_configuration_set_event_destination(
+            ConfigurationSetName="mailflow-dev", EventDestinationName="to-sns"
+        )
+    finally:
+        server.stop()
+        undo()
+        from moto.core.models import reset_model_data
+
+        reset_model_data()

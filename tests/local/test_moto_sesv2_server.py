@@ -3,6 +3,7 @@ only in process: every one of them, once, against a ThreadedMotoServer."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,16 +40,16 @@ def sesv2() -> Iterator[Any]:
 
 
 def test_every_added_operation_is_routed_by_the_server(sesv2: Any) -> None:
-    sesv2.create_configuration_set(ConfigurationSetName="mailflow-dev")
-    names = {"ConfigurationSetName": "mailflow-dev", "EventDestinationName": "to-sns"}
+    # the in-process server shares moto's backends with earlier tests: a name of its own
+    name = f"mailflow-{uuid.uuid4().hex[:12]}"
+    sesv2.create_configuration_set(ConfigurationSetName=name)
+    names = {"ConfigurationSetName": name, "EventDestinationName": "to-sns"}
     sesv2.create_configuration_set_event_destination(**names, EventDestination=DESTINATION)
     sesv2.update_configuration_set_event_destination(**names, EventDestination=DESTINATION)
-    found = sesv2.get_configuration_set_event_destinations(ConfigurationSetName="mailflow-dev")
+    found = sesv2.get_configuration_set_event_destinations(ConfigurationSetName=name)
     assert [d["Name"] for d in found["EventDestinations"]] == ["to-sns"]
     sesv2.delete_configuration_set_event_destination(**names)
-    sesv2.put_configuration_set_suppression_options(
-        ConfigurationSetName="mailflow-dev", SuppressedReasons=["BOUNCE"]
-    )
+    sesv2.put_configuration_set_suppression_options(ConfigurationSetName=name, SuppressedReasons=["BOUNCE"])
     sesv2.put_account_suppression_attributes(SuppressedReasons=["BOUNCE", "COMPLAINT"])
     account = sesv2.get_account()
     assert account["SuppressionAttributes"]["SuppressedReasons"] == ["BOUNCE", "COMPLAINT"]
@@ -56,7 +57,7 @@ def test_every_added_operation_is_routed_by_the_server(sesv2: Any) -> None:
     entry = sesv2.get_suppressed_destination(EmailAddress="gone@example.org")["SuppressedDestination"]
     assert entry["Reason"] == "BOUNCE"
     listed = sesv2.list_suppressed_destinations()["SuppressedDestinationSummaries"]
-    assert [e["EmailAddress"] for e in listed] == ["gone@example.org"]
+    assert "gone@example.org" in [e["EmailAddress"] for e in listed]
     sesv2.delete_suppressed_destination(EmailAddress="gone@example.org")
     with pytest.raises(ClientError) as gone:
         sesv2.get_suppressed_destination(EmailAddress="gone@example.org")

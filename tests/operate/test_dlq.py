@@ -87,7 +87,7 @@ def test_list_as_a_table(failures: StackContext, cli: Cli) -> None:
 
 def test_list_of_empty_queues(stack: StackContext, cli: Cli) -> None:
     entries = json.loads(cli("dlq", "list", "--json").stdout)
-    assert [entry["messages"] for entry in entries] == [0, 0, 0]
+    assert [entry["messages"] for entry in entries] == [0, 0, 0, 0]
 
 
 def test_show_prints_messages_without_taking_them(failures: StackContext, cli: Cli) -> None:

@@ -299,7 +299,7 @@ def test_a_check_aws_will_not_answer_is_a_one_line_warning(
         "warn",
         "could not check: AWS: access denied for GetAccount (not allowed)",
     )
-    assert check.fix.startswith("the credentials in use lack this permission; see docs/permissions.md")
+    assert check.fix.startswith("the credentials in use lack this permission: `mailflow permissions` prints")
     assert not found.failed
 
 

@@ -83,6 +83,8 @@ def test_outbound_puts_a_valid_message_and_reports_the_status(
             sqs.delete_message(QueueUrl=outbound_url, ReceiptHandle=message["ReceiptHandle"])
             put(stack, APP1, status_message("someone-else"))
             put(stack, APP1, status_message(requests[0]["correlationId"]))
+        if sleeps == 3:  # then SES tells the app what happened (contract E)
+            put(stack, APP1, outbound_event(requests[0]["correlationId"], "delivery"))
 
     clock.on_sleep = handler_sends
     result = cli("send-test", "app1", "--outbound", "--to", "bob@example.net", "--wait")
@@ -95,7 +97,78 @@ def test_outbound_puts_a_valid_message_and_reports_the_status(
     assert request["correlationId"].startswith("mailflow-test-")
     assert {"version", "timestamp", "email"} <= request.keys()
     assert "Sent by SES after 1.0s (SES message id 0100-ses-id)" in result.stdout
+    assert "SES: delivery after 3.0s (delivery; the event was deleted)." in result.stdout
     assert depth(stack, APP1) == (1, 0)
+
+
+def outbound_event(correlation_id: str, event: str, **detail: Any) -> dict[str, Any]:
+    """An outbound.event as the handler puts it on the sending app's queue (contract E)."""
+    return {
+        "version": "1.0",
+        "type": "outbound.event",
+        "id": f"e-{event}",
+        "timestamp": "2026-11-27T20:00:00Z",
+        "app": "app1",
+        "correlationId": correlation_id,
+        "sesMessageId": "0100-ses-id",
+        "event": event,
+        "recipients": ["bob@example.net"],
+        "bounce": None,
+        "complaint": None,
+        "delay": None,
+        **detail,
+    }
+
+
+def test_outbound_wait_reports_the_bounce_ses_publishes(
+    stack: StackContext, cli: Cli, clock: FakeClock
+) -> None:
+    """A Send event (outbound.feedback.sendEvents) says nothing new: the wait goes on to the bounce."""
+    sqs = stack.clients.client("sqs")
+    outbound_url = sqs.get_queue_url(QueueName="mailflow-dev-outbound")["QueueUrl"]
+    bounce = {
+        "bounceType": "Permanent",
+        "bounceSubType": "General",
+        "recipients": [{"address": "bob@example.net", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+    }
+
+    def handler_and_ses(sleeps: int) -> None:
+        if sleeps == 1:
+            body = json.loads(sqs.receive_message(QueueUrl=outbound_url)["Messages"][0]["Body"])
+            put(stack, APP1, status_message(body["correlationId"]))
+            put(stack, APP1, outbound_event(body["correlationId"], "send"))
+            put(stack, APP1, outbound_event(body["correlationId"], "bounce", bounce=bounce))
+
+    clock.on_sleep = handler_and_ses
+    result = cli("send-test", "app1", "--outbound", "--to", "bob@example.net", "--wait", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["event"]["event"] == "bounce"
+    assert report["eventLatencySeconds"] >= report["latencySeconds"]
+    assert depth(stack, APP1) == (1, 0)  # the Send event stays; the status and the bounce were deleted
+
+
+def test_outbound_wait_without_an_event_says_where_to_look(
+    stack: StackContext, cli: Cli, clock: FakeClock
+) -> None:
+    sqs = stack.clients.client("sqs")
+    outbound_url = sqs.get_queue_url(QueueName="mailflow-dev-outbound")["QueueUrl"]
+
+    def handler_only(sleeps: int) -> None:
+        if sleeps == 1:
+            body = json.loads(sqs.receive_message(QueueUrl=outbound_url)["Messages"][0]["Body"])
+            put(stack, APP1, status_message(body["correlationId"]))
+
+    clock.on_sleep = handler_only
+    result = cli("send-test", "app1", "--outbound", "--to", "bob@example.net", "--wait", "--timeout", "30s")
+    assert result.exit_code == 1
+    assert "Sent by SES after 1.0s" in result.stdout
+    assert "SES accepted the test email (SES message id 0100-ses-id), but no delivery or bounce event" in (
+        result.stderr
+    )
+    for place in ("mailflow tail ses-events", "mailflow dlq show events", "outbound event"):
+        assert place in result.stderr
+    assert clock.time - 1_800_000_000.0 == 30.0
 
 
 def test_outbound_reports_a_failed_status(stack: StackContext, cli: Cli, clock: FakeClock) -> None:
@@ -142,3 +215,24 @@ def test_missing_stack(ghost: StackContext, cli: Cli) -> None:
     result = cli("send-test", "app1")
     assert result.exit_code == 1
     assert "the stack mailflow-ghost is not deployed in eu-west-1" in result.stderr
+
+
+def test_status_only_stops_at_the_status(stack: StackContext, cli: Cli, clock: FakeClock) -> None:
+    sqs = stack.clients.client("sqs")
+    outbound_url = sqs.get_queue_url(QueueName="mailflow-dev-outbound")["QueueUrl"]
+
+    def handler_only(sleeps: int) -> None:
+        if sleeps == 1:
+            body = json.loads(sqs.receive_message(QueueUrl=outbound_url)["Messages"][0]["Body"])
+            put(stack, APP1, status_message(body["correlationId"]))
+
+    clock.on_sleep = handler_only
+    result = cli(
+        "send-test", "app1", "--outbound", "--to", "bob@example.net", "--wait", "--status-only", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "event" not in json.loads(result.stdout)
+    assert len(clock.slept) == 1
+    refused = cli("send-test", "app1", "--status-only")
+    assert refused.exit_code == 2
+    assert "--status-only is only for --outbound --wait" in refused.stderr

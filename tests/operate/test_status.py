@@ -128,7 +128,7 @@ def test_status_reuses_the_plan_and_reads_each_queue_once_concurrently(deployed:
     ctx.clients.event_hooks.append(("before-call.*.*", record))
     report = status.collect(ctx, 1_800_000_000.0)
     queues = len(report.queues)
-    assert queues == 2 + 5  # app1, app2, default, outbound and the three dead-letter queues
+    assert queues == 2 + 7  # app1, app2, default, outbound, SES events and the four dead-letter queues
     assert all(queue.visible is not None for queue in report.queues)
     assert report.rule_set is not None
     assert report.rule_set.rule_in_active_set

@@ -80,7 +80,7 @@ def test_unknown_queue_lists_the_choices(stack: StackContext, cli: Cli) -> None:
     result = cli("tail", "billing")
     assert result.exit_code == 2
     assert "'billing' is neither an app nor one of the stack's queues" in result.stderr
-    assert "app1, app2, default, outbound, dlq" in result.stderr
+    assert "app1, app2, default, outbound, ses-events, dlq" in result.stderr
 
 
 def test_missing_stack_is_a_clear_error(ghost: StackContext, cli: Cli) -> None:

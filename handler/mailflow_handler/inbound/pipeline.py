@@ -16,8 +16,8 @@ from typing import Any
 from ..clients import Deps
 from ..errors import PermanentError, error_code, is_aws_error, is_transient
 from ..idempotency import store_for
-from ..observability import Metrics, current_request_id, logger, redact
-from . import event, rawaccess
+from ..observability import Metrics, current_request_id
+from . import event, logline, rawaccess
 from . import message as msg
 from .builder import Builder
 from .mime import Readable
@@ -25,7 +25,7 @@ from .parse import ParsedEmail
 from .route import Route, route
 from .verdicts import NOT_PARSED, Decision, decide
 
-_QUARANTINE = "@quarantine"  # in the record's done list; not a valid app name
+_QUARANTINE = logline.QUARANTINE
 FAILURE_VERSION = "2.0"
 
 
@@ -42,6 +42,9 @@ class InboundResult:
     size_bytes: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
     unsent: list[str] = field(default_factory=list)
+    # One entry per target, as the log line's `routes` (contract L).
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    quarantine_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def outcome(self) -> str:
@@ -163,6 +166,8 @@ def run(
         )
     except Exception as exc:
         if is_transient(exc):
+            result.reason = f"transient: {error_code(exc)}"
+            logline.write(result, ses_record, deps, "retrying", time.perf_counter() - started)
             raise
         reason = (
             exc.reason
@@ -189,7 +194,7 @@ def run(
             store.complete(key, {"reason": reason})
         result.dead_lettered = True
         result.reason = reason
-    _observe(result, ses_record, metrics, time.perf_counter() - started)
+    _observe(result, ses_record, deps, metrics, time.perf_counter() - started)
     return result
 
 
@@ -225,6 +230,16 @@ def _deliver(
         result.duplicates = (["quarantine"] if decision.quarantine else []) + [
             r.app for r in decision.deliver
         ]
+        stored = (claim.data or {}).get("sqsMessageIds")
+        result.routes = logline.routes(
+            decision,
+            cfg,
+            earlier=set(result.duplicates) | {_QUARANTINE},
+            newly=[],
+            sqs_ids=stored if isinstance(stored, dict) else {},
+            sent=[],
+        )
+        result.quarantine_reasons = {r.app: reason for r, reason in decision.quarantine}
         return
     newly: list[str] = []
     sqs_ids: dict[str, Any] = dict(claim.data.get("sqsMessageIds") or {}) if claim.data else {}
@@ -271,7 +286,7 @@ def _deliver(
                 sqs_ids[r.app] = sent.get("MessageId") if isinstance(sent, dict) else None
                 pending.pop(0)
                 result.delivered.append(r.app)
-                result.sent.append({"app": r.app, "bytes": size})
+                result.sent.append({"app": r.app, "bytes": size, "claimCheck": builder.claimed})
             result.claim_check = builder.claimed
             result.attachments = builder.attachments
         result.size_bytes = builder.size_bytes
@@ -279,6 +294,10 @@ def _deliver(
     finally:
         result.unsent = [r.app for r, _ in decision.quarantine] if quarantine_pending else []
         result.unsent += [r.app for r in pending if r.app not in result.unsent]
+        result.routes = logline.routes(
+            decision, cfg, earlier=done, newly=newly, sqs_ids=sqs_ids, sent=result.sent
+        )
+        result.quarantine_reasons = {r.app: reason for r, reason in decision.quarantine}
         record = {"done": sorted(done.union(newly)), "sqsMessageIds": sqs_ids}
         if finished:
             store.complete(key, record)
@@ -301,11 +320,9 @@ def _judge_content(
     decision.check_senders(pending, config, mail_from, header_from)
 
 
-def _observe(result: InboundResult, ses_record: dict[str, Any], metrics: Metrics, elapsed: float) -> None:
-    mail = (ses_record.get("ses") or {}).get("mail") if isinstance(ses_record, dict) else None
-    receipt = (ses_record.get("ses") or {}).get("receipt") if isinstance(ses_record, dict) else None
-    source = mail.get("source") if isinstance(mail, dict) else None
-    recipients = event.recipients(receipt) if isinstance(receipt, dict) else []
+def _observe(
+    result: InboundResult, ses_record: dict[str, Any], deps: Deps, metrics: Metrics, elapsed: float
+) -> None:
     metrics.add("InboundEmails")
     metrics.add("InboundDelivered", len(result.delivered))
     if result.quarantined:
@@ -319,22 +336,7 @@ def _observe(result: InboundResult, ses_record: dict[str, Any], metrics: Metrics
     metrics.add("InboundAttachments", result.attachments)
     metrics.add("InboundBytes", result.size_bytes, "Bytes")
     metrics.add("InboundProcessingTime", round(elapsed * 1000, 3), "Milliseconds")
-    logger.info(
-        "inbound email",
-        sesMessageId=result.ses_message_id,
-        outcome=result.outcome,
-        apps=result.delivered,
-        quarantined=result.quarantined,
-        duplicates=result.duplicates,
-        reason=result.reason,
-        mailFrom=redact(source if isinstance(source, str) else None),
-        recipients=[redact(r) for r in recipients[:50]],
-        sizeBytes=result.size_bytes,
-        messageBytes=[s["bytes"] for s in result.sent],
-        attachments=result.attachments,
-        claimCheck=result.claim_check,
-        durationMs=round(elapsed * 1000, 3),
-    )
+    logline.write(result, ses_record, deps, result.outcome, elapsed)
 
 
 def process(

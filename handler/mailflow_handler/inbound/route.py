@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from ..config import Config
 
 DEFAULT_APP = "default"
-RESERVED_APPS = frozenset({"default", "outbound", "dlq", "inbound-dlq", "apps-dlq", "outbound-dlq"})
+RESERVED_APPS = frozenset(
+    {"default", "outbound", "dlq", "inbound-dlq", "apps-dlq", "outbound-dlq", "ses-events"}
+)
 
 
 @dataclass
@@ -28,25 +30,48 @@ class Route:
         return self.tags[0] if self.tags else None
 
 
+def _reserved(name: str, config: Config) -> bool:
+    """A reserved name, or an app whose queue is one of the stack's own queues."""
+    app = config.apps.get(name)
+    reserved_queues = (
+        config.default_queue,
+        config.outbound_queue,
+        config.inbound_dlq,
+        config.outbound_dlq,
+        config.apps_dlq or config.default_queue,  # appsDlq is optional in the config
+        config.ses_events_queue or config.default_queue,  # only with the feedback path
+    )
+    return name in RESERVED_APPS or (app is not None and app.queue in reserved_queues)
+
+
+def _app_name(local: str) -> tuple[str, str | None] | None:
+    """(app name, plus tag) of a `_<app>[+<tag>]` local part; None for any other local part."""
+    if len(local) > 1 and local.startswith("_"):
+        name, plus, tag = local[1:].partition("+")
+        return name.lower(), (tag if plus and tag else None)
+    return None
+
+
 def app_for(recipient: str, config: Config) -> tuple[str | None, str | None, bool]:
     """(app, tag, in_domain) for one envelope recipient; app is None when it names no configured app."""
     local, at, domain = recipient.strip().rpartition("@")
     if not at or domain.lower().rstrip(".") not in config.domains:
         return None, None, False
-    if len(local) > 1 and local.startswith("_"):
-        name, plus, tag = local[1:].partition("+")
-        name = name.lower()
-        app = config.apps.get(name)
-        reserved_queues = (
-            config.default_queue,
-            config.outbound_queue,
-            config.inbound_dlq,
-            config.outbound_dlq,
-            config.apps_dlq or config.default_queue,  # appsDlq is optional in the config
-        )
-        if app is not None and name not in RESERVED_APPS and app.queue not in reserved_queues:
-            return name, (tag if plus and tag else None), True
+    named = _app_name(local)
+    if named is not None and named[0] in config.apps and not _reserved(named[0], config):
+        return named[0], named[1], True
     return None, None, True
+
+
+def why(r: Route, config: Config) -> str:
+    """Why the email went to this route (contract L): `app` (a recipient named the app), `reserved` (every
+    recipient of the default route named a reserved app name), `default` (anything else)."""
+    if not r.is_default:
+        return "app"
+    names = [_app_name(rcpt.strip().rpartition("@")[0]) for rcpt in r.recipients]
+    if names and all(n is not None and _reserved(n[0], config) for n in names):
+        return "reserved"
+    return "default"
 
 
 def route(recipients: list[str], config: Config) -> list[Route]:

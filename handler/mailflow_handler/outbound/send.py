@@ -8,12 +8,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..addresses import log_hashes
 from ..clients import Deps
 from ..config import AppConfig, AttachmentSource, Config
 from ..errors import PermanentError, error_code, is_aws_error, is_transient, outcome_unknown
 from ..idempotency import store_for
 from ..inbound.message import message_id_for, now_iso
 from ..observability import Metrics, logger, redact
+from ..sestags import email_tags
 from .compose import compose
 from .validate import OutboundRequest, ValidationError, validate
 
@@ -26,6 +28,7 @@ REASON_TEXTS = {
     "header_injection": "a header field holds control characters, possibly in an encoded word",
     "header_not_allowed": "a custom header name is reserved (X-SES-*, X-Mailflow-*)",
     "too_many_recipients": "more recipients than outbound.maxRecipients",
+    "invalid_correlation_id": "the correlationId does not fit in an SES message tag (see docs/messages.md)",
     "sender_not_authorised": "the from address is not one of this app's senders",
     "attachment_not_allowed": "an attachment is outside the allowed attachment sources",
     "attachment_missing": "an attachment object does not exist",
@@ -52,6 +55,8 @@ class OutboundResult:
     # The request may be answered on the claimed app's queue: `source` names a configured app and, when
     # that app lists senderIds, the writer is one of them. Anything else is reported to the DLQ only.
     trusted: bool = False
+    # The SQS message id of the status message put on the app's queue.
+    status_sqs_message_id: str | None = None
 
 
 def _principal_allowed(sender_id: Any, allowed: tuple[str, ...]) -> bool:
@@ -137,15 +142,23 @@ def _fetch_attachments(request: OutboundRequest, deps: Deps) -> list[bytes]:
     return blobs
 
 
-def _send(request: OutboundRequest, raw: bytes, deps: Deps) -> str:
+def _send(request: OutboundRequest, app: AppConfig, raw: bytes, deps: Deps) -> str:
+    """One SESv2 SendEmail. `FromEmailAddress` is the authorised address as `senders` holds it (lower
+    case: the role's `ses:FromAddress` condition compares case-sensitively); the From header keeps the
+    app's spelling. The configuration set and the tags make SES's events about this email come back to
+    the app (contract E)."""
+    options: dict[str, Any] = {"EmailTags": email_tags(app.name, request.correlation_id)}
+    if deps.config.configuration_set:
+        options["ConfigurationSetName"] = deps.config.configuration_set
     response = deps.ses.send_email(
-        FromEmailAddress=request.sender.address,
+        FromEmailAddress=request.sender.address.lower(),
         Destination={
             "ToAddresses": [m.address for m in request.to],
             "CcAddresses": [m.address for m in request.cc],
             "BccAddresses": [m.address for m in request.bcc],
         },
         Content={"Raw": {"Data": raw}},
+        **options,
     )
     return str(response["MessageId"])
 
@@ -211,7 +224,7 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
                 store.release(key)
                 raise
             try:
-                result.ses_message_id = _send(request, raw, deps)
+                result.ses_message_id = _send(request, app, raw, deps)
             except Exception as exc:
                 # A read timeout after the request went out: SES may have sent it. Keep the INPROGRESS
                 # lock (it expires after the in-progress period) so an immediate redelivery does not
@@ -232,7 +245,7 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
         else:
             result.reason = "transient" if result.retry else "internal_error"
     _notify(result, record, deps, attempt, store)
-    _observe(result, request, metrics, time.perf_counter() - started)
+    _observe(result, request, deps, metrics, time.perf_counter() - started)
     return result
 
 
@@ -303,9 +316,7 @@ def _notify(
     if result.lock is not None:
         sent = {"sesMessageId": result.ses_message_id, "status": "sent"}
         try:
-            deps.sqs.send_message(
-                QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
-            )
+            _send_status(result, app, deps, attempt)
         except Exception:
             # The email is out: keep that on record (PARTIAL) so the redelivery only sends the status.
             store.release(result.lock, {"sesMessageId": result.ses_message_id})
@@ -322,17 +333,26 @@ def _notify(
     if not store.acquire(key).acquired:
         return
     try:
-        deps.sqs.send_message(
-            QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
-        )
+        _send_status(result, app, deps, attempt)
     except Exception:
         store.release(key)
         raise
     store.complete(key)
 
 
+def _send_status(result: OutboundResult, app: AppConfig, deps: Deps, attempt: int) -> None:
+    sent = deps.sqs.send_message(
+        QueueUrl=deps.queue_url(app.queue), MessageBody=json.dumps(status_message(result, attempt))
+    )
+    result.status_sqs_message_id = sent.get("MessageId") if isinstance(sent, dict) else None
+
+
 def _observe(
-    result: OutboundResult, request: OutboundRequest | None, metrics: Metrics, elapsed: float
+    result: OutboundResult,
+    request: OutboundRequest | None,
+    deps: Deps,
+    metrics: Metrics,
+    elapsed: float,
 ) -> None:
     if result.duplicate:
         metrics.add("OutboundDuplicates")
@@ -353,8 +373,14 @@ def _observe(
         reason=result.reason,
         sesMessageId=result.ses_message_id,
         error=result.error,
+        statusSqsMessageId=result.status_sqs_message_id,
         sender=redact(request.sender.address) if request else None,
         recipients=[redact(a) for a in request.destinations] if request else [],
+        addressHashes=log_hashes(
+            deps.dynamodb,
+            deps.config.idempotency_table,
+            [request.sender.address, *request.destinations] if request else [],
+        ),
         attachments=len(request.attachments) if request else 0,
         durationMs=round(elapsed * 1000, 3),
     )

@@ -16,6 +16,7 @@ from email.header import decode_header
 from typing import Any
 
 from ..errors import PermanentError
+from ..sestags import TagValueError, encode_value
 
 _ENCODED_WORD = re.compile(r"=\?([^?]*)\?([^?]*)\?([^?]*)")
 # C0 except TAB, DEL, C1, and the Unicode line and paragraph separators.
@@ -322,6 +323,12 @@ def validate(document: Any, max_recipients: int) -> OutboundRequest:
     if not isinstance(correlation_id, str) or not correlation_id.strip() or len(correlation_id) > 256:
         raise ValidationError("correlationId is required (a string of at most 256 characters)")
     check_text("correlationId", correlation_id, max_len=256)
+    try:
+        encode_value(correlation_id)  # it travels to SES's events as a message tag (contract E)
+    except TagValueError as exc:
+        raise ValidationError(
+            f"correlationId cannot be carried in an SES message tag: {exc}", reason="invalid_correlation_id"
+        ) from None
     source = doc.get("source")
     if not isinstance(source, str) or not source:
         raise ValidationError("source (the sending app) is required")

@@ -77,7 +77,8 @@ def tail(
     queue: Annotated[
         str,
         typer.Argument(
-            help="An app, or default, outbound, dlq (the apps DLQ), dlq:apps, dlq:outbound, dlq:inbound.",
+            help="An app, or default, outbound, ses-events, dlq (the apps DLQ), dlq:apps, dlq:outbound, "
+            "dlq:inbound, dlq:events.",
             show_default=False,
         ),
     ],
@@ -199,7 +200,20 @@ def send_test(
         ),
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for the email (or its outbound.status) on APP's queue.")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the email on APP's queue (with --outbound: its outbound.status, then SES's "
+            "delivery or bounce event).",
+        ),
+    ] = False,
+    status_only: Annotated[
+        bool,
+        typer.Option(
+            "--status-only",
+            help="With --outbound --wait: stop at outbound.status (SES accepted it), without waiting for "
+            "SES's delivery or bounce event.",
+        ),
     ] = False,
     timeout: TimeoutOption = "2m",
     json_output: JsonOption = False,
@@ -210,9 +224,10 @@ def send_test(
 ) -> None:
     """Send a uniquely marked test email to _APP@<domain> through SES (or, with --outbound, from APP).
 
-    With --wait, watch APP's queue for exactly that email (or the outbound.status with its correlationId)
-    and report the latency; other messages are left in the queue and the test message is deleted.
-    On timeout, exit 1 and say where to look.
+    With --wait, watch APP's queue for exactly that email (or the outbound.status with its correlationId,
+    then the outbound.event in which SES says it was delivered or bounced) and report the latency; other
+    messages are left in the queue and the test messages are deleted. On timeout, exit 1 and say where to
+    look.
     """
     from mailflow_cli.operate import send_test_command
 
@@ -225,6 +240,7 @@ def send_test(
         sender=sender,
         domain=domain,
         wait=wait,
+        status_only=status_only,
         timeout=timeout,
         json_output=json_output,
     )
@@ -275,11 +291,11 @@ dlq_app = typer.Typer(
 DlqArgument = Annotated[
     str | None,
     typer.Argument(
-        metavar="[QUEUE]", help="apps, outbound or inbound (default: all three).", show_default=False
+        metavar="[QUEUE]", help="apps, outbound, inbound or events (default: all four).", show_default=False
     ),
 ]
 RequiredDlqArgument = Annotated[
-    str, typer.Argument(metavar="QUEUE", help="apps, outbound or inbound.", show_default=False)
+    str, typer.Argument(metavar="QUEUE", help="apps, outbound, inbound or events.", show_default=False)
 ]
 
 
@@ -324,8 +340,8 @@ def dlq_redrive(
 ) -> None:
     """Move failed messages back to their source queues (inbound: replay the emails to the handler).
 
-    apps and outbound: only messages SQS itself dead-lettered go back, each to the stack queue it came from
-    (SQS's move task where available, otherwise copied back and deleted). inbound: the handler is
+    apps, outbound and events: only messages SQS itself dead-lettered go back, each to the stack queue it
+    came from (SQS's move task where available, otherwise copied back and deleted). inbound: the handler is
     re-invoked with its own stored record of each email an entry names, while the raw mail exists. A DLQ
     body never chooses the target. Entries that cannot be redriven stay in the DLQ and are listed with why.
     """
@@ -413,7 +429,7 @@ def status(
     region: RegionOption = None,
     local: LocalOption = False,
 ) -> None:
-    """Is my mail flowing? Resources, receipt rules, domains, queue depths, alarms and handler errors.
+    """Is my mail flowing? Resources, receipt rules, domains, sending, queue depths, alarms, handler errors.
 
     Exit 0 when healthy; exit 1 with the reasons when anything needs attention.
     """

@@ -10,6 +10,7 @@ from mailflow_cli.deploy.resources import (
     alarms,
     boundary,
     bucket,
+    configuration_set,
     event_source,
     function,
     log_group,
@@ -54,6 +55,9 @@ def desired_stack(config: MailflowConfig, names: StackNames, bundle: LambdaBundl
     mapping = event_source.event_source(
         config, names, function=handler, outbound=by_name[names.outbound_queue]
     )
+    events_mapping = event_source.events_source(
+        names, function=handler, events=by_name[names.events_queue], role_key=stack_role.key
+    )
     ses_permission = permission.ses_permission(names, rule_set.name, function=handler)
     rule = receipt_rule.receipt_rule(
         config,
@@ -61,6 +65,9 @@ def desired_stack(config: MailflowConfig, names: StackNames, bundle: LambdaBundl
         rule_set=rule_set,
         depends_on=(stack_bucket.key, handler.key, ses_permission.key),
     )
+    events_topic = topic.events_topic(config, names, by_name[names.events_queue])
+    sending = configuration_set.configuration_set(config, names)
+    destination = configuration_set.event_destination(config, sending, events_topic)
     alarm_topic = topic.topic(config, names)
     stack_alarms = alarms.alarms(config, names, alarm_topic)
     resources: list[Resource] = [
@@ -72,9 +79,13 @@ def desired_stack(config: MailflowConfig, names: StackNames, bundle: LambdaBundl
         stack_logs,
         handler,
         mapping,
+        events_mapping,
         ses_permission,
         rule_set,
         rule,
+        events_topic,
+        sending,
+        destination,
     ]
     if alarm_topic is not None:
         resources.append(alarm_topic)

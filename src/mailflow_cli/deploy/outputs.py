@@ -34,6 +34,7 @@ class StackOutputs:
     app_queue_urls: dict[str, str]
     default_queue_url: str
     outbound_queue_url: str
+    events_queue_url: str
     dead_letter_queue_urls: dict[str, str]
     lambda_function_name: str
     lambda_function_arn: str
@@ -42,6 +43,8 @@ class StackOutputs:
     receipt_rule_set: str
     receipt_rule_set_active: bool
     alarm_topic_arn: str | None
+    configuration_set: str
+    events_topic_arn: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class StackOutputs:
             "appQueueUrls": dict(self.app_queue_urls),
             "defaultQueueUrl": self.default_queue_url,
             "outboundQueueUrl": self.outbound_queue_url,
+            "sesEventsQueueUrl": self.events_queue_url,
             "deadLetterQueueUrls": dict(self.dead_letter_queue_urls),
             "lambdaFunctionName": self.lambda_function_name,
             "lambdaFunctionArn": self.lambda_function_arn,
@@ -58,6 +62,8 @@ class StackOutputs:
             "receiptRuleSet": self.receipt_rule_set,
             "receiptRuleSetActive": self.receipt_rule_set_active,
             "alarmTopicArn": self.alarm_topic_arn,
+            "configurationSet": self.configuration_set,
+            "sesEventsTopicArn": self.events_topic_arn,
         }
 
 
@@ -75,6 +81,7 @@ def _queue_names(ctx: StackContext) -> list[str]:
         *(names.app_queue(app) for app in ctx.config.app_names),
         names.default_queue,
         names.outbound_queue,
+        names.events_queue,
         *names.dead_letter_queues,
     ]
 
@@ -166,10 +173,12 @@ def collect_outputs(ctx: StackContext, known: KnownOutputs) -> StackOutputs:
         app_queue_urls={app: urls[names.app_queue(app)] for app in ctx.config.app_names},
         default_queue_url=urls[names.default_queue],
         outbound_queue_url=urls[names.outbound_queue],
+        events_queue_url=urls[names.events_queue],
         dead_letter_queue_urls={
             "apps": urls[names.apps_dlq],
             "outbound": urls[names.outbound_dlq],
             "inbound": urls[names.inbound_dlq],
+            "events": urls[names.events_dlq],
         },
         lambda_function_name=names.function,
         lambda_function_arn=arn,
@@ -178,4 +187,6 @@ def collect_outputs(ctx: StackContext, known: KnownOutputs) -> StackOutputs:
         receipt_rule_set=rule_set,
         receipt_rule_set_active=active,
         alarm_topic_arn=names.topic_arn if email else None,
+        configuration_set=names.configuration_set,
+        events_topic_arn=names.events_topic_arn,
     )

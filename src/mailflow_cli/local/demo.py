@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -84,28 +85,37 @@ def example_config_text() -> tuple[str, str]:
     raise MailflowError(f"{EXAMPLE_NAME} is not packaged with this installation", hint="pass -c/--config")
 
 
-def wait_for_message(
-    sqs: Any, url: str, accept: Callable[[dict[str, Any]], bool], what: str, timeout: float = WAIT_SECONDS
-) -> dict[str, Any]:
-    """Receive from ``url`` until a JSON body that ``accept`` takes arrives; delete it and return it.
-    Other messages are made visible again at once, for the steps that wait for them."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=5
-        )
-        for message in response.get("Messages", []):
-            try:
-                body = json.loads(message["Body"])
-            except ValueError:
-                body = None
-            if isinstance(body, dict) and accept(body):
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                return body
-            sqs.change_message_visibility(
-                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-            )
-    raise DemoFailure(f"{what} did not arrive within {timeout:.0f} s")
+class Inbox:
+    """The demo is its apps' consumer: it deletes every message it reads from an app queue, and keeps the
+    ones no step has asked for yet until one does (leaving them on the queue would count a receive
+    each time a step looked, and push them to the dead-letter queue after maxReceiveCount)."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+        self.kept: dict[str, list[dict[str, Any]]] = {}
+
+    def wait(
+        self, url: str, accept: Callable[[dict[str, Any]], bool], what: str, timeout: float = WAIT_SECONDS
+    ) -> dict[str, Any]:
+        """The first message on ``url`` whose JSON body ``accept`` takes."""
+        kept = self.kept.setdefault(url, [])
+        deadline = time.monotonic() + timeout
+        while True:
+            for body in kept:
+                if accept(body):
+                    kept.remove(body)
+                    return body
+            if time.monotonic() >= deadline:
+                raise DemoFailure(f"{what} did not arrive within {timeout:.0f} s")
+            response = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for message in response.get("Messages", []):
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                try:
+                    body = json.loads(message["Body"])
+                except ValueError:
+                    continue
+                if isinstance(body, dict):
+                    kept.append(body)
 
 
 def queue_depth(sqs: Any, url: str) -> int:
@@ -165,6 +175,10 @@ class Demo:
     def sqs(self) -> Any:
         return self.ctx.clients.client("sqs")
 
+    @cached_property
+    def inbox(self) -> Inbox:
+        return Inbox(self.sqs)
+
     def deploy(self) -> None:
         from mailflow_cli.deploy import deploy_stack
 
@@ -195,8 +209,7 @@ class Demo:
         except (OSError, smtplib.SMTPException) as exc:
             raise DemoFailure(f"the SMTP ingress did not take the message: {exc}") from None
         _check(not refused, f"the SMTP ingress refused {recipient}: {refused}")
-        body = wait_for_message(
-            self.sqs,
+        body = self.inbox.wait(
             self.outputs["appQueueUrls"][self.app1],
             lambda b: b.get("type") == "inbound.email" and b.get("app") == self.app1,
             f"the inbound message on {self.app1}'s queue",
@@ -231,8 +244,7 @@ class Demo:
         return correlation
 
     def delivered(self) -> None:
-        body = wait_for_message(
-            self.sqs,
+        body = self.inbox.wait(
             self.outputs["appQueueUrls"][self.app2],
             lambda b: b.get("type") == "inbound.email" and b.get("app") == self.app2,
             f"the message from {self.app1} on {self.app2}'s queue",
@@ -243,8 +255,7 @@ class Demo:
         )
 
     def status(self, correlation: str) -> None:
-        body = wait_for_message(
-            self.sqs,
+        body = self.inbox.wait(
             self.outputs["appQueueUrls"][self.app1],
             lambda b: b.get("type") == "outbound.status" and b.get("correlationId") == correlation,
             f"the outbound.status on {self.app1}'s queue",
@@ -276,8 +287,7 @@ class Demo:
         self.status(correlation)
         what = f"the outbound.event ({event}) for {correlation} on {self.app1}'s queue"
         try:
-            body = wait_for_message(
-                self.sqs,
+            body = self.inbox.wait(
                 self.outputs["appQueueUrls"][self.app1],
                 lambda b: (
                     b.get("type") == "outbound.event"

@@ -24,9 +24,10 @@ Where moto differs from AWS (production code follows AWS; these make moto behave
    there. moto's move is recorded and the attribute reported the same way.
 7. SES v2 has no configuration set event destinations, no account-level suppression list, no
    configuration set suppression options call and no ``GetAccount``; a missing configuration set is
-   answered with SES v1's error code, and deleting one raises a KeyError. Added and corrected with AWS's
-   semantics in :mod:`mailflow_cli.local.moto_sesv2`, and routed in moto's server as well as in
-   process (its server answered them 404).
+   answered with SES v1's error code, and deleting one raises a KeyError; ``GetConfigurationSet``
+   reports the tags the set was created with, not those Tag/UntagResource left, and a deleted set's
+   tags outlive it. Added and corrected with AWS's semantics in :mod:`mailflow_cli.local.moto_sesv2`,
+   and routed in moto's server as well as in process (its server answered them with an HTML 404).
 8. SES ``SendEmail`` (v2) and ``SendEmail``/``SendRawEmail`` (v1) drop ``ConfigurationSetName`` and the
    message tags (``EmailTags``, v1 ``Tags``), accept a configuration set that does not exist and tags
    SES refuses, and record a raw message's header recipients as recipients even when the request names
@@ -84,7 +85,7 @@ class _Patcher:
     def __init__(self) -> None:
         self.undo: list[tuple[type, str, Any]] = []
 
-    def set(self, owner: type, name: str, value: Any) -> None:
+    def set(self, owner: Any, name: str, value: Any) -> None:
         self.undo.append((owner, name, owner.__dict__.get(name, _MISSING)))
         setattr(owner, name, value)
 

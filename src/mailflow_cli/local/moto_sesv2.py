@@ -39,7 +39,7 @@ DEFAULT_PAGE_SIZE = 1000
 
 
 class Patcher(Protocol):
-    def set(self, owner: type, name: str, value: Any) -> None: ...
+    def set(self, owner: Any, name: str, value: Any) -> None: ...
 
 
 @dataclass
@@ -140,9 +140,15 @@ def _check_destination(destination: Any, bad_request: Callable[[str], Exception]
     }
 
 
+def configuration_set_arn(response: Any, name: str) -> str:
+    backend = response.sesv2_backend
+    return f"arn:{backend.partition}:ses:{backend.region_name}:{backend.account_id}:configuration-set/{name}"
+
+
 def add_event_destinations(patch: Patcher) -> None:
     """Create/Get/Update/DeleteConfigurationSetEventDestination(s); deleting a configuration set also
-    deletes its destinations, and a missing configuration set is ``NotFoundException``."""
+    deletes its destinations and its tags, a missing configuration set is ``NotFoundException``, and
+    ``GetConfigurationSet`` reports the set's tags as Tag/UntagResource left them."""
     from moto.sesv2.responses import SESV2Response
 
     not_found, already_exists, bad_request = _errors()
@@ -183,14 +189,17 @@ def add_event_destinations(patch: Patcher) -> None:
         return "{}"
 
     def get_configuration_set(self: Any) -> str:
-        config_set(self)
-        found = self.sesv2_backend.get_configuration_set(self._get_param("ConfigurationSetName"))
-        return json.dumps(found.to_dict_v2())
+        name, _ = config_set(self)
+        found = self.sesv2_backend.get_configuration_set(name).to_dict_v2()
+        # moto answers with the tags the set was created with; AWS, with its tags as they are now
+        found["Tags"] = self.sesv2_backend.list_tags_for_resource(configuration_set_arn(self, name))
+        return json.dumps(found)
 
     def delete_configuration_set(self: Any) -> str:
         name, _ = config_set(self)
         self.sesv2_backend.delete_configuration_set(name)
         state_of(self.sesv2_backend).destinations.pop(name, None)
+        self.sesv2_backend.core_backend.tagger.delete_all_tags_for_resource(configuration_set_arn(self, name))
         return "{}"
 
     def put_suppression_options(self: Any) -> str:

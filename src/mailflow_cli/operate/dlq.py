@@ -266,11 +266,7 @@ def _copy_back(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResul
                     continue
                 if destination not in urls:
                     urls[destination] = queue_url(ctx, destination)
-                sqs.send_message(
-                    QueueUrl=urls[destination],
-                    MessageBody=message["Body"],
-                    MessageAttributes=_copyable_attributes(message),
-                )
+                _send_back(sqs, urls[destination], destination, message)
                 peeker.consume([message])
                 result.moved[destination] += 1
     finally:
@@ -278,11 +274,39 @@ def _copy_back(ctx: StackContext, queue: QueueRef, clock: Clock) -> RedriveResul
     return result
 
 
+QUEUE_POLICY_DENIALS = frozenset(
+    {"AccessDenied", "AccessDeniedException", "AWS.SimpleQueueService.AccessDenied"}
+)
+
+
+def _send_back(sqs: Any, url: str, destination: str, message: dict[str, Any]) -> None:
+    """Copy ``message`` to its source queue. The queue policies of the events queue and of an app queue
+    whose app names its principals let only the stack's own writers and ``security.operatorPrincipals``
+    send; anyone else is denied, and the message stays in the DLQ (returned when the peek ends)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        sqs.send_message(
+            QueueUrl=url, MessageBody=message["Body"], MessageAttributes=_copyable_attributes(message)
+        )
+    except ClientError as exc:
+        if error_code(exc) not in QUEUE_POLICY_DENIALS:
+            raise
+        raise AwsError(
+            f"copying the messages back to {destination} was denied ({error_code(exc)}); the messages not "
+            "copied yet stay in the dead-letter queue",
+            hint="the queue's policy lets only the stack's own writers and security.operatorPrincipals "
+            "send to it: redrive as a principal listed there (or add yours, and deploy)",
+        ) from exc
+
+
 def stack_sources(ctx: StackContext, queue: QueueRef) -> dict[str, str]:
     """ARN -> name of this stack's queues whose redrive policy moves messages into ``queue``."""
     names = ctx.names
     if queue.kind == "outbound-dlq":
         sources = [names.outbound_queue]
+    elif queue.kind == "events-dlq":
+        sources = [names.events_queue]
     else:
         sources = [names.default_queue, *(names.app_queue(app) for app in ctx.config.app_names)]
     return {names.queue_arn(name): name for name in sources}

@@ -17,7 +17,9 @@ from mailflow_cli.operate.render import message_document, render_message, termin
 from mailflow_cli.operate.stack import DLQ_ALIASES, QueueRef, dead_letter_queues, resolve_queue
 from mailflow_cli.operate.timing import current_clock
 
-DLQ_CHOICES = "apps, outbound or inbound (also dlq:apps, dlq:outbound, dlq:inbound)"
+DLQ_CHOICES = "apps, outbound, inbound or events (also dlq:apps, dlq:outbound, dlq:inbound, dlq:events)"
+# Here "outbound" and "events" can only mean their DLQs.
+_HERE: dict[str, str] = {"outbound": "dlq:outbound", "events": "dlq:events"}
 
 
 def list_permissions(scopes: Scopes) -> tuple[Grant, ...]:
@@ -40,7 +42,7 @@ def _selected(ctx: StackContext, queue: str | None) -> list[QueueRef]:
     if queue is None:
         return dead_letter_queues(ctx)
     key = queue.strip().lower()
-    key = "dlq:outbound" if key == "outbound" else key  # here "outbound" can only mean its DLQ
+    key = _HERE.get(key, key)
     if key not in DLQ_ALIASES:
         raise UsageError(f"{queue!r} is not a dead-letter queue", hint=f"choose {DLQ_CHOICES}")
     ref = resolve_queue(ctx, key)

@@ -78,16 +78,17 @@ def view_message(message: dict[str, Any]) -> MessageView:
         return MessageView(kind="text", **base)
     kind = _kind_of(body)
     email: dict[str, Any] = body["email"] if isinstance(body.get("email"), dict) else {}
+    recipients = _list(email.get("to")) if email else _list(body.get("recipients"))
     return MessageView(
         kind=kind,
-        app=_str(body.get("app") or body.get("source")),
+        app=_str(body.get("app") or body.get("source")) or _ses_tag(body, "mailflow-app"),
         sender=_address(email.get("from")),
         subject=_str(email.get("subject")),
-        recipients=tuple(a for a in (_address(item) for item in _list(email.get("to"))) if a),
+        recipients=tuple(a for a in (_address(item) for item in recipients) if a),
         attachments=tuple(_attachment(item) for item in _list(email.get("attachments"))),
         verdicts=_verdicts(body.get("security")),
         correlation_id=_str(body.get("correlationId")),
-        outcome=_outcome(body) if kind == "outbound.status" else None,
+        outcome=_OUTCOMES[kind](body) if kind in _OUTCOMES else None,
         reason=reason_of(message, body),
         **base,
     )
@@ -111,6 +112,10 @@ def reason_of(message: dict[str, Any], body: Any) -> str | None:
 def _kind_of(body: dict[str, Any]) -> str:
     if isinstance(body.get("type"), str):
         return str(body["type"])
+    if isinstance(body.get("eventType"), str) and isinstance(body.get("mail"), dict):
+        return "ses." + "-".join(str(body["eventType"]).lower().split())  # SES's event, as published
+    if body.get("Type") == "Notification" and "TopicArn" in body:
+        return "sns.notification"
     if "correlationId" in body and "email" in body:
         return "outbound.request"
     if isinstance(body.get("Records"), list):
@@ -128,6 +133,33 @@ def _outcome(body: dict[str, Any]) -> str:
     detail = error.get("message") or error.get("code") if isinstance(error, dict) else error
     retry = " - will be retried" if body.get("retry") else ""
     return f"{status}: {detail or 'no detail'}{retry}"
+
+
+def _event_outcome(body: dict[str, Any]) -> str:
+    """An outbound.event: what SES said happened, with the bounce or complaint type when there is one."""
+    event = str(body.get("event", "?"))
+    detail = body.get("bounce") or body.get("complaint")
+    if isinstance(detail, dict):
+        kinds = [
+            str(detail[key]) for key in ("bounceType", "bounceSubType", "feedbackType") if detail.get(key)
+        ]
+        if kinds:
+            return f"{event} ({'/'.join(kinds)})"
+    return event
+
+
+_OUTCOMES = {"outbound.status": _outcome, "outbound.event": _event_outcome}
+
+
+def _ses_tag(body: dict[str, Any], name: str) -> str | None:
+    """A message tag of an SES event (``mail.tags``: tag name -> list of values)."""
+    mail = body.get("mail")
+    values = (
+        mail.get("tags", {}).get(name)
+        if isinstance(mail, dict) and isinstance(mail.get("tags"), dict)
+        else None
+    )
+    return _str(values[0]) if isinstance(values, list) and values else None
 
 
 def _address(value: Any) -> str | None:
@@ -210,7 +242,8 @@ def render_message(view: MessageView, now: float, queue_label: str) -> Group:
     if view.correlation_id:
         field_line("Corr. id", view.correlation_id)
     if view.outcome:
-        field_line("Outcome", view.outcome, "green" if view.outcome.startswith("sent") else "red")
+        good = view.outcome.startswith(("sent", "delivery", "send"))
+        field_line("Outcome", view.outcome, "green" if good else "red")
     if view.reason:
         field_line("Reason", view.reason, "yellow")
     if view.source_queue_arn:

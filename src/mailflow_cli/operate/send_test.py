@@ -131,5 +131,42 @@ def status_matcher(correlation_id: str) -> Any:
     return matches
 
 
+def event_matcher(correlation_id: str) -> Any:
+    """The first thing SES says happened to the test email after accepting it (its Send event, published
+    with outbound.feedback.sendEvents, only repeats what outbound.status said)."""
+
+    def matches(body: Any) -> bool:
+        return (
+            isinstance(body, dict)
+            and body.get("type") == "outbound.event"
+            and body.get("correlationId") == correlation_id
+            and body.get("event") != "send"
+        )
+
+    return matches
+
+
+def event_summary(body: dict[str, Any]) -> str:
+    """What an outbound.event says, in a few words: the event, the bounce or complaint type, and the
+    first recipient's diagnostic when SES gave one."""
+    event = str(body.get("event", "?"))
+    detail = body.get("bounce") or body.get("complaint") or body.get("delay")
+    if not isinstance(detail, dict):
+        return event
+    kinds = "/".join(
+        str(detail[key])
+        for key in ("bounceType", "bounceSubType", "feedbackType", "delayType")
+        if detail.get(key)
+    )
+    recipients = detail.get("recipients")
+    first = (
+        recipients[0]
+        if isinstance(recipients, list) and recipients and isinstance(recipients[0], dict)
+        else {}
+    )
+    diagnostic = first.get("diagnosticCode") or first.get("status")
+    return ": ".join(part for part in (event, kinds, str(diagnostic) if diagnostic else "") if part)
+
+
 def utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=UTC)

@@ -13,6 +13,7 @@ from mailflow_cli.operate import queue_wait, send_test, stack
 from mailflow_cli.operate.durations import format_duration, parse_duration
 from mailflow_cli.operate.progress import waiting
 from mailflow_cli.operate.queue_wait import Found, wait_for_message
+from mailflow_cli.operate.render import terminal_text
 from mailflow_cli.operate.stack import QueueRef, app_queue, queue_url
 from mailflow_cli.operate.timing import current_clock
 
@@ -42,12 +43,15 @@ def run(
     domain: str | None,
     wait: bool,
     timeout: str,
+    status_only: bool = False,
     json_output: bool,
 ) -> None:
     timeout_seconds = parse_duration(timeout, option="--timeout")
     queue = app_queue(ctx, app)
     chosen_domain = send_test.choose_domain(ctx.config, domain)
     test_id = send_test.new_test_id()
+    if status_only and not (outbound and wait):
+        raise UsageError("--status-only is only for --outbound --wait")
     if outbound:
         if to is None:
             raise UsageError("--outbound needs --to ADDRESS (where the test email goes)")
@@ -73,9 +77,55 @@ def run(
     report["delivered"] = True
     report["latencySeconds"] = round(found.waited, 3)
     report["message"] = found.body
+    event = None
+    wants_event = outbound and not status_only and found.body.get("status") == "sent"
+    if wants_event:
+        event = _wait_for_event(ctx, queue, str(report["correlationId"]), timeout_seconds - found.waited)
+        report["event"] = None if event is None else event.body
+        if event is not None:
+            report["eventLatencySeconds"] = round(found.waited + event.waited, 3)
     _finish(report, json_output)
     if not json_output:
         _describe_arrival(queue, found, outbound)
+        if event is not None:
+            _describe_event(found.waited + event.waited, event.body)
+    if wants_event and event is None:
+        raise _no_event(ctx, queue, report, timeout_seconds)
+
+
+def _wait_for_event(
+    ctx: StackContext, queue: QueueRef, correlation_id: str, remaining: float
+) -> Found | None:
+    """What SES said happened next (delivered, bounced, ...), as the handler put it on the app's queue."""
+    what = f"SES's delivery or bounce event for {correlation_id}"
+    return _wait(ctx, queue, send_test.event_matcher(correlation_id), what, max(remaining, 0.0))
+
+
+def _describe_event(latency: float, body: dict[str, Any]) -> None:
+    event = str(body.get("event", "?"))
+    good = event in ("delivery", "deliveryDelay")
+    out.print(
+        styled(
+            (f"SES: {terminal_text(event)}", "green" if good else "red"),
+            f" after {format_duration(latency)} ({terminal_text(send_test.event_summary(body))}; "
+            "the event was deleted).",
+        )
+    )
+
+
+def _no_event(ctx: StackContext, queue: QueueRef, report: dict[str, Any], timeout: float) -> DeliveryTimeout:
+    config_flag = f" -c {ctx.config_path}"
+    return DeliveryTimeout(
+        f"SES accepted the test email (SES message id {report['message'].get('sesMessageId')}), but no "
+        f"delivery or bounce event for it reached {queue.name} within {format_duration(timeout)}",
+        details=[
+            f"the SES events queue: `mailflow tail ses-events{config_flag}`",
+            f"the events DLQ: `mailflow dlq show events{config_flag}`",
+            f"the handler's logs: `mailflow logs --since 10m --filter '\"outbound event\"'{config_flag}`",
+            f"the configuration set and the account's sending state: `mailflow status{config_flag}`",
+        ],
+        hint="the receiving server may still be deciding: wait longer with --timeout",
+    )
 
 
 def _send_inbound(

@@ -10,7 +10,10 @@ from mailflow_cli.aws import MISSING_QUEUE_CODES, error_code, translate_client_e
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import StackNotFoundError, UsageError
 
-QueueKind = Literal["app", "default", "outbound", "apps-dlq", "outbound-dlq", "inbound-dlq"]
+QueueKind = Literal[
+    "app", "default", "outbound", "events", "apps-dlq", "outbound-dlq", "inbound-dlq", "events-dlq"
+]
+EVENTS_QUEUE_ALIAS = "ses-events"
 
 MISSING_RESOURCE_CODES = frozenset({"ResourceNotFoundException", "ResourceNotFound"})
 
@@ -24,7 +27,11 @@ DLQ_ALIASES: dict[str, QueueKind] = {
     "dlq:inbound": "inbound-dlq",
     "inbound": "inbound-dlq",
     "inbound-dlq": "inbound-dlq",
+    "dlq:events": "events-dlq",
+    "events-dlq": "events-dlq",
+    "ses-events-dlq": "events-dlq",
 }
+QUEUE_CHOICES = "default, outbound, ses-events, dlq, dlq:apps, dlq:outbound, dlq:inbound, dlq:events"
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,11 @@ def queue_name_for(ctx: StackContext, kind: QueueKind, app: str | None = None) -
     by_kind: dict[QueueKind, str] = {
         "default": names.default_queue,
         "outbound": names.outbound_queue,
+        "events": names.events_queue,
         "apps-dlq": names.apps_dlq,
         "outbound-dlq": names.outbound_dlq,
         "inbound-dlq": names.inbound_dlq,
+        "events-dlq": names.events_dlq,
     }
     if kind == "app":
         return names.app_queue(app or "")
@@ -97,10 +106,12 @@ def queue_name_for(ctx: StackContext, kind: QueueKind, app: str | None = None) -
 
 
 def resolve_queue(ctx: StackContext, target: str) -> QueueRef:
-    """``APP``, ``default``, ``outbound``, ``dlq`` (the apps DLQ), ``dlq:apps|outbound|inbound``."""
+    """``APP``, ``default``, ``outbound``, ``ses-events``, ``dlq`` (the apps DLQ),
+    ``dlq:apps|outbound|inbound|events``."""
     key = target.strip().lower()
-    if key in ("default", "outbound"):
-        kind: QueueKind = "default" if key == "default" else "outbound"
+    fixed: dict[str, QueueKind] = {"default": "default", "outbound": "outbound", EVENTS_QUEUE_ALIAS: "events"}
+    if key in fixed:
+        kind = fixed[key]
     elif key in DLQ_ALIASES:
         kind = DLQ_ALIASES[key]
     elif ctx.config.app(key) is not None:
@@ -108,8 +119,7 @@ def resolve_queue(ctx: StackContext, target: str) -> QueueRef:
     else:
         raise UsageError(
             f"{target!r} is neither an app nor one of the stack's queues",
-            hint=f"choose one of: {', '.join(ctx.config.app_names)}, default, outbound, dlq, "
-            "dlq:apps, dlq:outbound, dlq:inbound",
+            hint=f"choose one of: {', '.join(ctx.config.app_names)}, {QUEUE_CHOICES}",
         )
     name = queue_name_for(ctx, kind)
     return QueueRef(label=key, name=name, url=queue_url(ctx, name), kind=kind)
@@ -120,6 +130,7 @@ def dead_letter_queues(ctx: StackContext) -> list[QueueRef]:
         ("dlq:apps", "apps-dlq"),
         ("dlq:outbound", "outbound-dlq"),
         ("dlq:inbound", "inbound-dlq"),
+        ("dlq:events", "events-dlq"),
     ]
     return [
         QueueRef(

@@ -14,7 +14,9 @@ from mailflow_cli.access import Grant, Scopes, allow
 from mailflow_cli.context import StackContext
 from mailflow_cli.errors import MailflowError
 from mailflow_cli.naming import SHARED_RULE_SET
+from mailflow_cli.operate import status_sending
 from mailflow_cli.operate.durations import format_duration
+from mailflow_cli.operate.status_sending import SendingState, collect_sending
 
 if TYPE_CHECKING:
     from mailflow_cli.deploy import Plan
@@ -36,6 +38,7 @@ def permissions(scopes: Scopes) -> tuple[Grant, ...]:
             "cloudwatch:DescribeAlarms",
         ),
         allow(scopes.queues, "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
+        *status_sending.permissions(scopes),
     )
 
 
@@ -87,7 +90,10 @@ class StatusReport:
     queues: list[QueueState] = field(default_factory=list)
     alarms: list[str] = field(default_factory=list)
     handler: HandlerMetrics | None = None
+    sending: SendingState | None = None
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Worth knowing, not failing: the SES sandbox, a reputation rate past its warning threshold."""
 
     @property
     def healthy(self) -> bool:
@@ -97,12 +103,14 @@ class StatusReport:
         return {
             "healthy": self.healthy,
             "problems": self.problems,
+            "warnings": self.warnings,
             "resources": [asdict(r) for r in self.resources],
             "receiptRules": None if self.rule_set is None else asdict(self.rule_set),
             "domains": [asdict(d) for d in self.domains],
             "queues": [asdict(q) for q in self.queues],
             "alarmsInAlarm": self.alarms,
             "handler24h": None if self.handler is None else asdict(self.handler),
+            "sending": None if self.sending is None else self.sending.as_dict(),
         }
 
 
@@ -114,6 +122,7 @@ def collect(ctx: StackContext, now: float) -> StatusReport:
     check_queues(ctx, report, now, plan)
     check_alarms(ctx, report)
     check_handler(ctx, report, now)
+    check_sending(ctx, report, now)
     return report
 
 
@@ -269,10 +278,12 @@ def _queue_roles(ctx: StackContext) -> list[tuple[str, str]]:
     names = ctx.names
     roles = [(names.app_queue(app), f"app {app}") for app in ctx.config.app_names]
     roles += [(names.default_queue, "default"), (names.outbound_queue, "outbound")]
+    roles += [(names.events_queue, "SES events")]
     roles += [
         (names.apps_dlq, "apps DLQ"),
         (names.outbound_dlq, "outbound DLQ"),
         (names.inbound_dlq, "inbound DLQ"),
+        (names.events_dlq, "events DLQ"),
     ]
     return roles
 
@@ -397,6 +408,13 @@ def check_handler(ctx: StackContext, report: StatusReport, now: float) -> None:
         report.problems.append(
             f"the handler was throttled {report.handler.throttles:g} time(s) in the last 24 h"
         )
+
+
+def check_sending(ctx: StackContext, report: StatusReport, now: float) -> None:
+    """The SES account, its reputation rates and the feedback events of the last 24 h (status_sending)."""
+    report.sending = collect_sending(ctx, now, _metric_data)
+    report.problems.extend(report.sending.problems)
+    report.warnings.extend(report.sending.warnings)
 
 
 def handler_metrics(ctx: StackContext, now: float, window: timedelta) -> HandlerMetrics:

@@ -17,7 +17,7 @@ from mailflow_cli.deploy.handlers.base import (
 )
 from mailflow_cli.deploy.model import Observed
 from mailflow_cli.deploy.progress import StepReporter
-from mailflow_cli.deploy.resources.alarms import AlarmSpec
+from mailflow_cli.deploy.resources.alarms import AlarmSpec, MetricQuery, metric_attributes
 from mailflow_cli.deploy.resources.common import comparable_tags
 
 DESCRIBE_ALARMS_PAGE = 100  # the most DescribeAlarms returns per page
@@ -71,6 +71,7 @@ class AlarmHandler(ResourceHandler[AlarmSpec]):
                 "dimensions": sorted([d["Name"], d["Value"]] for d in alarm.get("Dimensions", [])),
                 "statistic": alarm.get("Statistic"),
                 "period": alarm.get("Period"),
+                "metrics": observed_metrics(alarm.get("Metrics", [])),
                 "evaluationPeriods": alarm.get("EvaluationPeriods"),
                 "threshold": float(alarm.get("Threshold", 0.0)),
                 "comparison": alarm.get("ComparisonOperator"),
@@ -107,14 +108,21 @@ class AlarmHandler(ResourceHandler[AlarmSpec]):
         return Discovery({a.key: o for a, o in zip(resources, observed, strict=True)}, strays)
 
     def _put(self, resource: AlarmSpec, *, with_tags: bool) -> None:
+        watched: dict[str, Any] = (
+            {"Metrics": resource.metric_requests()}
+            if resource.queries
+            else {
+                "Namespace": resource.namespace,
+                "MetricName": resource.metric,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in resource.dimensions],
+                "Statistic": resource.statistic,
+                "Period": resource.period,
+            }
+        )
         arguments: dict[str, Any] = {
             "AlarmName": resource.name,
             "AlarmDescription": resource.description,
-            "Namespace": resource.namespace,
-            "MetricName": resource.metric,
-            "Dimensions": [{"Name": name, "Value": value} for name, value in resource.dimensions],
-            "Statistic": resource.statistic,
-            "Period": resource.period,
+            **watched,
             "EvaluationPeriods": resource.evaluation_periods,
             "Threshold": resource.threshold,
             "ComparisonOperator": resource.comparison,
@@ -146,3 +154,26 @@ class AlarmHandler(ResourceHandler[AlarmSpec]):
 
     def delete(self, resource: AlarmSpec, observed: Observed, step: StepReporter) -> None:
         self.client("cloudwatch").delete_alarms(AlarmNames=[resource.name])
+
+
+def observed_metrics(metrics: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A math alarm's ``Metrics`` in the form :func:`metric_attributes` gives them."""
+    queries: list[MetricQuery] = []
+    expression = ""
+    for item in metrics:
+        stat = item.get("MetricStat")
+        if stat is None:
+            expression = str(item.get("Expression", "")) if item.get("ReturnData", True) else expression
+            continue
+        metric = stat.get("Metric", {})
+        queries.append(
+            MetricQuery(
+                id=str(item.get("Id")),
+                namespace=str(metric.get("Namespace")),
+                metric=str(metric.get("MetricName")),
+                dimensions=tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])),
+                statistic=str(stat.get("Stat")),
+                period=int(stat.get("Period", 0)),
+            )
+        )
+    return metric_attributes(tuple(queries), expression)

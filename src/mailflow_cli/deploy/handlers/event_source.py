@@ -1,4 +1,4 @@
-"""Lambda: the outbound queue's event source mapping, found by function and queue (never by a stored id)."""
+"""Lambda: the SQS event source mappings, found by function and queue (never by a stored id)."""
 
 from __future__ import annotations
 

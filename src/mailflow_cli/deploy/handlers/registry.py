@@ -9,6 +9,7 @@ from mailflow_cli.deploy.handlers.alarms import AlarmHandler
 from mailflow_cli.deploy.handlers.base import ResourceHandler, Services
 from mailflow_cli.deploy.handlers.boundary import BoundaryHandler
 from mailflow_cli.deploy.handlers.bucket import BucketHandler
+from mailflow_cli.deploy.handlers.configuration_set import ConfigurationSetHandler, EventDestinationHandler
 from mailflow_cli.deploy.handlers.event_source import EventSourceHandler
 from mailflow_cli.deploy.handlers.function import FunctionHandler
 from mailflow_cli.deploy.handlers.log_group import LogGroupHandler
@@ -33,10 +34,12 @@ HANDLER_CLASSES: tuple[type[ResourceHandler[Any]], ...] = (
     RuleSetHandler,
     ReceiptRuleHandler,
     TopicHandler,
+    ConfigurationSetHandler,
+    EventDestinationHandler,
     AlarmHandler,
 )
 
-SERVICES = ("s3", "sqs", "dynamodb", "iam", "logs", "lambda", "ses", "sns", "cloudwatch")
+SERVICES = ("s3", "sqs", "dynamodb", "iam", "logs", "lambda", "ses", "sesv2", "sns", "cloudwatch")
 """The AWS services the handlers call."""
 
 

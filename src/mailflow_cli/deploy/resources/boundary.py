@@ -64,7 +64,10 @@ def boundary_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]
             "Sid": "SendFromConfiguredDomains",
             "Effect": "Allow",
             "Action": ["ses:SendEmail", "ses:SendRawEmail"],
-            "Resource": f"arn:aws:ses:{names.region}:{names.account_id}:identity/*",
+            "Resource": [
+                f"arn:aws:ses:{names.region}:{names.account_id}:identity/*",
+                names.configuration_set_arn,
+            ],
             "Condition": {"StringLike": {"ses:FromAddress": [f"*@{domain}" for domain in config.domains]}},
         },
         {

@@ -1,4 +1,4 @@
-"""The SQS event source mapping that feeds the outbound queue to the function."""
+"""The SQS event source mappings that feed the outbound queue and the SES events queue to the function."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ from mailflow_cli.deploy.resources.queues import QueueSpec
 from mailflow_cli.naming import StackNames
 
 RESPONSE_TYPES = ("ReportBatchItemFailures",)
+EVENTS_BATCH_SIZE = 10
+EVENTS_BATCHING_WINDOW_SECONDS = 1
+EVENTS_MAX_CONCURRENCY = 2
+"""Feedback is not urgent: two batches at a time keep a burst of bounces from taking the concurrency that
+inbound and outbound mail need (2 is the least Lambda allows)."""
 
 
 @dataclass(frozen=True)
@@ -42,4 +47,20 @@ def event_source(
         batching_window_seconds=config.outbound.maximum_batching_window_seconds,
         maximum_concurrency=config.outbound.max_concurrency,
         dependencies=(function.key, outbound.key),
+    )
+
+
+def events_source(
+    names: StackNames, *, function: FunctionSpec, events: QueueSpec, role_key: str
+) -> EventSourceSpec:
+    """After the role too: on an upgrade, the role's policy gains the events queue in the same deploy, and
+    Lambda checks that the role may read the queue when the mapping is created."""
+    return EventSourceSpec(
+        name=f"{events.name}->{function.name}",
+        function_name=function.name,
+        queue_arn=names.queue_arn(events.name),
+        batch_size=EVENTS_BATCH_SIZE,
+        batching_window_seconds=EVENTS_BATCHING_WINDOW_SECONDS,
+        maximum_concurrency=EVENTS_MAX_CONCURRENCY,
+        dependencies=(function.key, events.key, role_key),
     )

@@ -1,6 +1,7 @@
-"""SQS queues: one per app, default, outbound, and the three dead-letter queues, each with a resource
-policy (contract C3): TLS only everywhere; who may write a dead-letter queue, and who may read and write
-the queue of an app that names its principals."""
+"""SQS queues: one per app, default, outbound, SES's feedback events, and the four dead-letter queues,
+each with a resource policy (contract C3): TLS only everywhere; who may write a dead-letter queue, who may
+read and write the queue of an app that names its principals, and that only the stack's events topic
+writes the events queue."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 DLQ_VISIBILITY_SECONDS = 300
 # AWS: the visibility timeout of a Lambda-consumed queue should be at least six times the function timeout.
 OUTBOUND_VISIBILITY_FACTOR = 6
+EVENTS_MAX_RECEIVE_COUNT = 3
+"""Attempts at one SES event before SQS moves it to the events DLQ (a malformed body fails every time)."""
 MANAGED_QUEUE_ATTRIBUTES = (
     "VisibilityTimeout",
     "MessageRetentionPeriod",
@@ -98,6 +101,50 @@ def dead_letter_policy(names: StackNames, dlq: str) -> dict[str, Any]:
     )
 
 
+def events_dead_letter_policy(names: StackNames) -> dict[str, Any]:
+    """Only SQS's redrive (which is not a SendMessage) writes the events DLQ: the handler never does."""
+    arn = names.queue_arn(names.events_dlq)
+    return queue_policy(
+        arn,
+        {
+            "Sid": "OnlyRedriveWrites",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+        },
+    )
+
+
+def events_queue_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
+    """SNS delivers the stack's SES events topic here, and nobody else writes: a forged event would
+    reach an app as SES's word about its mail. The operators may (their redrive of the events DLQ)."""
+    arn = names.queue_arn(names.events_queue)
+    topic = names.events_topic_arn
+    not_the_topic: dict[str, Any] = {"aws:SourceArn": topic}
+    if config.security.operator_principals:
+        not_the_topic["aws:PrincipalArn"] = sorted(config.security.operator_principals)
+    return queue_policy(
+        arn,
+        {
+            "Sid": "AllowTheEventsTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+        },
+        {
+            "Sid": "OnlyTheEventsTopicSends",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnNotEquals": not_the_topic},
+        },
+    )
+
+
 def app_queue_policy(config: MailflowConfig, names: StackNames, app: AppConfig) -> dict[str, Any]:
     """An app that names its principals: only they (and the operators) read its queue, and only the
     handler (and the operators, redriving) write it."""
@@ -163,7 +210,9 @@ def queues(config: MailflowConfig, names: StackNames) -> tuple[QueueSpec, ...]:
             name=dlq,
             settings=_settings(config, DLQ_VISIBILITY_SECONDS, DLQ_RETENTION_SECONDS),
             tags=tags_for(config, "dead-letter-queue"),
-            policy=dead_letter_policy(names, dlq),
+            policy=dead_letter_policy(names, dlq)
+            if dlq in names.handler_dead_letter_queues
+            else events_dead_letter_policy(names),
         )
         for dlq in names.dead_letter_queues
     )
@@ -185,5 +234,14 @@ def queues(config: MailflowConfig, names: StackNames) -> tuple[QueueSpec, ...]:
         tags=tags_for(config, "outbound-queue"),
         policy=outbound_queue_policy(config, names),
     )
+    events = QueueSpec(
+        name=names.events_queue,
+        settings=_settings(config, outbound_visibility_seconds(config), retention),
+        dead_letter_arn=names.queue_arn(names.events_dlq),
+        dead_letter_name=names.events_dlq,
+        max_receive_count=EVENTS_MAX_RECEIVE_COUNT,
+        tags=tags_for(config, "ses-events-queue"),
+        policy=events_queue_policy(config, names),
+    )
     apps = tuple(app_queue(config, names, app) for app in config.apps)
-    return (*dead_letter, default, outbound, *apps)
+    return (*dead_letter, default, outbound, events, *apps)

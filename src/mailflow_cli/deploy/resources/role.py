@@ -67,11 +67,12 @@ def sender_patterns(config: MailflowConfig) -> list[str]:
 
 def delivery_queue_arns(names: StackNames) -> list[str]:
     """Where the handler puts messages: the app queues (one pattern), the default queue and the
-    dead-letter queues; not the outbound queue, which is its own input."""
+    dead-letter queues it writes; not the outbound or events queue, which are its own input, nor the
+    events DLQ, which only SQS's redrive writes."""
     return [
         names.queue_arn(names.app_queue("*")),
         names.queue_arn(names.default_queue),
-        *(names.queue_arn(dlq) for dlq in names.dead_letter_queues),
+        *(names.queue_arn(dlq) for dlq in names.handler_dead_letter_queues),
     ]
 
 
@@ -125,11 +126,11 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
                 "Resource": delivery_queue_arns(names),
             },
             {
-                "Sid": "ConsumeOutboundQueue",
+                "Sid": "ConsumeOwnQueues",
                 "Effect": "Allow",
-                # what Lambda's SQS event source mapping needs; the handler itself calls none of them
+                # what Lambda's SQS event source mappings need; the handler itself calls none of them
                 "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-                "Resource": names.queue_arn(names.outbound_queue),
+                "Resource": [names.queue_arn(names.outbound_queue), names.queue_arn(names.events_queue)],
             },
             {
                 "Sid": "Idempotency",
@@ -144,11 +145,12 @@ def handler_policy(config: MailflowConfig, names: StackNames) -> dict[str, Any]:
             },
             {
                 # In the SES sandbox, SES also authorises against the recipient's identity, so the
-                # resource is every identity and the From address is what is restricted.
+                # resource is every identity and the From address is what is restricted. A send that
+                # names a configuration set is authorised against it too.
                 "Sid": "SendMailAsConfiguredSenders",
                 "Effect": "Allow",
                 "Action": ["ses:SendEmail", "ses:SendRawEmail"],
-                "Resource": f"arn:aws:ses:{region}:{account}:identity/*",
+                "Resource": [f"arn:aws:ses:{region}:{account}:identity/*", names.configuration_set_arn],
                 "Condition": {"StringLike": {"ses:FromAddress": sender_patterns(config)}},
             },
             {

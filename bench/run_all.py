@@ -27,7 +27,8 @@ SCRIPTS = (
     ("bench_trace", "trace"),
     ("bench_replay", "replay"),
     ("bench_feedback_events", "feedback_events"),
-    ("bench_cost", "cost"),  # last: it reads the results of benchmarks 1 and 3
+    ("bench_cost", "cost"),  # after benchmarks 1 and 3: it reads their results
+    ("bench_chaos", "chaos"),  # the longest: a private emulator, several minutes
 )
 
 

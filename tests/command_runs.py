@@ -20,6 +20,8 @@ DAY_TWO: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("status", ("status",)),
     ("logs", ("logs",)),
     ("tail", ("tail", "app1")),
+    ("wait", ("wait", "app1", "--match", "$.type=inbound.email", "--timeout", "5s")),
+    ("wait", ("wait", "app1", "--match", "$.app=app1", "--delete", "--timeout", "5s")),
     ("tail", ("tail", "app1", "--delete")),
     ("dlq list", ("dlq", "list")),
     ("dlq show", ("dlq", "show")),

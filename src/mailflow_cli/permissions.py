@@ -48,6 +48,7 @@ def _commands() -> dict[str, CommandGrants]:
         tail_command,
         trace_command,
         verify_domain_command,
+        wait_command,
     )
 
     return {
@@ -58,6 +59,7 @@ def _commands() -> dict[str, CommandGrants]:
         "status": status_command.permissions,
         "logs": logs_command.permissions,
         "tail": tail_command.permissions,
+        "wait": wait_command.permissions,
         "dlq list": dlq_command.list_permissions,
         "dlq show": dlq_command.show_permissions,
         "dlq redrive": dlq_command.redrive_permissions,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -192,3 +195,83 @@ def test_only_mappings_of_trusted_functions_are_polled(aws: dict[str, Any]) -> N
     finally:
         supervisor.stop()
     assert polled == ["q-mailflow-dev-handler"]
+
+
+class SettlingRecorder(Recorder):
+    """A function whose worker was killed: the retry must wait until its deadline has passed."""
+
+    def __call__(self, function: str, event: Any) -> InvokeResult:
+        self.events.append(event)
+        return InvokeResult(request_id="r", error={"errorType": "Runtime.ExitError"}, settle_seconds=2.2)
+
+
+class VisibilityLog:
+    """The SQS client, recording the visibility timeouts the poller sets."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+        self.timeouts: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+    def change_message_visibility(self, **kwargs: Any) -> Any:
+        self.timeouts.append(kwargs["VisibilityTimeout"])
+        return self.sqs.change_message_visibility(**kwargs)
+
+
+def test_after_a_crash_the_batch_is_visible_again_only_once_the_invocation_settled(
+    aws: dict[str, Any],
+) -> None:
+    made, url, _ = make_poller(aws, SettlingRecorder(set()))
+    recorded = VisibilityLog(aws["sqs"])
+    poller = MappingPoller(
+        made.mapping,
+        sqs_client=recorded,
+        invoke=SettlingRecorder(set()),
+        region="eu-west-1",
+        failure_visibility_seconds=0,
+    )
+    for body in ("one", "two"):
+        aws["sqs"].send_message(QueueUrl=url, MessageBody=body)
+    poller.process(poller.collect_batch())
+    assert recorded.timeouts == [3, 3], "failure_visibility_seconds is 0, but the crash settles after 2.2 s"
+
+
+def test_a_mapping_runs_as_many_batches_at_once_as_its_maximum_concurrency(aws: dict[str, Any]) -> None:
+    """Lambda runs several batches of one SQS mapping at once (five to begin with, at most the mapping's
+    ScalingConfig.MaximumConcurrency); here two, each waiting for the other to have started."""
+    both_running = threading.Barrier(2, timeout=20)
+
+    def invoke(function: str, event: Any) -> InvokeResult:
+        both_running.wait()
+        return InvokeResult(request_id="r", payload={"batchItemFailures": []})
+
+    made, url, _ = make_poller(aws, Recorder(set()))
+    for body in ("one", "two"):
+        aws["sqs"].send_message(QueueUrl=url, MessageBody=body)
+    mapping = dataclasses.replace(made.mapping, batch_size=1, concurrency=2)
+    poller = MappingPoller(
+        mapping, sqs_client=aws["sqs"], invoke=invoke, region="eu-west-1", failure_visibility_seconds=0
+    )
+    poller.start()
+    try:
+        for _ in range(200):
+            if depth(aws["sqs"], url) == 0:
+                break
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+        poller.join(10)
+    assert not both_running.broken, "the two batches ran at the same time"
+    assert depth(aws["sqs"], url) == 0
+
+
+@pytest.mark.parametrize(
+    ("scaling", "concurrency"), [({}, 5), ({"MaximumConcurrency": 2}, 2), ({"MaximumConcurrency": 1000}, 5)]
+)
+def test_the_concurrency_comes_from_the_mappings_scaling_config(
+    scaling: dict[str, int], concurrency: int
+) -> None:
+    item = {"UUID": "u", "FunctionArn": "f", "EventSourceArn": "q", "ScalingConfig": scaling}
+    assert Mapping.from_api(item).concurrency == concurrency

@@ -8,7 +8,7 @@ import pytest
 from mailflow_cli.errors import ConfigError
 from mailflow_cli.local.faults import After, Always, Error, FaultRule, FaultRuleError, First, Rate, State
 from mailflow_cli.local.faults import parse_rule as parse
-from mailflow_cli.local.faults.rules import INJECTED_MESSAGE, MAX_RULE_LENGTH
+from mailflow_cli.local.faults.rules import INJECTED_MESSAGE, MAX_RULE_LENGTH, LambdaFault, parse_any
 from mailflow_cli.local.faults.scenarios import SCENARIOS
 
 
@@ -112,8 +112,7 @@ def test_every_scenario_rule_prints_to_text_that_parses_back_to_it() -> None:
         ("sqs:CreateQueue=after:sqs:DeleteQueue:0x:X", "the window '0x' needs a whole number of calls >= 1"),
         ("sqs:CreateQueue=after:sqs:DeleteQueue:0s:X", "the window '0s' must be longer than 0 s"),
         ("sqs:CreateQueue=after:sqs:Nope:5s:X", "sqs has no operation 'Nope'"),
-        ("sqs:SendMessage=always", "the effect is missing"),
-        ("sqs:SendMessage=always:", "the effect is missing"),
+        ("sqs:SendMessage=always:", "the effect is missing after ':'"),
         ("sqs:SendMessage=always:Bad Code", "'Bad Code' is not an error code"),
         ("sqs:SendMessage=always:A:B", "'A:B' is not an error code"),
         ("sqs:SendMessage=always:X;status=200", "the status 200 is not an HTTP error status (400-599)"),
@@ -133,6 +132,10 @@ def test_every_scenario_rule_prints_to_text_that_parses_back_to_it() -> None:
             "sqs:SendMessage=always:X;message=" + "m" * MAX_RULE_LENGTH,
             f"longer than {MAX_RULE_LENGTH} characters",
         ),
+        ("sqs:SendMessage=always:X;message=fine\x1b[2Jgone", "it holds a control character"),
+        ("sqs:SendMessage=always:X;message=line\nbreak", "it holds a control character"),
+        ("sqs:SendMessage=always:X;message=\u202eevil", "it holds a control character"),
+        ("lambda:crash=0.1\x07", "it holds a control character"),
     ],
 )
 def test_a_malformed_rule_is_one_clear_error(text: str, problem: str) -> None:
@@ -142,4 +145,50 @@ def test_a_malformed_rule_is_one_clear_error(text: str, problem: str) -> None:
     assert refused.value.message.startswith("fault rule '")
     assert refused.value.hint
     assert isinstance(refused.value, ConfigError)
+    assert refused.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "fault"),
+    [
+        ("lambda:crash=0.05", LambdaFault("crash", Rate(0.05))),
+        ("lambda:timeout=first:2", LambdaFault("timeout", First(2))),
+        ("lambda:crash=always;write=3", LambdaFault("crash", Always(), write=3)),
+    ],
+)
+def test_a_lambda_fault_is_parsed_and_printed_back(text: str, fault: LambdaFault) -> None:
+    assert parse_any(text) == fault
+    assert fault.to_text() == text
+    assert str(fault) == text
+
+
+def test_without_an_effect_a_call_is_answered_service_unavailable() -> None:
+    """The issue's form SERVICE:Operation=RATE[:ErrorCode]: 503 ServiceUnavailable, which SDKs retry."""
+    rule = parse_any("sqs:SendMessage=0.2")
+    assert rule == FaultRule(
+        "sqs", "SendMessage", Rate(0.2), Error("ServiceUnavailable", 503, INJECTED_MESSAGE)
+    )
+    assert isinstance(parse_any("s3:GetObject=0.1;resource=mailflow-*"), FaultRule)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "lambda:crash=0.2:ServiceUnavailable",
+            "a Lambda fault takes no effect after its 'when': 'ServiceUnavailable'",
+        ),
+        ("lambda:crash=after:sqs:SendMessage:5s", "a Lambda fault happens to a share, the first N or all"),
+        ("lambda:timeout=2", "the share 2 is not between 0 (exclusive) and 1"),
+        ("lambda:timeout=often", "'often' is not a 'when'"),
+        ("lambda:crash=0.1;write=0", "write=N needs a whole number N >= 1"),
+        ("lambda:crash=0.1;caller=AKID", "'caller=AKID' is not an option of a Lambda fault (only write=N)"),
+        ("lambda:explode=0.1", "lambda has no operation 'explode'"),
+    ],
+)
+def test_a_malformed_lambda_fault_is_one_clear_error(text: str, problem: str) -> None:
+    with pytest.raises(FaultRuleError) as refused:
+        parse_any(text)
+    assert problem in refused.value.message
+    assert refused.value.message.startswith(f"fault rule {text!r}")
     assert refused.value.exit_code == 2

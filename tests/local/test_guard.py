@@ -126,6 +126,17 @@ def test_only_sigv4_with_the_emulators_key_passes(environ: Environ, kind: str | 
     assert (refusal.kind if refusal else None) == kind
 
 
+def test_the_functions_key_passes_too_and_every_credential_must_be_one_of_the_keys() -> None:
+    check = aws_access_key_check(KEY, "MFLOCALFUNCTIONS")
+    assert check({"HTTP_AUTHORIZATION": signed("MFLOCALFUNCTIONS")}) is None
+    assert check({"HTTP_AUTHORIZATION": signed(KEY)}) is None
+    mixed = {"HTTP_AUTHORIZATION": signed("MFLOCALFUNCTIONS"), "QUERY_STRING": "AWSAccessKeyId=AKIAOTHER"}
+    refusal = check(mixed)
+    assert refusal is not None
+    assert refusal.kind == WRONG_ACCESS_KEY
+    assert check({"HTTP_AUTHORIZATION": signed("MFLOCALFUNCTION")}) is not None
+
+
 def test_guarded_answers_a_refused_request_itself() -> None:
     reached: list[str] = []
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ import pytest
 
 from mailflow_cli.local import moto_patches
 from mailflow_cli.local.async_invoke import AsyncInvoker, invoke_api
+from mailflow_cli.local.faults import Call
+from mailflow_cli.local.faults.lambda_faults import LambdaFaults
+from mailflow_cli.local.faults.rules import LambdaFault, parse_any
 from mailflow_cli.local.lambda_runner import REFUSED_ERROR_TYPE, LambdaRunner
 from mailflow_cli.local.state import Credentials
 from mailflow_cli.local.trusted_code import ShippedHandler
@@ -41,6 +46,10 @@ def handler(event, context):
         raise ValueError("bad input")
     if mode == "slow":
         print("going to sleep")
+        time.sleep(60)
+    if mode == "hold":  # says who it is, then waits for a fault (or its timeout)
+        with open(os.environ["HOLD_FILE"], "w") as hold:
+            hold.write(f"{os.environ['AWS_SESSION_TOKEN']} {os.getpid()}")
         time.sleep(60)
     print("hello from the zip")
     print("to stderr", file=sys.stderr)
@@ -75,8 +84,14 @@ def owned(environment: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def lambda_faults() -> LambdaFaults:
+    """The runner's Lambda faults: none until a test sets rules."""
+    return LambdaFaults()
+
+
+@pytest.fixture
 def runner(
-    aws: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lambda_faults: LambdaFaults
 ) -> Iterator[tuple[LambdaRunner, list[str]]]:
     """Functions whose zip is the 'shipped' probe package, so the runner runs them like Mailflow's."""
     role = create_role(aws["iam"])
@@ -86,6 +101,7 @@ def runner(
         "mailflow-ok-handler": ZIP,
         "mailflow-boom-handler": ZIP,
         "mailflow-slow-handler": ZIP,
+        "mailflow-hold-handler": ZIP,
         "mailflow-missing-handler": ZIP,
         "evil": make_zip({"evil.py": MARKER_CODE + "def handler(e, c):\n    return 1\n"}),
         "mailflow-untagged-handler": ZIP,
@@ -104,9 +120,15 @@ def runner(
             Role=role,
             Handler="evil.handler" if name == "evil" else HANDLER_STRING,
             Code={"ZipFile": code},
-            Timeout=1 if name == "mailflow-slow-handler" else 30,
+            Timeout={"mailflow-slow-handler": 1, "mailflow-hold-handler": 2}.get(name, 30),
             MemorySize=256,
-            Environment={"Variables": {"GREETING": "hi", "PROBE_MODE": environment}},
+            Environment={
+                "Variables": {
+                    "GREETING": "hi",
+                    "PROBE_MODE": environment,
+                    "HOLD_FILE": str(tmp_path / "hold"),
+                }
+            },
             DeadLetterConfig={"TargetArn": dlq_arn},
             Tags={} if name == "mailflow-untagged-handler" else owned(environment),
         )
@@ -125,6 +147,7 @@ def runner(
         region="eu-west-1",
         credentials=CREDENTIALS,
         shipped=ShippedHandler({name: text.encode() for name, text in SHIPPED.items()}),
+        faults=lambda_faults,
     )
     yield instance, fetched
     instance.close()
@@ -289,9 +312,12 @@ def test_the_worker_gets_a_scratch_home_and_only_the_emulators_credentials(
     aws_variables = {name: value for name, value in environment.items() if name.startswith("AWS_")}
     assert aws_variables["AWS_ACCESS_KEY_ID"] == CREDENTIALS.access_key
     assert aws_variables["AWS_SECRET_ACCESS_KEY"] == CREDENTIALS.secret_key
+    assert aws_variables["AWS_SESSION_TOKEN"] != "user-session", "the worker's own token"
+    assert len(aws_variables["AWS_SESSION_TOKEN"]) >= 40
     assert set(aws_variables) == {
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
@@ -386,3 +412,65 @@ def test_lambdas_invoke_api_runs_through_the_runner(
     assert json.loads(refused["Payload"].read())["errorType"] == REFUSED_ERROR_TYPE
     assert not (tmp_path / "marker").exists()
     assert (queued["StatusCode"], dry["StatusCode"]) == (202, 204)
+
+
+def hold_until_written(hold: Path) -> tuple[str, int]:
+    """The session token and pid of the worker that runs the hold function, once it has started."""
+    for _ in range(400):
+        if hold.exists() and hold.read_text():
+            token, pid = hold.read_text().split()
+            return token, int(pid)
+        time.sleep(0.05)
+    raise AssertionError("the hold function did not start")
+
+
+def process_state(pid: int) -> str:
+    """The state letter of /proc/<pid>/stat (T: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped, once the signal has been delivered (it is asynchronous)."""
+    for _ in range(100):
+        if process_state(pid) == "T":
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("effect", ["crash", "timeout"])
+def test_a_lambda_fault_acts_right_after_the_workers_write(
+    runner: tuple[LambdaRunner, list[str]],
+    lambda_faults: LambdaFaults,
+    aws: dict[str, Any],
+    tmp_path: Path,
+    effect: str,
+) -> None:
+    """crash: the worker is killed (Runtime.ExitError, as Lambda words a killed runtime); timeout: it is
+    stopped, and the function's timeout ends the invocation. Either way a retry must wait until the
+    invocation's deadline has passed (settle_seconds), when a lock it took has expired."""
+    instance, _ = runner
+    rule = parse_any(f"lambda:{effect}=always")
+    assert isinstance(rule, LambdaFault)
+    lambda_faults.set_rules([rule], seed=0)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(instance.invoke, "mailflow-hold-handler", {})
+        token, pid = hold_until_written(tmp_path / "hold")
+        lambda_faults.completed({"HTTP_X_AMZ_SECURITY_TOKEN": token}, Call("sqs", "GetQueueUrl", "json"), 200)
+        assert lambda_faults.injected_by_rule() == (0,), "a read is no side effect"
+        lambda_faults.completed({"HTTP_X_AMZ_SECURITY_TOKEN": token}, Call("sqs", "SendMessage", "json"), 200)
+        if effect == "timeout":
+            assert stopped(pid), "stopped until the timeout kills it"
+        result = running.result(timeout=30)
+    assert lambda_faults.injected_by_rule() == (1,)
+    assert result.error is not None
+    if effect == "crash":
+        assert result.error["errorType"] == "Runtime.ExitError"
+        assert result.error["errorMessage"].endswith("Runtime exited with error: signal: killed")
+        assert 1.0 < result.settle_seconds <= 3.0, "until 2 s (the function's timeout) + 1 s after it began"
+    else:
+        assert result.error["errorType"] == "Sandbox.Timedout"
+        messages = log_messages(aws["logs"], "/aws/lambda/mailflow-hold-handler", result.log_stream)
+        assert any(m.endswith("Task timed out after 2.00 seconds") for m in messages)
+        assert 0.0 < result.settle_seconds <= 1.0
+    assert not Path(f"/proc/{pid}").exists() or process_state(pid) == "Z"

@@ -120,3 +120,24 @@ def test_logs_status_and_tail_against_the_emulator(emulated: Emulated) -> None:
     assert all(r["state"] == "present" for r in report["resources"]), report["problems"]
     tail = emulated.mailflow("tail", "app1", "--local")
     assert tail.returncode == 0, tail.stderr
+
+
+def test_wait_finds_the_email_an_end_to_end_test_sent(emulated: Emulated, tmp_path: Path) -> None:
+    subject = f"Order {time.time_ns()}"
+    message = tmp_path / "order.eml"
+    message.write_text(
+        f"From: Shop <shop@customer.example>\r\nTo: _app2@example.com\r\nSubject: {subject}\r\n\r\nHi.\r\n",
+        encoding="utf-8",
+    )
+    sent = emulated.mailflow("local", "send", str(message))
+    assert sent.returncode == 0, sent.stderr
+    found = emulated.mailflow(
+        "wait", "app2", "--subject", subject, "--from", "shop@customer.example", "--delete",
+        "--timeout", "60s", "--local", "--json",
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    body = json.loads(found.stdout)["body"]
+    assert (body["type"], body["email"]["subject"]) == ("inbound.email", subject)
+    again = emulated.mailflow("wait", "app2", "--subject", subject, "--timeout", "2s", "--local")
+    assert again.returncode == 1, "--delete consumed it"
+    assert "did not reach mailflow-dev-app-app2 within 2.0s" in " ".join(again.stderr.split())

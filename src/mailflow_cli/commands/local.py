@@ -1,4 +1,5 @@
-"""``mailflow local start|status|stop|send|outbox`` and ``mailflow demo``."""
+"""``mailflow local start|status|stop|send|outbox`` and ``mailflow demo`` (``local faults``:
+:mod:`mailflow_cli.commands.local_faults`)."""
 
 from __future__ import annotations
 
@@ -288,5 +289,8 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
+    from mailflow_cli.commands.local_faults import faults_app
+
+    local_app.add_typer(faults_app, name="faults")
     app.add_typer(local_app, name="local")
     app.command("demo")(demo)

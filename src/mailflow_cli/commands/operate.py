@@ -1,4 +1,4 @@
-"""Day-two commands: verify-domain, send-test, tail, status, logs, dlq and init.
+"""Day-two commands: verify-domain, send-test, tail, wait, status, logs, dlq and init.
 
 This module only declares options and prints; the logic lives in ``mailflow_cli.operate``.
 """
@@ -108,6 +108,71 @@ def tail(
 
     ctx = _open(config, profile, region, local)
     tail_command.run(ctx, queue, follow=follow, limit=limit, delete=delete, json_output=json_output)
+
+
+# wait -----------------------------------------------------------------------------------------------------
+def wait(
+    queue: Annotated[
+        str,
+        typer.Argument(
+            help="An app, or default, outbound, dlq (the apps DLQ), dlq:apps, dlq:outbound, dlq:inbound.",
+            show_default=False,
+        ),
+    ],
+    *,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject", help="The email's subject contains TEXT.", metavar="TEXT", show_default=False
+        ),
+    ] = None,
+    sender: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="The envelope sender or From address is ADDR.", metavar="ADDR", show_default=False
+        ),
+    ] = None,
+    match: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--match",
+            help="JSONPATH=VALUE on the message's JSON, e.g. $.email.to[0].address=a@example.com "
+            "(repeatable).",
+            metavar="JSONPATH=VALUE",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="How long to wait: 10s, 5m, 2h.", show_default=True)
+    ] = "30s",
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Delete the matching message (no other is ever consumed).")
+    ] = False,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    local: LocalOption = False,
+) -> None:
+    """Wait until a message matching every filter is on QUEUE, print it, exit 0 (exit 1 on timeout).
+
+    For end-to-end tests. Other messages are held while waiting and returned to the queue when it ends,
+    never consumed; each wait counts as one receive towards maxReceiveCount. --match takes $ then .name
+    or [N] steps; a string is compared as text, anything else as JSON ($.attempt=2, $.retry=false).
+    """
+    from mailflow_cli.operate import wait_command
+
+    ctx = _open(config, profile, region, local)
+    wait_command.run(
+        ctx,
+        queue,
+        subject=subject,
+        sender=sender,
+        matches=match or [],
+        timeout=timeout,
+        delete=delete,
+        json_output=json_output,
+    )
 
 
 # send-test ------------------------------------------------------------------------------------------------
@@ -386,6 +451,7 @@ def register(app: typer.Typer) -> None:
         ("verify-domain", verify_domain),
         ("send-test", send_test),
         ("tail", tail),
+        ("wait", wait),
         ("status", status),
         ("logs", logs),
     )

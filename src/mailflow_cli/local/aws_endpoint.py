@@ -7,6 +7,11 @@ uploaded requests) to anyone. Here moto's application is served by werkzeug behi
 addressed to ``127.0.0.1:<port>``/``localhost:<port>`` and not sent by a web page of another origin reach
 moto. A refused request gets 403 in the error format of the request's AWS protocol (query and REST XML,
 JSON, RPC v2 CBOR), so an SDK reports an error code rather than a parse failure.
+
+Two keys are accepted: the emulator's own (``state.json``: the CLI, the emulator's clients) and the
+functions' (only in the Lambda workers' environment). Behind the guard, the control endpoint for faults
+(``/_mailflow/faults``, :mod:`mailflow_cli.local.faults.endpoint`) takes only the emulator's own key,
+and every AWS call passes the fault layer, whose rules hit only calls signed with the functions' key.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import os
 import threading
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from mailflow_cli.local.guard import (
@@ -30,6 +35,9 @@ from mailflow_cli.local.guard import (
     refuse_paths,
 )
 from mailflow_cli.local.ports import HOST
+
+if TYPE_CHECKING:
+    from mailflow_cli.local.faults.control import FaultControl
 
 MOTO_CONTROL_PATHS = ("/moto-api", "/favicon.ico", "/latest/")
 """moto's own API and its EC2 instance metadata service: nothing an AWS SDK talks to at this endpoint."""
@@ -115,23 +123,42 @@ def aws_refusal(environ: Environ, refusal: Refusal) -> tuple[int, list[tuple[str
     return 403, headers, body
 
 
-def guarded_moto(port: int, access_key: str) -> Guarded:
-    """moto's application behind the checks, in order: Host, Origin, moto's own paths, the access key."""
+def guarded_moto(
+    port: int, access_key: str, *, functions_key: str | None = None, faults: FaultControl | None = None
+) -> Guarded:
+    """moto's application behind the checks, in order: Host, Origin, moto's own paths, the access key
+    (``access_key``, or ``functions_key``); with ``faults``, behind the fault layer and its control."""
     origin = LoopbackOrigin(port)
+    keys = (access_key, functions_key) if functions_key else (access_key,)
     checks = (
         *origin.checks(),
         refuse_paths(MOTO_CONTROL_PATHS, "moto's control API"),
-        aws_access_key_check(access_key),
+        aws_access_key_check(*keys),
     )
-    return Guarded(_moto_application(), checks, aws_refusal)
+    app = _moto_application()
+    if faults is not None:
+        from mailflow_cli.local.faults import FaultLayer
+        from mailflow_cli.local.faults.endpoint import ControlRouter
+
+        app = ControlRouter(FaultLayer(app, faults.engine, faults.lambda_faults), faults, access_key)
+    return Guarded(app, checks, aws_refusal)
 
 
 class AwsEndpoint:
     """Serves :func:`guarded_moto` on ``127.0.0.1:<port>`` in a thread (one thread per request)."""
 
-    def __init__(self, port: int, access_key: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        access_key: str,
+        *,
+        functions_key: str | None = None,
+        faults: FaultControl | None = None,
+    ) -> None:
         self.port = port
         self.access_key = access_key
+        self.functions_key = functions_key
+        self.faults = faults
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -142,7 +169,7 @@ class AwsEndpoint:
         self._server = make_server(
             HOST,
             self.port,
-            guarded_moto(self.port, self.access_key),
+            guarded_moto(self.port, self.access_key, functions_key=self.functions_key, faults=self.faults),
             threaded=True,
             request_handler=MotoRequestHandler,
         )

@@ -1,22 +1,27 @@
 """SQS event source mappings, run the way Lambda runs them.
 
-One poller thread per enabled mapping: it long-polls the queue for up to ``BatchSize`` messages, keeps
-collecting until the batch is full or ``MaximumBatchingWindowInSeconds`` has passed, and invokes the
-function synchronously with an SQS event. On success it deletes the batch; with
-``ReportBatchItemFailures`` it deletes all but the reported failures (an invalid report fails the whole
-batch); on a function error it deletes nothing. Messages left in the queue become visible again and are
-received again, so the queue's redrive policy moves a poison message to its dead-letter queue.
+Each enabled mapping gets poller threads, as many as the batches Lambda runs at once for it
+(``ScalingConfig.MaximumConcurrency``, at most :data:`MAX_CONCURRENT_BATCHES`): each long-polls the queue
+for up to ``BatchSize`` messages, keeps collecting until the batch is full or
+``MaximumBatchingWindowInSeconds`` has passed, and invokes the function synchronously with an SQS event.
+On success it deletes the batch; with ``ReportBatchItemFailures`` it deletes all but the reported
+failures (an invalid report fails the whole batch); on a function error it deletes nothing. Messages left
+in the queue become visible again and are received again, so the queue's redrive policy moves a poison
+message to its dead-letter queue.
 
 Only mappings whose function the runner would run (Mailflow's handler, see
 :mod:`mailflow_cli.local.trusted_code`) are polled: the queue of any other mapping is left alone.
 
 Relaxation (documented in docs/local.md): a message that is left after a failure is made visible again
-after ``failure_visibility_seconds`` (ChangeMessageVisibility) instead of the queue's visibility timeout.
+after ``failure_visibility_seconds`` (ChangeMessageVisibility) instead of the queue's visibility timeout,
+but not before the failed invocation's ``settle_seconds`` (after a timeout or a crash: once its deadline
+has passed, so the lock it took has expired, as it has on AWS when the visibility timeout ends).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +32,10 @@ from mailflow_cli.local.lambda_runner import InvokeResult
 from mailflow_cli.local.trusted_code import FunctionRefused
 
 log = logging.getLogger("mailflow.local.esm")
+
+MAX_CONCURRENT_BATCHES = 5
+"""Lambda polls an SQS queue with five concurrent batches to begin with and scales up from there (to the
+mapping's MaximumConcurrency); the emulator stays at five at most: one warm worker process each."""
 
 Invoke = Callable[[str, Any], InvokeResult]
 Trust = Callable[[str], object]
@@ -41,9 +50,12 @@ class Mapping:
     batch_size: int
     window_seconds: float
     report_failures: bool
+    concurrency: int = 1
+    """Batches run at once."""
 
     @classmethod
     def from_api(cls, item: dict[str, Any]) -> Mapping:
+        maximum = (item.get("ScalingConfig") or {}).get("MaximumConcurrency")
         return cls(
             uuid=str(item["UUID"]),
             function_arn=str(item["FunctionArn"]),
@@ -51,6 +63,7 @@ class Mapping:
             batch_size=int(item.get("BatchSize") or 10),
             window_seconds=float(item.get("MaximumBatchingWindowInSeconds") or 0),
             report_failures="ReportBatchItemFailures" in (item.get("FunctionResponseTypes") or []),
+            concurrency=min(int(maximum or MAX_CONCURRENT_BATCHES), MAX_CONCURRENT_BATCHES),
         )
 
 
@@ -112,7 +125,7 @@ def failed_ids(result: InvokeResult, batch_ids: set[str], report_failures: bool)
 
 
 class MappingPoller:
-    """Polls one mapping until stopped."""
+    """Polls one mapping until stopped, with ``mapping.concurrency`` threads (one batch each at a time)."""
 
     def __init__(
         self,
@@ -132,16 +145,24 @@ class MappingPoller:
         self._wait = wait_seconds
         self._stop = threading.Event()
         self._url: str | None = None
-        self.thread = threading.Thread(target=self._loop, name=f"esm-{mapping.uuid[:8]}", daemon=True)
+        self.threads = [
+            threading.Thread(target=self._loop, name=f"esm-{mapping.uuid[:8]}-{number}", daemon=True)
+            for number in range(max(1, mapping.concurrency))
+        ]
 
     def start(self) -> None:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float) -> None:
-        self.thread.join(timeout)
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
 
     def queue_url(self) -> str:
         if self._url is None:
@@ -183,12 +204,13 @@ class MappingPoller:
         result = self._invoke(self.mapping.function_arn, event)
         by_id = {m["MessageId"]: m for m in batch}
         leave = failed_ids(result, set(by_id), self.mapping.report_failures)
+        visibility = max(self._failure_visibility, math.ceil(result.settle_seconds))
         for message_id, message in by_id.items():
             if message_id in leave:
                 self._sqs.change_message_visibility(
                     QueueUrl=self.queue_url(),
                     ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self._failure_visibility,
+                    VisibilityTimeout=visibility,
                 )
             else:
                 self._sqs.delete_message(QueueUrl=self.queue_url(), ReceiptHandle=message["ReceiptHandle"])
@@ -217,7 +239,7 @@ class MappingPoller:
 
 
 class EsmSupervisor:
-    """Keeps one poller per enabled SQS mapping, following create/update/delete of mappings."""
+    """Keeps a poller per enabled SQS mapping, following create/update/delete of mappings."""
 
     def __init__(
         self,
@@ -278,7 +300,7 @@ class EsmSupervisor:
                 poller.stop()
                 self._retired.append(poller)
                 del self._pollers[uuid]
-        self._retired = [poller for poller in self._retired if poller.thread.is_alive()]
+        self._retired = [poller for poller in self._retired if poller.alive()]
         for uuid, mapping in wanted.items():
             if uuid not in self._pollers:
                 poller = MappingPoller(

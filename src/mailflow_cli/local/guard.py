@@ -105,15 +105,20 @@ def presented_access_keys(environ: Environ) -> list[str]:
     return keys
 
 
-def aws_access_key_check(access_key: str) -> Check:
-    """Require ``access_key`` in every credential the request presents, and at least one credential."""
-    expected = access_key.encode()
+def aws_access_key_check(*access_keys: str) -> Check:
+    """Require at least one credential, and one of ``access_keys`` in every credential the request
+    presents (the emulator's own key, and the key of the functions it runs)."""
+    accepted = tuple(key.encode() for key in access_keys)
+
+    def known(key: str) -> bool:
+        presented = key.encode()
+        return any(hmac.compare_digest(presented, expected) for expected in accepted)
 
     def check(environ: Environ) -> Refusal | None:
         presented = presented_access_keys(environ)
         if not presented:
             return Refusal(MISSING_ACCESS_KEY, "the request is not signed with the emulator's access key")
-        if not all(hmac.compare_digest(key.encode(), expected) for key in presented):
+        if not all(known(key) for key in presented):
             return Refusal(
                 WRONG_ACCESS_KEY, "the request is signed with another access key than the emulator's"
             )

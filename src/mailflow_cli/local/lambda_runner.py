@@ -5,9 +5,14 @@ ships it); any other invocation fails with ``Mailflow.FunctionRefused`` and a lo
 the function is unpacked or started. Each function version (CodeSha256 + handler + environment) gets
 warm worker processes (:mod:`mailflow_cli.local.runner_entry`) that serve invocations one at a time; a
 worker that times out or dies is discarded. Workers get a minimal environment: a private scratch
-directory as HOME and TMPDIR, the emulator's endpoint and access key, and nothing of this user's AWS
-configuration. Every invocation's log lines go to the function's CloudWatch log group in the emulator,
-in a new stream, framed by START/END/REPORT lines as Lambda writes them.
+directory as HOME and TMPDIR, the emulator's endpoint, the functions' access key (not the emulator's own)
+with a session token per worker, and nothing of this user's AWS configuration. Every invocation's log
+lines go to the function's CloudWatch log group in the emulator, in a new stream, framed by
+START/END/REPORT lines as Lambda writes them.
+
+Lambda faults (:mod:`mailflow_cli.local.faults.lambda_faults`): an invocation picked to time out has its
+worker stopped (SIGSTOP) right after its Nth successful write call, and the function's timeout then
+kills it as any timeout; one picked to crash has its worker killed (SIGKILL) there.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import json
 import logging
 import os
 import queue
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,12 +36,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mailflow_cli.local.private_files import private_dir, write_private
 from mailflow_cli.local.runner_entry import LOG_END_MARKER
 from mailflow_cli.local.state import Credentials
 from mailflow_cli.local.trusted_code import FunctionRefused, ShippedHandler, check_identity
+
+if TYPE_CHECKING:
+    from mailflow_cli.local.faults.calls import Call
+    from mailflow_cli.local.faults.lambda_faults import LambdaFaults
 
 log = logging.getLogger("mailflow.local.lambda")
 
@@ -45,6 +56,9 @@ _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TZ")
 _IGNORED_FUNCTION_VARIABLES = ("AWS_", "PYTHON", "LD_", "DYLD_", "LAMBDA_", "_HANDLER", "HOME", "TMPDIR")
 """Names a function's environment may not set: Lambda's and the interpreter's, HOME and TMPDIR."""
 REFUSED_ERROR_TYPE = "Mailflow.FunctionRefused"
+TIMED_OUT = "Sandbox.Timedout"
+EXITED = "Runtime.ExitError"
+SETTLE_MARGIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,9 @@ class InvokeResult:
     logs: list[tuple[int, str]] = field(default_factory=list)
     duration_ms: float = 0.0
     log_stream: str = ""
+    settle_seconds: float = 0.0
+    """How long a retry of this event must wait at least: an invocation that timed out or whose process
+    died may have left locks that last until its deadline (the handler's idempotency record does)."""
 
     @property
     def failed(self) -> bool:
@@ -112,10 +129,12 @@ class Worker:
     """One warm process for one function version; serves one invocation at a time."""
 
     def __init__(self, spec: FunctionSpec, code_dir: Path, environment: Mapping[str, str]) -> None:
+        self.token = secrets.token_urlsafe(32)
+        """The worker's session token: its calls to the endpoint carry it (X-Amz-Security-Token)."""
         self.process = subprocess.Popen(
             [sys.executable, "-s", "-m", "mailflow_cli.local.runner_entry"],
             cwd=code_dir,
-            env=dict(environment),
+            env={**environment, "AWS_SESSION_TOKEN": self.token},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -164,19 +183,19 @@ class Worker:
         except queue.Empty:
             self.kill()
             result.error = {
-                "errorType": "Sandbox.Timedout",
+                "errorType": TIMED_OUT,
                 "errorMessage": f"Task timed out after {spec.timeout_seconds:.2f} seconds",
             }
             line = None
         except (BrokenPipeError, OSError) as exc:
             line = None
-            result.error = {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}
+            result.error = {"errorType": EXITED, "errorMessage": str(exc)}
         if line is None and result.error is None:
             self.process.wait(timeout=5)
             result.error = {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited "
-                f"with code {self.process.returncode}",
+                "errorType": EXITED,
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                f"{_exit_status(self.process.returncode)}",
             }
         elif line is not None:
             response = json.loads(line)
@@ -189,8 +208,10 @@ class Worker:
             result.logs = list(self._finished if ended else self._current)
             if not ended:
                 self._current = []
-        if result.error is not None and result.error["errorType"] == "Sandbox.Timedout":
+        if result.error is not None and result.error["errorType"] == TIMED_OUT:
             result.logs.append((_now_ms(), f"{_short_time()} {request_id} {result.error['errorMessage']}"))
+        elif result.error is not None and result.error["errorType"] == EXITED:  # as Lambda logs it
+            result.logs += [(_now_ms(), result.error["errorMessage"]), (_now_ms(), EXITED)]
         result.duration_ms = (time.monotonic() - started) * 1000
         return result
 
@@ -198,6 +219,12 @@ class Worker:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=5)
+
+    def inject(self, effect: str) -> None:
+        """A Lambda fault, without waiting: ``timeout`` stops the process (SIGSTOP; the function's timeout
+        then ends the invocation), ``crash`` kills it (SIGKILL)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP if effect == "timeout" else signal.SIGKILL)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -210,6 +237,13 @@ class Worker:
         for pipe in (self.process.stdout, self.process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def _exit_status(code: int) -> str:
+    """As Lambda words it: ``signal: killed`` or ``exit status 1``."""
+    if code < 0:
+        return f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
+    return f"exit status {code}"
 
 
 def _cli_path() -> list[str]:
@@ -241,7 +275,9 @@ class LambdaRunner:
         region: str,
         credentials: Credentials,
         shipped: ShippedHandler,
+        faults: LambdaFaults | None = None,
     ) -> None:
+        """``credentials`` are the functions' (the workers sign with them), not the emulator's own."""
         self._lambda = lambda_client
         self._logs = logs_client
         self._fetch = code_fetcher
@@ -249,6 +285,7 @@ class LambdaRunner:
         self._region = region
         self._credentials = credentials
         self._shipped = shipped
+        self._faults = faults
         shutil.rmtree(cache_dir, ignore_errors=True)  # only code verified by this process is ever run
         self._cache_dir = private_dir(cache_dir)
         self._scratch = Path(tempfile.mkdtemp(prefix="mailflow-lambda-"))
@@ -366,9 +403,14 @@ class LambdaRunner:
         start_ms = _now_ms()
         worker = self._checkout(spec)
         try:
-            result = worker.invoke(spec, event, request_id, stream)
+            with self._fault_watch(spec, worker, request_id):
+                result = worker.invoke(spec, event, request_id, stream)
         finally:
             self._checkin(spec, worker)
+        if result.error is not None and result.error.get("errorType") in (TIMED_OUT, EXITED):
+            result.settle_seconds = max(
+                0.0, spec.timeout_seconds + SETTLE_MARGIN_SECONDS - result.duration_ms / 1000
+            )
         self._write_logs(spec, result, start_ms)
         if result.error is not None:
             log.warning(
@@ -379,6 +421,27 @@ class LambdaRunner:
                 result.error.get("errorMessage"),
             )
         return result
+
+    def _fault_watch(
+        self, spec: FunctionSpec, worker: Worker, request_id: str
+    ) -> contextlib.AbstractContextManager[None]:
+        drawn = self._faults.draw() if self._faults is not None else None
+        if self._faults is None or drawn is None:
+            return contextlib.nullcontext()
+
+        def trigger(call: Call) -> None:
+            log.warning(
+                "fault: %s of %s %s after write %d (%s %s)",
+                drawn.fault.effect,
+                spec.name,
+                request_id,
+                drawn.fault.write,
+                call.service,
+                call.operation,
+            )
+            worker.inject(drawn.fault.effect)
+
+        return self._faults.watching(worker.token, drawn, trigger)
 
     def _write_logs(self, spec: FunctionSpec, result: InvokeResult, start_ms: int) -> None:
         rid = result.request_id

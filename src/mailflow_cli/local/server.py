@@ -29,7 +29,7 @@ from mailflow_cli.local.state import Credentials, EmulatorState, state_file
 from mailflow_cli.local.ui.session import new_token
 
 if TYPE_CHECKING:
-    from mailflow_cli.local.ui.app import FaultSettings
+    from mailflow_cli.local.faults.control import FaultControl
 
 log = logging.getLogger("mailflow.local")
 
@@ -110,8 +110,8 @@ class Emulator:
         self.options = options
         self.credentials = credentials
         self.ui_token = new_token()
-        self.faults: FaultSettings | None = None
-        """The fault rules the web inbox shows and sets (``mailflow local faults``), when there are any."""
+        self.faults: FaultControl | None = None
+        """The fault rules (``mailflow local faults`` and the web inbox's faults page), once started."""
         self._parts: list[Any] = []
 
     def _client(self, session: Any, service: str, region: str | None = None) -> Any:
@@ -135,6 +135,7 @@ class Emulator:
         from mailflow_cli.local import moto_patches
         from mailflow_cli.local.async_invoke import AsyncInvoker, invoke_api
         from mailflow_cli.local.esm_poller import EsmSupervisor
+        from mailflow_cli.local.faults.control import FaultControl
         from mailflow_cli.local.lambda_runner import LambdaRunner
         from mailflow_cli.local.moto_ses_send import sent_mail
         from mailflow_cli.local.outbox import OutboxStore, OutboxWatcher
@@ -146,7 +147,11 @@ class Emulator:
 
         options = self.options
         moto_patches.apply()
-        endpoint = aws_endpoint.AwsEndpoint(options.port, self.credentials.access_key)
+        functions = Credentials.generate()  # the functions' own key: faults hit only their calls
+        self.faults = FaultControl(functions.access_key)
+        endpoint = aws_endpoint.AwsEndpoint(
+            options.port, self.credentials.access_key, functions_key=functions.access_key, faults=self.faults
+        )
         endpoint.start()
         self._parts.append(endpoint)
 
@@ -170,8 +175,9 @@ class Emulator:
             cache_dir=options.home / "code",
             endpoint=options.endpoint,
             region=options.region,
-            credentials=self.credentials,
+            credentials=functions,
             shipped=ShippedHandler.from_directory(),
+            faults=self.faults.lambda_faults,
         )
         self._parts.append(runner)
         invoker = AsyncInvoker(runner, clients["sqs"])

@@ -16,7 +16,8 @@ IDLE_PAUSE_SECONDS = 1.0
 
 
 def permissions(queues: Scope) -> tuple[Grant, ...]:
-    """Waiting on ``queues``: the message waited for is deleted."""
+    """Waiting on ``queues``: the message waited for is deleted (always by send-test; by wait, with
+    --delete)."""
     return peek.permissions(queues, consume=True)
 
 
@@ -35,11 +36,13 @@ def wait_for_message(
     timeout: float,
     clock: Clock,
     on_poll: Callable[[float], None] = lambda elapsed: None,
+    delete: bool = True,
 ) -> Found | None:
-    """Receive until a message whose parsed body ``matches`` arrives; delete it and return it.
+    """Receive until a message whose parsed body ``matches`` arrives; delete it (unless not ``delete``)
+    and return it.
 
-    Other messages are held while waiting, so each is received once, and returned to the queue when
-    the wait ends. ``None`` when ``timeout`` passes first.
+    Other messages (and the match, when it is kept) are held while waiting, so each is received once,
+    and returned to the queue when the wait ends. ``None`` when ``timeout`` passes first.
     """
     peeker = QueuePeeker(sqs=sqs, queue_url=queue_url, clock=clock)
     started = clock.now()
@@ -54,7 +57,8 @@ def wait_for_message(
             for message in peeker.receive(wait_seconds=wait):
                 body = parse_body(str(message.get("Body", "")))
                 if matches(body):
-                    peeker.consume([message])
+                    if delete:
+                        peeker.consume([message])
                     return Found(message=message, body=body, waited=clock.now() - started)
             if wait == 0:
                 clock.sleep(IDLE_PAUSE_SECONDS)

@@ -41,6 +41,7 @@ class _Active:
     rule: FaultRule
     random: random.Random
     tried: int = 0
+    injected: int = 0
     opened: dict[frozenset[str], float] = field(default_factory=dict)
     """When each trigger last succeeded, by what it named (one key, ``frozenset()``, unless after-same)."""
     remaining: dict[frozenset[str], int] = field(default_factory=dict)
@@ -104,9 +105,12 @@ class FaultEngine:
         self.injected_count = 0
         self.set_rules(rules)
 
-    def set_rules(self, rules: Sequence[FaultRule]) -> None:
-        """Replace the rules; every counter, window and generator starts afresh."""
+    def set_rules(self, rules: Sequence[FaultRule], *, seed: int | None = None) -> None:
+        """Replace the rules (and the seed, when given); every counter, window and generator starts
+        afresh."""
         with self._lock:
+            if seed is not None:
+                self.seed = seed
             self._active = tuple(
                 _Active(rule, random.Random(f"{self.seed}/{index}/{rule.to_text()}"))
                 for index, rule in enumerate(rules)
@@ -115,6 +119,11 @@ class FaultEngine:
     @property
     def rules(self) -> tuple[FaultRule, ...]:
         return tuple(active.rule for active in self._active)
+
+    def injected_by_rule(self) -> tuple[int, ...]:
+        """How many calls each rule answered since it was set, in the rules' order."""
+        with self._lock:
+            return tuple(active.injected for active in self._active)
 
     @property
     def services(self) -> frozenset[str]:
@@ -135,6 +144,7 @@ class FaultEngine:
                     effect = _rendered(active.rule.effect, call)
                     self._injections.append(Injection(active.rule, call, effect))
                     self.injected_count += 1
+                    active.injected += 1
                     return effect
         return None
 

@@ -3,7 +3,8 @@
 
 An error is answered here, in the request's protocol, and never reaches the endpoint (so nothing changes
 there, as with AWS). A state effect lets the call through and replaces fields of a successful JSON answer.
-Requests of services no rule mentions go through without their body being read.
+Requests of services no rule mentions go through without their body being read, unless an observer
+(:class:`CallObserver`, the Lambda faults) wants to hear how they end.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from mailflow_cli.local.faults.calls import Call, identify
 from mailflow_cli.local.faults.engine import FaultEngine
@@ -26,13 +27,27 @@ def _status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
 
 
+class CallObserver(Protocol):
+    """Hears how the calls it wants ended (the status the endpoint answered); injected errors excluded."""
+
+    services: frozenset[str]
+
+    def wants(self, environ: Environ) -> bool: ...
+
+    def completed(self, environ: Environ, call: Call, status: int) -> None: ...
+
+
 class FaultLayer:
-    def __init__(self, app: WsgiApp, engine: FaultEngine) -> None:
+    def __init__(self, app: WsgiApp, engine: FaultEngine, observer: CallObserver | None = None) -> None:
         self.app = app
         self.engine = engine
+        self.observer = observer
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         services = self.engine.services
+        observer = self.observer
+        if observer is not None and observer.wants(environ):
+            services = services | observer.services
         call = identify(environ, services) if services else None
         if call is None:
             return self.app(environ, start_response)
@@ -46,13 +61,19 @@ class FaultLayer:
             return [body]
         if isinstance(effect, State):
             return self._with_state(call, effect, environ, start_response)
-        return self.app(environ, self._completing(call, start_response))
+        return self.app(environ, self._completing(call, environ, start_response))
 
-    def _completing(self, call: Call, start_response: StartResponse) -> StartResponse:
-        """``start_response`` that tells the engine how the call ended (a success opens windows)."""
+    def _completed(self, call: Call, environ: Environ, status: int) -> None:
+        self.engine.completed(call, status)
+        if self.observer is not None and self.observer.wants(environ):
+            self.observer.completed(environ, call, status)
+
+    def _completing(self, call: Call, environ: Environ, start_response: StartResponse) -> StartResponse:
+        """``start_response`` that tells the engine (a success opens windows) and the observer how the call
+        ended, once the endpoint has acted on it and before the caller reads the answer."""
 
         def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            self.engine.completed(call, int(status.split(" ", 1)[0]))
+            self._completed(call, environ, int(status.split(" ", 1)[0]))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         return respond
@@ -75,7 +96,7 @@ class FaultLayer:
                 close()
         status, headers = answered[0]
         code = int(status.split(" ", 1)[0])
-        self.engine.completed(call, code)
+        self._completed(call, environ, code)
         if 200 <= code < 300:
             log.info("fault: %s %s answered with %s", call.service, call.operation, effect.to_text())
             body = replace_fields(body, effect.fields)

@@ -2,7 +2,7 @@
 
 A rule has a compact text form, parsed by :func:`parse_rule` and printed by :meth:`FaultRule.to_text`::
 
-    <service>:<operation>=<when>:<effect>[;<option>=<value>]...
+    <service>:<operation>=<when>[:<effect>][;<option>=<value>]...
 
     lambda:CreateFunction=first:3:InvalidParameterValueException
     sqs:SendMessage=0.2:ServiceUnavailable
@@ -21,13 +21,20 @@ A rule has a compact text form, parsed by :func:`parse_rule` and printed by :met
     (``sqs:CreateQueue`` of the queue that ``sqs:DeleteQueue`` deleted).
 
 ``effect``: an error code (answered with that code's HTTP status and AWS's message, or ``status=`` and
-``message=``), or ``state:<path>=<value>,...``: the call goes through and fields of its JSON answer are
+``message=``; without an effect, ``ServiceUnavailable``, 503, which every SDK retries), or
+``state:<path>=<value>,...``: the call goes through and fields of its JSON answer are
 replaced (``Configuration.State=Pending``), for the JSON protocols only.
 
 Options: ``status=<4xx|5xx>``, ``resource=<glob>`` (the call must name a matching resource: a queue, role,
 function or bucket name, or an ARN or URL), ``caller=<access key id>`` (only calls signed with that key),
 and ``message=<text>``, which takes the rest of the rule (so it may hold ``;``). In a message,
 ``{Name}`` is replaced by the call's parameter of that name (``{BucketName}``, ``{FunctionName}``).
+
+Lambda faults (:class:`LambdaFault`, parsed by :func:`parse_any`) have the same shape without an effect:
+``lambda:timeout=<when>`` or ``lambda:crash=<when>``, ``when`` being a share, ``always`` or ``first:N`` of
+the invocations, with one option, ``write=N`` (default 1): the invocation times out (its worker stops
+until the function's timeout kills it) or its worker process dies right after the invocation's Nth
+successful write call, so the handler's side effects have begun.
 """
 
 from __future__ import annotations
@@ -44,16 +51,20 @@ from mailflow_cli.local.faults import models
 MAX_RULE_LENGTH = 2000
 """Rules come from command lines and files: longer text is refused rather than parsed."""
 
-GRAMMAR = "<service>:<operation>=<when>:<effect>[;<option>=<value>]..."
+GRAMMAR = "<service>:<operation>=<when>[:<effect>][;<option>=<value>]..."
 EXAMPLE = "lambda:CreateFunction=first:3:InvalidParameterValueException"
 INJECTED_MESSAGE = "Injected by a Mailflow fault rule."
+DEFAULT_ERROR = "ServiceUnavailable"
 
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,127}")
 _OPERATION = re.compile(r"[A-Za-z0-9*?]{1,128}")
 _FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*")
 _WINDOW = re.compile(r"(?P<amount>\d+(\.\d+)?)(?P<unit>[sx])")
 _RATE = re.compile(r"\d*\.?\d+")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _OPTIONS = ("status", "resource", "caller", "message")
+LAMBDA_EFFECTS = ("timeout", "crash")
+LAMBDA_GRAMMAR = "lambda:timeout=<when>[;write=N] or lambda:crash=<when>[;write=N]"
 _STATUS_OF = {
     "InternalError": 500,
     "InternalFailure": 500,
@@ -166,6 +177,23 @@ class FaultRule:
         return self.to_text()
 
 
+@dataclass(frozen=True)
+class LambdaFault:
+    """An invocation that times out (``timeout``) or whose worker dies (``crash``) right after its
+    ``write``-th successful write call."""
+
+    effect: str
+    when: Rate | Always | First
+    write: int = 1
+
+    def to_text(self) -> str:
+        head = f"lambda:{self.effect}={self.when.to_text()}"
+        return head if self.write == 1 else f"{head};write={self.write}"
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
 class FaultRuleError(ConfigError):
     """A fault rule that cannot be parsed or names what does not exist."""
 
@@ -183,6 +211,14 @@ def parse_rules(texts: list[str] | tuple[str, ...]) -> tuple[FaultRule, ...]:
     return tuple(parse_rule(text) for text in texts)
 
 
+def parse_any(text: str) -> FaultRule | LambdaFault:
+    """A Lambda fault (``lambda:timeout=...``, ``lambda:crash=...``) or else an AWS call's fault rule."""
+    parser = _Parser(text)
+    if text.strip().partition("=")[0].strip() in {f"lambda:{effect}" for effect in LAMBDA_EFFECTS}:
+        return parser.lambda_fault()
+    return parser.rule()
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -193,9 +229,15 @@ class _Parser:
             f"fault rule {shown!r}: {problem}", hint=hint or f"write {GRAMMAR}, for example {EXAMPLE}"
         )
 
-    def rule(self) -> FaultRule:
+    def check_text(self) -> None:
+        """Rules are shown (``faults show``), logged and answered in error bodies: short, printable text."""
         if len(self.text) > MAX_RULE_LENGTH:
             raise self.fail(f"longer than {MAX_RULE_LENGTH} characters")
+        if _CONTROL.search(self.text):
+            raise self.fail("it holds a control character", hint="write the rule in printable characters")
+
+    def rule(self) -> FaultRule:
+        self.check_text()
         target, equals, rest = self.text.strip().partition("=")
         if not equals:
             raise self.fail("there is no '=' between the call and when it fails")
@@ -208,6 +250,28 @@ class _Parser:
         return FaultRule(
             service, operation, when, effect, resource=options.get("resource"), caller=options.get("caller")
         )
+
+    def lambda_fault(self) -> LambdaFault:
+        self.check_text()
+        target, _, rest = self.text.strip().partition("=")
+        spec, _, option_text = rest.partition(";")
+        hint = f"write {LAMBDA_GRAMMAR}, for example lambda:crash=0.05"
+        write = 1
+        for item in option_text.split(";") if option_text else []:
+            key, equals, value = item.partition("=")
+            if key != "write" or not equals:
+                raise self.fail(f"{item!r} is not an option of a Lambda fault (only write=N)", hint=hint)
+            write = self.count(value, "write=N needs a whole number N >= 1 (the Nth successful write call)")
+        tokens = spec.split(":")
+        if tokens[0] in ("after", "after-same"):
+            raise self.fail("a Lambda fault happens to a share, the first N or all invocations", hint=hint)
+        when, tokens = self.when(tokens)
+        assert not isinstance(when, After)
+        if tokens:
+            extra = ":".join(tokens)
+            raise self.fail(f"a Lambda fault takes no effect after its 'when': {extra!r}", hint=hint)
+        effect = target.strip().partition(":")[2]
+        return LambdaFault(effect, when, write)
 
     def service(self, name: str) -> str:
         if name in models.service_names():
@@ -306,8 +370,10 @@ class _Parser:
         return seconds, None
 
     def effect(self, service: str, tokens: list[str], options: dict[str, str]) -> Effect:
-        if not tokens or not tokens[0]:
-            raise self.fail("the effect is missing: an error code, or state:<field>=<value>")
+        if not tokens:
+            tokens = [DEFAULT_ERROR]
+        if not tokens[0]:
+            raise self.fail("the effect is missing after ':': an error code, or state:<field>=<value>")
         if tokens[0] == "state":
             return self.state(service, ":".join(tokens[1:]), options)
         if len(tokens) > 1 or not _CODE.fullmatch(tokens[0]):

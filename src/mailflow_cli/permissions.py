@@ -15,6 +15,7 @@ writes the documentation from its template, for placeholder names (``<acct>``, `
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import sys
@@ -111,9 +112,12 @@ def select_commands(text: str | None) -> tuple[str, ...]:
         elif name in COMMANDS:
             chosen.add(name)
         else:
+            known = [*COMMANDS, *GROUPS]
+            close = difflib.get_close_matches(name, known, n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
             raise UsageError(
-                f"--commands: {name!r} is not a command that calls AWS",
-                hint=f"choose from: {', '.join([*COMMANDS, *GROUPS])} (comma-separated)",
+                f"--commands: {name!r} is not a command that calls AWS{suggestion}",
+                hint=f"choose from: {', '.join(known)} (comma-separated)",
             )
     return tuple(name for name in COMMANDS if name in chosen)
 

@@ -446,7 +446,10 @@ def test_the_account_comes_from_sts_and_commands_narrow_the_policy(
     ("arguments", "message"),
     [
         (["--account-id", "12345"], "--account-id: '12345' is not an AWS account id"),
-        (["--commands", "deploy,tracer"], "--commands: 'tracer' is not a command that calls AWS"),
+        (
+            ["--commands", "deploy,tracer"],
+            "--commands: 'tracer' is not a command that calls AWS (did you mean 'trace'?)",
+        ),
     ],
 )
 def test_wrong_arguments_exit_2_naming_the_argument(

@@ -90,6 +90,15 @@ def test_since_asks_for_recent_entries_only(stack: StackContext, cli: Cli, clock
     assert json.loads(cli("suppression", "list", "--since", "1h", "--json").stdout) == []
 
 
+def test_an_empty_answer_says_which_filters_it_used(stack: StackContext, cli: Cli) -> None:
+    assert "has no address." in cli("suppression", "list").stderr
+    stack.clients.client("sesv2").put_suppressed_destination(EmailAddress="b@example.net", Reason="BOUNCE")
+    filtered = cli("suppression", "list", "--reason", "complaint", "--since", "1h")
+    assert filtered.exit_code == 0
+    assert "has no address matching reason COMPLAINT and changed since " in filtered.stderr
+    assert "b@example.net" not in filtered.stdout
+
+
 @pytest.mark.parametrize(
     ("arguments", "named"),
     [

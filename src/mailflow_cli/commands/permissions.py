@@ -21,9 +21,9 @@ def permissions_command(
         str | None,
         typer.Option(
             "--commands",
-            help="Only what these commands need, comma-separated: plan, deploy, outputs, destroy, status, "
-            "logs, tail, dlq (or dlq list, dlq show, dlq redrive, dlq purge), verify-domain, "
-            "verify-domain --route53, send-test, app-policy, permissions. Default: every command.",
+            help="Only what these commands need, comma-separated and named as typed (tail,wait,dlq redrive; "
+            "verify-domain --route53; dlq or suppression for the whole group); an unknown name lists them "
+            "all. Default: every command that calls AWS.",
             show_default=False,
         ),
     ] = None,

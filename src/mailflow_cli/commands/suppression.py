@@ -80,7 +80,10 @@ def list_addresses(
         print_json([entry.as_dict() for entry in entries])
         return
     if not entries:
-        err.print(f"The suppression list in {ctx.config.region} has no such address.")
+        filters = [f"reason {chosen}"] if chosen else []
+        filters += [f"changed since {_when(start)}"] if start else []
+        matching = f" matching {' and '.join(filters)}" if filters else ""
+        err.print(f"The suppression list in {ctx.config.region} has no address{matching}.")
         return
     table = Table(title=f"Suppressed addresses (account-level, {ctx.config.region})", title_justify="left")
     for column in ("Address", "Reason", "Since"):

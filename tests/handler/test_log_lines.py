@@ -212,13 +212,15 @@ def test_a_transient_failure_is_logged_before_lambda_retries(
     def throttled(**kwargs: Any) -> Any:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "SendMessage")
 
-    event = ses_event(ses_record(aws_env.put_raw(simple_mime()), ["_app1@example.com"]))
+    mime = simple_mime()
+    event = ses_event(ses_record(aws_env.put_raw(mime), ["_app1@example.com"]))
     monkeypatch.setattr(sqs, "send_message", throttled)
     with pytest.raises(ClientError):
         handler(event, None)
     (line,) = lines(capsys.readouterr().out, "inbound email")
     assert (line["outcome"], line["reason"]) == ("retrying", "transient: ThrottlingException")
     assert [r["outcome"] for r in line["routes"]] == ["failed"]
+    assert line["sizeBytes"] == len(mime)  # the email was parsed before the failure: its size is known
 
 
 def test_the_outbound_line_hashes_every_address_and_names_the_status_message(

@@ -256,6 +256,31 @@ def test_quarantined_and_dead_lettered_mail_with_reasons(stack: StackContext, cl
     ]
 
 
+def test_a_failed_attempt_names_its_error_and_where_the_email_goes_next(
+    stack: StackContext, cli: Cli, now: float
+) -> None:
+    ses_id = new_id()
+    write_lines(
+        stack,
+        inbound_line(
+            ses_id,
+            now - 20,
+            routes=[route("app1", "failed")],
+            outcome="retrying",
+            reason="transient: ServiceUnavailable",
+        ),
+    )
+    match = trace_json(cli, ses_id)["matches"][0]
+    assert match["outcome"] == "retrying"
+    assert [(e["step"], e["reason"]) for e in match["events"][-1:]] == [
+        ("failed", "transient: ServiceUnavailable")
+    ]
+    assert any("inbound DLQ" in note for note in match["notes"])
+    shown = cli("trace", ses_id)
+    assert "reason: transient: ServiceUnavailable" in shown.stdout
+    assert "mailflow dlq redrive inbound" in " ".join(shown.stdout.split())
+
+
 def test_a_later_duplicate_does_not_change_the_outcome(stack: StackContext, cli: Cli, now: float) -> None:
     ses_id = new_id()
     write_lines(

@@ -294,8 +294,8 @@ def _deliver(
     pending: list[Route] = [r for r in decision.deliver if r.app not in done]
     quarantine_pending = bool(decision.quarantine) and _QUARANTINE not in done
     finished = False
+    builder = Builder(deps, ses_id, load or (lambda: _open_raw(deps, raw_key)))
     try:
-        builder = Builder(deps, ses_id, load or (lambda: _open_raw(deps, raw_key)))
         if pending:
             held = len(decision.quarantine)
             _judge_content(builder.parse(), decision, pending, cfg, mail_from)
@@ -336,9 +336,9 @@ def _deliver(
                 result.sent.append({"app": r.app, "bytes": size, "claimCheck": builder.claimed})
             result.claim_check = builder.claimed
             result.attachments = builder.attachments
-        result.size_bytes = builder.size_bytes
         finished = True
     finally:
+        result.size_bytes = builder.size_bytes  # a failed attempt's log line too names the email's size
         result.unsent = [r.app for r, _ in decision.quarantine] if quarantine_pending else []
         result.unsent += [r.app for r in pending if r.app not in result.unsent]
         result.routes = logline.routes(

@@ -107,6 +107,12 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+RETRYING_NOTE = (
+    "the last attempt failed: Lambda retries an SES invocation twice, then puts the event on the inbound "
+    "DLQ (`mailflow dlq list`; `mailflow dlq redrive inbound` delivers what is still due)"
+)
+
+
 # inbound ----------------------------------------------------------------------------------------------
 def _routes(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The line's routes (contract L); for a line written before ``routes`` existed, the same derived
@@ -150,6 +156,10 @@ def _route_events(record: dict[str, Any], at_ms: int) -> list[TraceEvent]:
         elif outcome == "quarantined":
             reason = _text(reasons.get(app)) or _text(record.get("reason"))
             events.append(TraceEvent(at_ms, "quarantined", app, reason=reason, detail=replay))
+        elif outcome == "failed":
+            events.append(
+                TraceEvent(at_ms, "failed", app, queue, reason=_text(record.get("reason")), detail=replay)
+            )
         elif outcome is not None:
             events.append(TraceEvent(at_ms, outcome, app, queue, detail=replay))
     dead = record.get("deadLetter")
@@ -290,4 +300,6 @@ def timelines(lines: list[LogLine], ctx: StackContext) -> list[Match]:
             _add_event(match, line, app_queue)
     for match in matches.values():
         match.events.sort(key=_event_order)
+        if match.direction == INBOUND and match.outcome == "retrying":
+            match.notes.append(RETRYING_NOTE)
     return sorted(matches.values(), key=lambda match: match.first_ms)

@@ -12,8 +12,9 @@ emulator with the stack deployed (3 apps, a 10 s function timeout, outbound batc
 3. the same, plus crashes after the second and third write: inside the window docs/handler.md names.
 
 Targets: nothing lost and no delivery with another id than the deterministic one, in both mixes; no
-outbound request sent twice when crashes come after the lock. Sent twice with crashes anywhere is
-reported against the same target: it is the handler's known window (docs/handler.md, "Exactly once").
+outbound request sent twice, in both mixes. A request whose attempt died between marking its record
+"SES asked" and recording SES's answer is not sent again: its app is told ``outcome_unknown`` (counted
+apart, sent or not; docs/handler.md, "Exactly once").
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def _mix_rows(name: str, result: Any) -> list[list[object]]:
             outbound.sent_once,
             outbound.sent_more,
             outbound.in_dlq,
+            f"{outbound.unknown} / {outbound.told_unknown}",
             outbound.lost,
             result.own_timeouts,
             f"{result.seconds:.0f}",
@@ -91,6 +93,7 @@ def main() -> int:
             "sent once",
             "sent twice",
             "DLQ",
+            "unknown: not sent / sent",
             "lost",
             "own timeouts",
             "s",

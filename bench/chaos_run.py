@@ -68,9 +68,15 @@ AWS_FAULTS = (
 """A fault on every AWS call the handler makes, 10-20% of each service's calls."""
 LOCK_FAULTS = (*AWS_FAULTS, "lambda:timeout=0.03", "lambda:crash=0.03")
 """...plus invocations that time out or crash right after their first write: the idempotency lock."""
-ANYWHERE_FAULTS = (*LOCK_FAULTS, "lambda:crash=0.03;write=2", "lambda:crash=0.03;write=3")
-"""...plus crashes after the second and third write: inside the window docs/handler.md names (after a
-SendMessage or SendEmail, before the record says so)."""
+ANYWHERE_FAULTS = (
+    *LOCK_FAULTS,
+    "lambda:crash=0.03;write=2",
+    "lambda:crash=0.03;write=3",
+    "lambda:crash=0.03;write=4",
+)
+"""...plus crashes after the second, third and fourth write: for a one-app email after the tagging of the
+raw mail, after its SendMessage, after the final update; for an outbound request after the "SES asked"
+mark, after SendEmail, after the status SendMessage (docs/handler.md, "Exactly once")."""
 
 QUIET_SECONDS = 2 * (FUNCTION_TIMEOUT + 1)
 """Nothing new for this long once everything is accounted for: a retry comes at most one function timeout
@@ -401,9 +407,14 @@ class OutboundCounts:
     sent_more: int = 0
     """Requests SES sent more than once: must be 0."""
     in_dlq: int = 0
+    unknown: int = 0
+    """Requests not sent whose app was told ``outcome_unknown``: an attempt died after marking the record
+    "SES asked" and before SES answered, so a retry cannot tell whether it was sent and does not send."""
     lost: int = 0
     told_once: int = 0
     """Requests whose app got exactly one ``sent`` status."""
+    told_unknown: int = 0
+    """Requests SES sent whose app was told ``outcome_unknown`` (their attempt died after the send)."""
     told_more: int = 0
     not_told: int = 0
     retry_statuses: int = 0
@@ -416,27 +427,36 @@ class OutboundCounts:
 def count_outbound(requests: Sequence[Request], collected: Collected) -> OutboundCounts:
     counts = OutboundCounts(requests=len(requests))
     sent_statuses: Counter[str] = Counter()
+    unknown_statuses: Counter[str] = Counter()
     for status in collected.statuses:
+        error = status.get("error") or {}
         if status.get("status") == "sent":
             sent_statuses[str(status.get("correlationId"))] += 1
+        elif error.get("reason") == "outcome_unknown":
+            unknown_statuses[str(status.get("correlationId"))] += 1
         elif status.get("retry"):
             counts.retry_statuses += 1
     dead = set(collected.outbound_dlq)
     for request in requests:
         sends = collected.sends[request.correlation_id]
+        unknown = unknown_statuses[request.correlation_id]
         if sends == 1:
             counts.sent_once += 1
         elif sends > 1:
             counts.sent_more += 1
         elif request.correlation_id in dead:
             counts.in_dlq += 1
+        elif unknown:
+            counts.unknown += 1
         else:
             counts.lost += 1
         told = sent_statuses[request.correlation_id]
         if sends and told == 1:
             counts.told_once += 1
-        elif told > 1:
+        elif told > 1 or unknown > 1:
             counts.told_more += 1
+        elif sends and unknown:
+            counts.told_unknown += 1
         elif sends:
             counts.not_told += 1
     return counts

@@ -9,9 +9,10 @@ A record covers one unit of work with several side effects (an email's targets; 
 its status message): `acquire` takes it with one conditional UpdateItem and hands back what a previous
 attempt recorded as done (`PARTIAL`), `complete` records the outcome with one UpdateItem. A replay
 (`reopen`) may take a COMPLETED record too; it gets the done list the same way. Two writes per
-unit of work, whatever the number of side effects. A unit of work with one side effect whose repetition
-is harmless (an SES event's message, whose id is deterministic) uses one read (`completed`) before and
-one write (`record_completed`) after it instead.
+unit of work, whatever the number of side effects; an outbound send adds a third in between (`mark`:
+"SES has been asked", which a later attempt that takes a dead attempt's lock over must know). A unit
+of work with one side effect whose repetition is harmless (an SES event's message, whose id is
+deterministic) uses one read (`completed`) before and one write (`record_completed`) after it instead.
 """
 
 from __future__ import annotations
@@ -170,6 +171,34 @@ class IdempotencyStore:
                 raise InProgressError(f"idempotency record {key} is in progress")
         raise InProgressError(f"idempotency record {key} keeps changing")
 
+    def mark(self, key: str, data: dict[str, Any]) -> None:
+        """Record `data` on the record this store holds, keeping it INPROGRESS (one conditional
+        UpdateItem): what a later attempt that takes the lock over must know, such as "a send with no
+        idempotency token of its own may have happened". Raises InProgressError when the lock is no
+        longer ours (it expired and another attempt took it): the caller must then do nothing more."""
+        mine = self._mine.get(key)
+        if mine is None:
+            raise InProgressError(f"idempotency record {key} is not held by this attempt")
+        expiration = str(int(self._clock()) + self._ttl_for(key))
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression="SET #data = :data, data_expiration = :exp",
+                ConditionExpression="#status = :inprogress AND in_progress_expiration = :mine",
+                ExpressionAttributeNames={"#status": "status", "#data": "data"},
+                ExpressionAttributeValues={
+                    ":data": {"S": json.dumps(data, separators=(",", ":"))},
+                    ":exp": {"N": expiration},
+                    ":inprogress": {"S": INPROGRESS},
+                    ":mine": {"N": mine},
+                },
+            )
+        except Exception as exc:
+            if conditional_failure(exc):
+                raise InProgressError(f"idempotency record {key} was taken over by another attempt") from exc
+            raise
+
     def complete(self, key: str, data: dict[str, Any] | None = None, *, partial: bool = False) -> None:
         """Record the outcome: COMPLETED, or PARTIAL (`data` lists what is done; a retry may take the
         record again and skips that). Retried a few times because failing here risks a duplicate later."""
@@ -278,6 +307,9 @@ class NoIdempotency:
         self, key: str, *, receipt: str | None = None, ttl: int | None = None, reopen: bool = False
     ) -> Claim:
         return Claim(key=key, acquired=True)
+
+    def mark(self, key: str, data: dict[str, Any]) -> None:
+        return None
 
     def complete(self, key: str, data: dict[str, Any] | None = None, *, partial: bool = False) -> None:
         return None

@@ -294,7 +294,7 @@ def test_injected_subject_end_to_end_sends_nothing(aws_env: Env) -> None:
     assert status["retry"] is False
 
 
-def test_two_idempotency_writes_per_sent_email(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_three_idempotency_writes_per_sent_email(aws_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     handler(sqs_event([request(subject="warm-up")]), None)  # creates the clients
     ddb = clients.client("dynamodb")
     writes: list[str] = []
@@ -309,7 +309,7 @@ def test_two_idempotency_writes_per_sent_email(aws_env: Env, monkeypatch: pytest
     other = request()
     other["correlationId"] = "writes-1"
     handler(sqs_event([other]), None)
-    assert writes == ["update_item", "update_item"]
+    assert writes == ["update_item", "update_item", "update_item"]  # lock, "SES asked" mark, outcome
 
 
 def test_failed_status_message_is_retried_without_a_second_email(

@@ -6,8 +6,8 @@ id than its (SES message id, target) UUIDv5, and no outbound request is sent twi
 
 What this relies on from AWS (and the emulator reproduces): Lambda retries a failed asynchronous
 invocation twice, then dead-letters it; SQS makes a failed batch visible again; both come after the
-failed attempt's deadline, when the idempotency lock it took has expired. The crashes after a later
-write (inside the window docs/handler.md names) are measured by the benchmark, not asserted here.
+failed attempt's deadline, when the idempotency lock it took has expired. Crashes after a later write
+are measured by the benchmark; tests/handler/test_outbound_crash.py asserts what each one leads to.
 """
 
 from __future__ import annotations
@@ -44,5 +44,6 @@ def test_nothing_is_lost_or_sent_twice_under_faults_timeouts_and_crashes(tmp_pat
     assert outbound.lost == 0
     assert outbound.sent_more == 0
     assert outbound.told_more == 0
-    assert outbound.sent_once + outbound.in_dlq == 100
+    # unknown: an attempt that timed out by itself while SES was being asked (rare; never sent again)
+    assert outbound.sent_once + outbound.in_dlq + outbound.unknown == 100
     assert outbound.sent_once >= 90, vars(outbound)

@@ -20,6 +20,8 @@ from .compose import compose
 from .validate import OutboundRequest, ValidationError, validate
 
 STATUS_TYPE = "outbound.status"
+SENDING = "sending"  # the record's mark: SES has been asked to send, its answer is not recorded yet
+UNKNOWN = "unknown"  # the record's outcome after a takeover of a marked record
 # What an app reads in `error.message`: fixed texts, never text from the request or from AWS (details
 # go to the log line and, for requests no app is told about, to the outbound DLQ).
 REASON_TEXTS = {
@@ -36,6 +38,10 @@ REASON_TEXTS = {
     "in_progress": "the same request is being processed; it will be retried",
     "transient": "a temporary failure; the request will be retried",
     "internal_error": "an internal error; the request was not sent",
+    "outcome_unknown": (
+        "an earlier attempt ended after asking SES to send, before recording its answer: the email may "
+        "have been sent and is not sent again (an outbound.event follows if SES sent it)"
+    ),
 }
 
 
@@ -210,25 +216,30 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
         key = f"outbound#{result.source}#{request.correlation_id}"
         claim = store.acquire(key)
         prior = claim.data or {}
-        if not claim.acquired or prior.get("sesMessageId"):
+        if prior.get("sesMessageId") or (not claim.acquired and prior.get("outcome") != UNKNOWN):
             # COMPLETED: sent and the app told. PARTIAL: sent, the status message still to go.
             result.duplicate = True
             result.status = "sent"
             result.ses_message_id = prior.get("sesMessageId")
             if claim.acquired:
                 result.lock = key
+        elif prior.get("outcome") == UNKNOWN or prior.get(SENDING):
+            _outcome_unknown(result, key, told=not claim.acquired)
         else:
             try:
                 raw = compose(request, _fetch_attachments(request, deps))
             except Exception:
                 store.release(key)
                 raise
+            # From here on a takeover of this lock cannot know whether SES sent the email (it has no
+            # idempotency token): the mark makes it say so instead of sending a second copy.
+            store.mark(key, {SENDING: True})
             try:
                 result.ses_message_id = _send(request, app, raw, deps)
             except Exception as exc:
                 # A read timeout after the request went out: SES may have sent it. Keep the INPROGRESS
-                # lock (it expires after the in-progress period) so an immediate redelivery does not
-                # send a second copy; a later one, after the expiry, sends again.
+                # lock and its mark: a redelivery before the lock expires is `in_progress`, a later one
+                # takes the lock over and reports `outcome_unknown`.
                 if not outcome_unknown(exc):
                     store.release(key)
                 raise
@@ -247,6 +258,18 @@ def process_record(record: dict[str, Any], deps: Deps, metrics: Metrics | None =
     _notify(result, record, deps, attempt, store)
     _observe(result, request, deps, metrics, time.perf_counter() - started)
     return result
+
+
+def _outcome_unknown(result: OutboundResult, key: str, *, told: bool) -> None:
+    """An earlier attempt died between asking SES to send and recording the answer: the email may have
+    gone out. It is not sent again; the app is told once (`told`: an earlier attempt already did)."""
+    result.status = "failed"
+    result.retry = False
+    result.reason = "outcome_unknown"
+    result.error = "an earlier attempt ended after asking SES to send, before recording its answer"
+    result.duplicate = told
+    if not told:
+        result.lock = key
 
 
 def _attempt(record: dict[str, Any]) -> int:
@@ -314,14 +337,18 @@ def _notify(
         store.complete(key)
         return
     if result.lock is not None:
-        sent = {"sesMessageId": result.ses_message_id, "status": "sent"}
+        known = (
+            {"sesMessageId": result.ses_message_id}
+            if result.status == "sent"
+            else {"outcome": UNKNOWN}  # the only other outcome that holds the record's lock here
+        )
         try:
             _send_status(result, app, deps, attempt)
         except Exception:
-            # The email is out: keep that on record (PARTIAL) so the redelivery only sends the status.
-            store.release(result.lock, {"sesMessageId": result.ses_message_id})
+            # The outcome is known: keep it on record (PARTIAL) so the redelivery only sends the status.
+            store.release(result.lock, known)
             raise
-        store.complete(result.lock, sent)
+        store.complete(result.lock, {**known, "status": result.status})
         return
     if result.duplicate:
         return

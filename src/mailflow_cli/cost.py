@@ -127,7 +127,7 @@ class Workload:
     # outbound, per sent email
     outbound_ratio: float = 1.0  # sent emails per received email (apps replying)
     outbound_cpu_s: float = 0.0005
-    outbound_idempotency_writes: float = 2.0
+    outbound_idempotency_writes: float = 3.0  # lock, "SES asked" mark, outcome (docs/handler.md)
     outbound_status_messages: float = 1.0
     outbound_attachments: float = 0.0
     outbound_batch_size: float = 1.0  # emails per outbound invocation (1 at low volume, up to 10)

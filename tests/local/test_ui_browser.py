@@ -305,6 +305,28 @@ def test_the_redrive_button_returns_dead_letters_to_their_queue(page: Page, stac
     assert depth(stack, "mailflow-dev-default") == 1
 
 
+def test_the_faults_page_sets_the_emulators_own_rules(page: Page, stack: Stack, ui: str) -> None:
+    """The page drives the emulator's fault control itself: the CLI sees what the page set."""
+    page.goto(f"{ui}/faults")
+    page.fill("textarea[name=rules]", "s3:GetObjekt=0.1")
+    page.click("#set-faults")
+    assert "GetObject" in page.locator("#faults-error").inner_text()  # refused, naming the fix
+    page.fill("textarea[name=rules]", "sqs:SendMessage=0.2:ServiceUnavailable\nlambda:crash=0.01")
+    page.fill("input[name=seed]", "7")
+    page.click("#set-faults")
+    assert page.locator("#fault-rules tbody tr").count() == 2
+    try:
+        shown = json.loads(mailflow(stack.home, "local", "faults", "show", "--json").stdout)
+        assert shown["seed"] == 7
+        assert [rule["rule"] for rule in shown["rules"]] == [
+            "sqs:SendMessage=0.2:ServiceUnavailable",
+            "lambda:crash=0.01",
+        ]
+    finally:
+        page.click("#clear-faults")
+    assert json.loads(mailflow(stack.home, "local", "faults", "show", "--json").stdout)["rules"] == []
+
+
 # the same requests without a browser -------------------------------------------------------------------
 def _request(
     ui: str, method: str, path: str, headers: dict[str, str], body: str = ""

@@ -144,8 +144,10 @@ def main() -> int:
         ],
         notes=[
             "a delivery more than once carries the same id (UUIDv5 of the SES message id and the target)",
-            "sent twice with crashes anywhere: a crash after SendEmail and before the idempotency record is "
-            "completed (docs/handler.md, the window that remains); SES has no idempotency token",
+            "unknown: the attempt died between marking its record 'SES asked' and recording SES's answer; "
+            "the retry does not send and tells the app outcome_unknown (docs/handler.md, 'Outbound: never "
+            "sent twice'); 'not sent': it died before SendEmail went out, 'sent': after; the app is told "
+            "either way",
         ],
     )
     return 0

@@ -9,6 +9,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import botocore.loaders
 import botocore.session
 import pytest
 from botocore import serialize
@@ -19,7 +20,8 @@ from mailflow_cli.local.faults import FaultEngine, FaultLayer, identify, parse_r
 from mailflow_cli.local.faults.responses import error_response, replace_fields
 from mailflow_cli.local.guard import Environ
 
-SESSION = botocore.session.get_session()
+SESSION = botocore.session.Session()
+SESSION.register_component("data_loader", botocore.loaders.Loader())  # models no client of ours rewrites
 KEY = "AKIDFAULTS"
 
 
@@ -100,6 +102,40 @@ def test_every_operation_botocore_sends_is_recognised(service: str) -> None:
         if (found.operation if found else None) != operation and (service, operation) not in SAME_ADDRESS:
             wrong[operation] = found.operation if found else None
     assert wrong == {}
+
+
+def test_s3_calls_are_recognised_after_a_client_rewrote_a_shared_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """botocore's S3 clients strip `/{Bucket}` from the request URIs of the models their loader holds, for
+    the loader's lifetime; the fault layer reads S3's path-style requests with models of its own."""
+    from botocore.stub import Stubber
+
+    from mailflow_cli.local.faults import calls, models
+
+    shared = botocore.loaders.create_loader()
+    monkeypatch.setattr(botocore.session, "create_loader", lambda search_path_string=None: shared)
+    client = botocore.session.Session().create_client(
+        "s3", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    with Stubber(client) as stub:
+        stub.add_response("put_object", {})
+        client.put_object(Bucket="b", Key="k", Body=b"x")
+    rewritten = botocore.session.Session().get_service_model("s3").operation_model("PutObject")
+    assert rewritten.http["requestUri"] == "/{Key+}"  # what the shared loader now hands out
+    for cached in (models._session, models.service_model, calls._routes):
+        cached.cache_clear()
+    try:
+        found = identify(environ_for("s3", "PutObject", {"Bucket": "b", "Key": "k"}), ["s3"])
+        assert found is not None
+        assert (found.operation, found.parameters["Bucket"], found.parameters["Key"]) == (
+            "PutObject",
+            "b",
+            "k",
+        )
+    finally:
+        for cached in (models._session, models.service_model, calls._routes):
+            cached.cache_clear()
 
 
 def test_cloudwatch_over_cbor_and_sqs_over_query_are_recognised_too() -> None:

@@ -40,19 +40,6 @@ def write_config(directory: Path, environment: str = "dev") -> Path:
     return path
 
 
-@pytest.fixture(autouse=True, scope="session")
-def shared_model_loader() -> Iterator[None]:
-    """Every CLI run opens a new boto3 session, which parses the service models again; the tests share
-    one botocore loader (it caches the parsed models) to stay fast. Behaviour is unchanged."""
-    import botocore.loaders
-    import botocore.session
-
-    shared = botocore.loaders.create_loader()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", lambda search_path_string=None: shared)
-        yield
-
-
 def _isolated_environment(patch: pytest.MonkeyPatch, home: Path) -> None:
     for name in [n for n in os.environ if n.startswith("AWS_") or n == "MAILFLOW_CONFIG"]:
         patch.delenv(name)

@@ -18,9 +18,15 @@ JSON_PROTOCOLS = frozenset({"json", "rest-json"})
 
 @cache
 def _session() -> Any:
+    """A session with a model loader of its own. A loader hands every session that shares it the same
+    parsed models, and botocore's S3 clients rewrite theirs in place (the bucket leaves the request URIs
+    once endpoint rules put it in the host), so a shared one would make path-style requests unreadable."""
+    import botocore.loaders
     import botocore.session
 
-    return botocore.session.get_session()
+    session = botocore.session.Session()
+    session.register_component("data_loader", botocore.loaders.Loader())
+    return session
 
 
 @cache

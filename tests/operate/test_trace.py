@@ -223,6 +223,22 @@ def test_a_refused_request_and_an_unattributed_event(stack: StackContext, cli: C
     )
 
 
+def test_a_request_whose_send_outcome_is_unknown_is_not_called_refused(
+    stack: StackContext, cli: Cli, now: float
+) -> None:
+    correlation = f"unknown-{new_id()}"
+    write_lines(
+        stack,
+        outbound_line(correlation, now - 30, outcome="failed", retry=True, reason="transient"),
+        outbound_line(correlation, now - 20, outcome="failed", reason="outcome_unknown"),
+    )
+    match = trace_json(cli, correlation)["matches"][0]
+    assert [(e["step"], e["reason"]) for e in match["events"] if e["step"] != "requested"] == [
+        ("failed", "transient"),
+        ("unknown", "outcome_unknown"),
+    ]
+
+
 def test_quarantined_and_dead_lettered_mail_with_reasons(stack: StackContext, cli: Cli, now: float) -> None:
     quarantined, failed = new_id(), new_id()
     write_lines(

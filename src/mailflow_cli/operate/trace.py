@@ -187,6 +187,8 @@ def _add_inbound(match: Match, line: LogLine) -> None:
 # outbound ---------------------------------------------------------------------------------------------
 def _outbound_step(record: dict[str, Any]) -> str:
     outcome = record.get("outcome")
+    if outcome == "failed" and record.get("reason") == "outcome_unknown":
+        return "unknown"  # an earlier attempt died after asking SES: it may have been sent
     if outcome == "failed":
         return "failed" if record.get("retry") is True else "refused"
     return str(outcome or "unknown")

@@ -9,10 +9,17 @@ from typing import Annotated
 
 import typer
 
-from mailflow_cli.commands.operate import _help, _open
-from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
+from mailflow_cli.commands.operate import _help
+from mailflow_cli.options import (
+    DEFAULT_TARGET,
+    JsonOption,
+    StackTarget,
+    YesOption,
+    stack_options,
+)
 
 
+@stack_options
 def trace(
     query: Annotated[
         str,
@@ -25,10 +32,7 @@ def trace(
     *,
     since: Annotated[str, typer.Option("--since", help="How far back to look: 30m, 24h, 7d.")] = "24h",
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Where did an email go? The timeline of every email QUERY matches.
 
@@ -39,22 +43,18 @@ def trace(
     """
     from mailflow_cli.operate import trace_command
 
-    if not trace_command.run(
-        _open(config, profile, region, local), query, since=since, json_output=json_output
-    ):
+    if not trace_command.run(target.open(), query, since=since, json_output=json_output):
         raise typer.Exit(1)
 
 
+@stack_options
 def doctor(
     *,
     no_dns: Annotated[
         bool, typer.Option("--no-dns", help="Skip the DNS checks (MX, SPF, DMARC of each domain).")
     ] = False,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Why does no mail arrive? Every check, each ok, warn or fail with one line of detail and one of fix.
 
@@ -67,10 +67,11 @@ def doctor(
     """
     from mailflow_cli.operate import doctor_command
 
-    if not doctor_command.run(_open(config, profile, region, local), no_dns=no_dns, json_output=json_output):
+    if not doctor_command.run(target.open(), no_dns=no_dns, json_output=json_output):
         raise typer.Exit(1)
 
 
+@stack_options
 def replay(
     *,
     since: Annotated[
@@ -96,10 +97,7 @@ def replay(
     ] = False,
     yes: YesOption = False,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Run the raw mail stored in the window through the current routing again, e.g. after adding an app.
 
@@ -111,7 +109,7 @@ def replay(
     """
     from mailflow_cli.operate import replay_command
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     replayed = replay_command.run(
         ctx, since=since, until=until, app=app_name, dry_run=dry_run, assume_yes=yes, json_output=json_output
     )

@@ -13,20 +13,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailflow_cli.console import err, styled
-from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
+from mailflow_cli.options import (
+    DEFAULT_TARGET,
+    JsonOption,
+    StackTarget,
+    YesOption,
+    stack_options,
+)
 
 if TYPE_CHECKING:
-    from mailflow_cli.context import StackContext
+    pass
 
 TimeoutOption = Annotated[
     str, typer.Option("--timeout", help="How long --wait waits: 10s, 30m, 2h, 1d.", show_default=True)
 ]
-
-
-def _open(config: Path | None, profile: str | None, region: str | None, local: bool) -> StackContext:
-    from mailflow_cli.context import open_stack
-
-    return open_stack(config, profile=profile, region=region, local=local)
 
 
 def _warn(message: str) -> None:
@@ -34,6 +34,7 @@ def _warn(message: str) -> None:
 
 
 # verify-domain ------------------------------------------------------------------------------------------
+@stack_options
 def verify_domain(
     domain: Annotated[str, typer.Argument(help="The domain to verify, for example example.com.")],
     *,
@@ -48,10 +49,7 @@ def verify_domain(
     ] = False,
     timeout: TimeoutOption = "30m",
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Start SES verification and Easy DKIM for DOMAIN and print the DNS records to add.
 
@@ -60,7 +58,7 @@ def verify_domain(
     """
     from mailflow_cli.operate import verify_domain_command
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     verify_domain_command.run(
         ctx,
         domain,
@@ -73,6 +71,7 @@ def verify_domain(
 
 
 # tail -----------------------------------------------------------------------------------------------------
+@stack_options
 def tail(
     queue: Annotated[
         str,
@@ -93,10 +92,7 @@ def tail(
     json_output: Annotated[
         bool, typer.Option("--json", help="One JSON document per message (JSON lines).")
     ] = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Show a queue's messages as they arrive, without taking them from the app.
 
@@ -106,11 +102,12 @@ def tail(
     """
     from mailflow_cli.operate import tail_command
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     tail_command.run(ctx, queue, follow=follow, limit=limit, delete=delete, json_output=json_output)
 
 
 # wait -----------------------------------------------------------------------------------------------------
+@stack_options
 def wait(
     queue: Annotated[
         str,
@@ -149,10 +146,7 @@ def wait(
         bool, typer.Option("--delete", help="Delete the matching message (no other is ever consumed).")
     ] = False,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Wait until a message matching every filter is on QUEUE, print it, exit 0 (exit 1 on timeout).
 
@@ -162,7 +156,7 @@ def wait(
     """
     from mailflow_cli.operate import wait_command
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     wait_command.run(
         ctx,
         queue,
@@ -176,6 +170,7 @@ def wait(
 
 
 # send-test ------------------------------------------------------------------------------------------------
+@stack_options
 def send_test(
     app_name: Annotated[str, typer.Argument(metavar="APP", help="The app to test.", show_default=False)],
     *,
@@ -217,10 +212,7 @@ def send_test(
     ] = False,
     timeout: TimeoutOption = "2m",
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Send a uniquely marked test email to _APP@<domain> through SES (or, with --outbound, from APP).
 
@@ -231,7 +223,7 @@ def send_test(
     """
     from mailflow_cli.operate import send_test_command
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     send_test_command.run(
         ctx,
         app_name,
@@ -247,6 +239,7 @@ def send_test(
 
 
 # logs -----------------------------------------------------------------------------------------------------
+@stack_options
 def logs(
     *,
     follow: Annotated[
@@ -264,10 +257,7 @@ def logs(
     json_output: Annotated[
         bool, typer.Option("--json", help="The raw log events, one JSON document per line.")
     ] = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Show the handler's CloudWatch logs, structured lines rendered readably.
 
@@ -276,7 +266,7 @@ def logs(
     """
     from mailflow_cli.operate import logs_command
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     logs_command.run(
         ctx, since=since, filter_pattern=filter_pattern, follow_logs=follow, json_output=json_output
     )
@@ -299,44 +289,38 @@ RequiredDlqArgument = Annotated[
 ]
 
 
+@stack_options
 def dlq_list(
     *,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Each dead-letter queue with its depth, oldest message and the reasons recorded for the failures."""
     from mailflow_cli.operate import dlq_command
 
-    dlq_command.list_queues(_open(config, profile, region, local), json_output=json_output)
+    dlq_command.list_queues(target.open(), json_output=json_output)
 
 
+@stack_options
 def dlq_show(
     queue: DlqArgument = None,
     *,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="At most N messages per queue.")] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON document per message.")] = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Print the failed messages (peeked: they stay in the queue)."""
     from mailflow_cli.operate import dlq_command
 
-    dlq_command.show(_open(config, profile, region, local), queue, limit=limit, json_output=json_output)
+    dlq_command.show(target.open(), queue, limit=limit, json_output=json_output)
 
 
+@stack_options
 def dlq_redrive(
     queue: RequiredDlqArgument,
     *,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Move failed messages back to their source queues (inbound: replay the emails to the handler).
 
@@ -347,23 +331,21 @@ def dlq_redrive(
     """
     from mailflow_cli.operate import dlq_command
 
-    dlq_command.redrive(_open(config, profile, region, local), queue, json_output=json_output)
+    dlq_command.redrive(target.open(), queue, json_output=json_output)
 
 
+@stack_options
 def dlq_purge(
     queue: RequiredDlqArgument,
     *,
     yes: YesOption = False,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Delete every message in a dead-letter queue, after confirmation (--yes without a terminal)."""
     from mailflow_cli.operate import dlq_command
 
-    dlq_command.purge(_open(config, profile, region, local), queue, assume_yes=yes, json_output=json_output)
+    dlq_command.purge(target.open(), queue, assume_yes=yes, json_output=json_output)
 
 
 # init -----------------------------------------------------------------------------------------------------
@@ -421,13 +403,11 @@ def init(
 
 
 # status ---------------------------------------------------------------------------------------------------
+@stack_options
 def status(
     *,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Is my mail flowing? Resources, receipt rules, domains, sending, queue depths, alarms, handler errors.
 
@@ -435,7 +415,7 @@ def status(
     """
     from mailflow_cli.operate import status_command
 
-    if not status_command.run(_open(config, profile, region, local), json_output=json_output):
+    if not status_command.run(target.open(), json_output=json_output):
         raise typer.Exit(1)
 
 

@@ -10,11 +10,17 @@ import typer
 
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.errors import UsageError
-from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption
+from mailflow_cli.options import (
+    DEFAULT_TARGET,
+    JsonOption,
+    StackTarget,
+    stack_options,
+)
 
 ACCOUNT_ID = re.compile(r"\d{12}")
 
 
+@stack_options
 def permissions_command(
     *,
     commands: Annotated[
@@ -36,10 +42,7 @@ def permissions_command(
         ),
     ] = None,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Print the IAM policy a deployer needs for this stack, generated from the calls Mailflow makes.
 
@@ -47,7 +50,6 @@ def permissions_command(
     left to an administrator (docs/permissions.md), and the policy denies it to the deployer.
     """
     from mailflow_cli.access import Scopes
-    from mailflow_cli.context import open_stack
     from mailflow_cli.deploy.administrator import shell_command
     from mailflow_cli.naming import stack_names
     from mailflow_cli.permissions import ROLE_INLINE_LIMIT, deployer_policy, policy_size, select_commands
@@ -55,7 +57,7 @@ def permissions_command(
     if account_id is not None and not ACCOUNT_ID.fullmatch(account_id):
         raise UsageError(f"--account-id: {account_id!r} is not an AWS account id", hint="give its 12 digits")
     chosen = select_commands(commands)
-    ctx = open_stack(config, profile=profile, region=region, local=local)
+    ctx = target.open()
     names = stack_names(ctx.config, account_id) if account_id is not None else ctx.names
     document = deployer_policy(Scopes.of(ctx.config, names), chosen)
     size = policy_size(document)

@@ -15,26 +15,17 @@ import typer
 
 from mailflow_cli.console import err, out, print_json, styled
 from mailflow_cli.errors import UsageError
-from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
+from mailflow_cli.options import DEFAULT_TARGET, JsonOption, StackTarget, YesOption, stack_options
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
 
-    from mailflow_cli.context import StackContext
     from mailflow_cli.deploy import DestroyReport, Plan, ProgressEvent, StackOutputs
 
 ACTION_STYLES = {"create": "green", "update": "yellow", "delete": "red", "no-change": "dim"}
 MAX_VALUE_WIDTH = 60
-
-
-def _open(
-    config: ConfigOption, profile: ProfileOption, region: RegionOption, local: LocalOption
-) -> StackContext:
-    from mailflow_cli.context import open_stack
-
-    return open_stack(config, profile=profile, region=region, local=local)
 
 
 def _short(value: object) -> str:
@@ -211,9 +202,9 @@ def confirmer(yes: bool, question: str, *, always_show: bool = False) -> Callabl
     return confirm
 
 
+@stack_options
 def plan_command(
     *,
-    config: ConfigOption = None,
     json_output: JsonOption = False,
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit with status 2 when changes are pending.")
@@ -221,14 +212,12 @@ def plan_command(
     show_all: Annotated[
         bool, typer.Option("--all", help="List unchanged resources too (the JSON always lists them).")
     ] = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Show what deploy would change (read-only)."""
     from mailflow_cli.deploy import plan_stack
 
-    plan = plan_stack(_open(config, profile, region, local))
+    plan = plan_stack(target.open())
     if json_output:
         print_json(plan.to_json())
     else:
@@ -239,9 +228,9 @@ def plan_command(
         raise typer.Exit(2)
 
 
+@stack_options
 def deploy_command(
     *,
-    config: ConfigOption = None,
     yes: YesOption = False,
     allow_data_loss: Annotated[
         bool,
@@ -250,14 +239,12 @@ def deploy_command(
         ),
     ] = False,
     json_output: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Create or update the stack so that it matches the config, then print its outputs."""
     from mailflow_cli.deploy import deploy_stack
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     confirm = confirmer(yes, "Delete these resources?")
     with LiveProgress(err, title=f"Deploying {ctx.config.environment}") as progress:
         outputs = deploy_stack(
@@ -269,18 +256,16 @@ def deploy_command(
         render_outputs(outputs)
 
 
+@stack_options
 def outputs_command(
     *,
-    config: ConfigOption = None,
     json_output: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Print the stack's queue URLs, function ARN, bucket and table names (read-only)."""
     from mailflow_cli.deploy import read_outputs
 
-    outputs = read_outputs(_open(config, profile, region, local))
+    outputs = read_outputs(target.open())
     if json_output:
         print_json(outputs.to_json())
     else:
@@ -295,23 +280,21 @@ def render_destroy(report: DestroyReport) -> None:
         err.print(styled(("Kept:", "yellow"), f" {item.kind} {item.name}: {item.reason}"))
 
 
+@stack_options
 def destroy_command(
     *,
-    config: ConfigOption = None,
     yes: YesOption = False,
     force: Annotated[
         bool,
         typer.Option("--force", help="Also delete a bucket or queues that still hold mail (emptying them)."),
     ] = False,
     json_output: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Delete every resource of this stack (only those carrying its ownership tags)."""
     from mailflow_cli.deploy import destroy_stack
 
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     with LiveProgress(err, title=f"Destroying {ctx.config.environment}") as progress:
         report = destroy_stack(
             ctx,

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mailflow_cli.console import err, out, print_json, styled
-from mailflow_cli.options import ConfigOption, JsonOption, LocalOption, ProfileOption, RegionOption, YesOption
+from mailflow_cli.options import (
+    DEFAULT_TARGET,
+    JsonOption,
+    StackTarget,
+    YesOption,
+    stack_options,
+)
 
 if TYPE_CHECKING:
-    from mailflow_cli.context import StackContext
+    pass
 
 suppression_app = typer.Typer(
     help="The account-level SES suppression list: addresses SES no longer sends to (hard bounces, "
@@ -33,16 +38,11 @@ ReasonOption = Annotated[
 ]
 
 
-def _open(config: Path | None, profile: str | None, region: str | None, local: bool) -> StackContext:
-    from mailflow_cli.context import open_stack
-
-    return open_stack(config, profile=profile, region=region, local=local)
-
-
 def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+@stack_options
 def list_addresses(
     *,
     reason: ReasonOption = None,
@@ -53,10 +53,7 @@ def list_addresses(
         ),
     ] = None,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Every suppressed address (all pages of the list), with why and since when."""
     from rich.table import Table
@@ -72,7 +69,7 @@ def list_addresses(
         start = datetime.fromtimestamp(current_clock().now(), tz=UTC) - timedelta(
             seconds=parse_duration(since, option="--since")
         )
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     entries = list(
         suppression.listed(ctx.clients.client("sesv2"), reasons=[chosen] if chosen else (), since=start)
     )
@@ -94,6 +91,7 @@ def list_addresses(
     err.print(f"{len(entries)} address(es).")
 
 
+@stack_options
 def add(
     address: AddressesArgument,
     *,
@@ -101,10 +99,7 @@ def add(
         str, typer.Option("--reason", help="BOUNCE or COMPLAINT (required).", show_default=False)
     ],
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Put addresses on the list: SES then accepts mail to them and publishes a Bounce event instead."""
     from mailflow_cli.operate import suppression
@@ -112,7 +107,7 @@ def add(
     why = suppression.reason(reason)
     assert why is not None
     wanted = suppression.addresses(address)
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     sesv2 = ctx.clients.client("sesv2")
     for one in wanted:
         suppression.add(sesv2, one, why)
@@ -124,15 +119,13 @@ def add(
         print_json({"added": wanted, "reason": why})
 
 
+@stack_options
 def remove(
     address: AddressesArgument,
     *,
     yes: YesOption = False,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Take addresses off the list, after confirmation (--yes without a terminal). Exit 1 when one was
     not on it."""
@@ -153,7 +146,7 @@ def remove(
             err=True,
         ):
             raise UsageError("nothing was removed")
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     sesv2 = ctx.clients.client("sesv2")
     removed: list[str] = []
     absent: list[str] = []
@@ -172,20 +165,18 @@ def remove(
         raise typer.Exit(1)
 
 
+@stack_options
 def check(
     address: AddressesArgument,
     *,
     json_output: JsonOption = False,
-    config: ConfigOption = None,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    local: LocalOption = False,
+    target: StackTarget = DEFAULT_TARGET,
 ) -> None:
     """Whether SES suppresses the addresses: exit 0 when every one is suppressed, 1 when one is not."""
     from mailflow_cli.operate import suppression
 
     wanted = suppression.addresses(address)
-    ctx = _open(config, profile, region, local)
+    ctx = target.open()
     sesv2 = ctx.clients.client("sesv2")
     found = {one: suppression.check(sesv2, one) for one in wanted}
     if json_output:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -20,9 +20,6 @@ from mailflow_cli.options import (
     YesOption,
     stack_options,
 )
-
-if TYPE_CHECKING:
-    pass
 
 TimeoutOption = Annotated[
     str, typer.Option("--timeout", help="How long --wait waits: 10s, 30m, 2h, 1d.", show_default=True)

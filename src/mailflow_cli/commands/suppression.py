@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -19,9 +19,6 @@ from mailflow_cli.options import (
     YesOption,
     stack_options,
 )
-
-if TYPE_CHECKING:
-    pass
 
 suppression_app = typer.Typer(
     help="The account-level SES suppression list: addresses SES no longer sends to (hard bounces, "
